@@ -1,0 +1,16 @@
+//! The payment model shared by every role: the two wire formats consumed by the ingester,
+//! the validation that turns a raw record into a [`Payment`] or a [`Rejection`], the demo
+//! reference data and deterministic ids. Nothing here performs I/O, so all of it is unit-tested.
+
+pub mod demo;
+pub mod event;
+pub mod money;
+pub mod reference;
+pub mod time;
+pub mod validate;
+
+pub use event::{ImportEvent, StreamEvent};
+pub use reference::ReferenceData;
+pub use validate::{
+    validate, Invalid, Origin, Payment, Rejection, Source, Status, MAX_PAYLOAD_BYTES,
+};

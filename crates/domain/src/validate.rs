@@ -1,0 +1,547 @@
+//! Turns one raw record into a [`Payment`] or a [`Rejection`] that says exactly what is wrong.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::event::{IMPORT_OPTIONAL_KEYS, IMPORT_REQUIRED_KEYS, STREAM_KEYS};
+use crate::money::{self, shorten, AmountError};
+use crate::reference::ReferenceData;
+use crate::time::{parse_timestamp, TimestampError};
+
+/// Records larger than this are refused before parsing; no valid record comes close.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Longest text accepted in any field (usernames, file names, statuses, ...).
+pub const MAX_TEXT_BYTES: usize = 512;
+
+/// Which wire format a record is expected in (one per topic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `payments-events`: ids and numeric currency codes.
+    Stream,
+    /// `import-payments-events`: usernames and alphabetic currency codes.
+    Import,
+}
+
+/// `transactions.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Pending,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Pending, Status::Completed, Status::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// `transactions.source`: where a transaction came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Stream,
+    Import,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Stream => "stream",
+            Source::Import => "import",
+        }
+    }
+}
+
+/// A validated payment, ready to be written to `transactions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub transaction_id: Uuid,
+    pub sender_id: Uuid,
+    pub receiver_id: Uuid,
+    pub amount: Decimal,
+    pub currency_code: i32,
+    pub transaction_date: DateTime<Utc>,
+    pub status: Status,
+    pub source: Source,
+    pub import_id: Option<Uuid>,
+    pub import_row: Option<i64>,
+    pub suspicious: bool,
+}
+
+/// One thing wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    TooLarge {
+        bytes: usize,
+    },
+    NotUtf8 {
+        valid_up_to: usize,
+    },
+    NotJson(String),
+    NotObject(&'static str),
+    MissingKey(&'static str),
+    UnknownKey(String),
+    WrongType {
+        key: &'static str,
+        expected: &'static str,
+        got: &'static str,
+    },
+    TooLong {
+        key: &'static str,
+        bytes: usize,
+    },
+    BadUuid {
+        key: &'static str,
+        value: String,
+    },
+    UnknownUser {
+        key: &'static str,
+        value: String,
+    },
+    UnknownCurrency(String),
+    BadStatus(String),
+    BadAmount(AmountError),
+    BadTimestamp {
+        key: &'static str,
+        error: TimestampError,
+    },
+    BadRowNumber(String),
+}
+
+impl Invalid {
+    /// Whether reloading users and currencies might make the record valid.
+    pub fn is_reference_miss(&self) -> bool {
+        matches!(
+            self,
+            Invalid::UnknownUser { .. } | Invalid::UnknownCurrency(_)
+        )
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::TooLarge { bytes } => {
+                write!(
+                    f,
+                    "record is {bytes} bytes, over the limit of {MAX_PAYLOAD_BYTES}"
+                )
+            }
+            Invalid::NotUtf8 { valid_up_to } => {
+                write!(
+                    f,
+                    "record is not valid UTF-8 (invalid byte at offset {valid_up_to})"
+                )
+            }
+            Invalid::NotJson(e) => write!(f, "record is not valid JSON: {e}"),
+            Invalid::NotObject(kind) => write!(f, "record is a JSON {kind}, expected an object"),
+            Invalid::MissingKey(key) => write!(f, "missing key `{key}`"),
+            Invalid::UnknownKey(key) => write!(f, "unknown key `{}`", shorten(key)),
+            Invalid::WrongType { key, expected, got } => {
+                write!(f, "`{key}` must be {expected}, got {got}")
+            }
+            Invalid::TooLong { key, bytes } => {
+                write!(
+                    f,
+                    "`{key}` is {bytes} bytes long, over the limit of {MAX_TEXT_BYTES}"
+                )
+            }
+            Invalid::BadUuid { key, value } => write!(f, "`{key}` is not a UUID: {value:?}"),
+            Invalid::UnknownUser { key, value } => {
+                write!(f, "`{key}` is not a known user: {value:?}")
+            }
+            Invalid::UnknownCurrency(value) => write!(f, "unknown currency: {value:?}"),
+            Invalid::BadStatus(value) => write!(
+                f,
+                "`status` must be one of pending, completed, failed, got {value:?}"
+            ),
+            Invalid::BadAmount(e) => write!(f, "`amount` {e}"),
+            Invalid::BadTimestamp { key, error } => write!(f, "`{key}` {error}"),
+            Invalid::BadRowNumber(value) => {
+                write!(f, "`row_number` must be a positive integer, got {value}")
+            }
+        }
+    }
+}
+
+/// Why a record was refused, with the import it belongs to when that could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub problems: Vec<Invalid>,
+    pub import_id: Option<Uuid>,
+    pub row_number: Option<i64>,
+}
+
+impl Rejection {
+    fn single(problem: Invalid) -> Self {
+        Rejection {
+            problems: vec![problem],
+            import_id: None,
+            row_number: None,
+        }
+    }
+
+    /// All problems, `; `-separated.
+    pub fn reason(&self) -> String {
+        self.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn is_reference_miss(&self) -> bool {
+        self.problems.iter().any(Invalid::is_reference_miss)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+/// Validates one raw record of the given format against the reference data.
+/// `now` bounds how far in the future a timestamp may lie.
+pub fn validate(
+    payload: &[u8],
+    origin: Origin,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Result<Payment, Rejection> {
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(Rejection::single(Invalid::TooLarge {
+            bytes: payload.len(),
+        }));
+    }
+    let text = std::str::from_utf8(payload).map_err(|e| {
+        Rejection::single(Invalid::NotUtf8 {
+            valid_up_to: e.valid_up_to(),
+        })
+    })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Rejection::single(Invalid::NotJson(e.to_string())))?;
+    let Value::Object(map) = value else {
+        return Err(Rejection::single(Invalid::NotObject(kind(&value))));
+    };
+    let mut fields = Fields {
+        map: &map,
+        problems: Vec::new(),
+    };
+    match origin {
+        Origin::Stream => fields.stream(refs, now),
+        Origin::Import => fields.import(refs, now),
+    }
+}
+
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    problems: Vec<Invalid>,
+}
+
+impl<'a> Fields<'a> {
+    fn stream(&mut self, refs: &ReferenceData, now: DateTime<Utc>) -> Result<Payment, Rejection> {
+        self.check_keys(&STREAM_KEYS, &[]);
+        let transaction_id = self.uuid("transaction_id");
+        let sender_id = self.known_user_id("sender_id", refs);
+        let receiver_id = self.known_user_id("receiver_id", refs);
+        let amount = self
+            .number("amount")
+            .and_then(|n| self.amount(money::amount_from_json(n)));
+        let currency_code = self.integer("currency_code").and_then(|code| {
+            match i32::try_from(code).ok().filter(|c| refs.has_currency(*c)) {
+                Some(c) => Some(c),
+                None => self.fail(Invalid::UnknownCurrency(code.to_string())),
+            }
+        });
+        let transaction_date = self.timestamp("timestamp", now);
+        let status = self.status();
+        match (
+            transaction_id,
+            sender_id,
+            receiver_id,
+            amount,
+            currency_code,
+            transaction_date,
+            status,
+        ) {
+            (
+                Some(transaction_id),
+                Some(sender_id),
+                Some(receiver_id),
+                Some(amount),
+                Some(currency_code),
+                Some(transaction_date),
+                Some(status),
+            ) if self.problems.is_empty() => Ok(Payment {
+                transaction_id,
+                sender_id,
+                receiver_id,
+                amount,
+                currency_code,
+                transaction_date,
+                status,
+                source: Source::Stream,
+                import_id: None,
+                import_row: None,
+                suspicious: false,
+            }),
+            _ => Err(self.rejection(None, None)),
+        }
+    }
+
+    fn import(&mut self, refs: &ReferenceData, now: DateTime<Utc>) -> Result<Payment, Rejection> {
+        // Read the import's identity first so even a broken row is attributed to its import.
+        let import_id = self.uuid("import_id");
+        let row_number = self.row_number();
+        self.check_keys(&IMPORT_REQUIRED_KEYS, &IMPORT_OPTIONAL_KEYS);
+        let transaction_id = self.uuid("transaction_id");
+        let sender_id = self.known_username("username_sender", refs);
+        let receiver_id = self.known_username("username_receiver", refs);
+        let map = self.map;
+        let amount = match map.get("amount") {
+            Some(Value::String(text)) => self.amount(money::parse_amount(text)),
+            Some(Value::Number(n)) => self.amount(money::amount_from_json(n)),
+            Some(other) => self.fail(Invalid::WrongType {
+                key: "amount",
+                expected: "a decimal string or a number",
+                got: kind(other),
+            }),
+            None => None,
+        };
+        let currency_code =
+            self.text("currency")
+                .and_then(|alpha| match refs.currency_code(alpha) {
+                    Some(code) => Some(code),
+                    None => self.fail(Invalid::UnknownCurrency(shorten(alpha))),
+                });
+        let transaction_date = self.timestamp("transaction_date", now);
+        let status = self.status();
+        let _source_file = self.text("source_file");
+        let suspicious = match map.get("suspicious") {
+            None => Some(false),
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => self.fail(Invalid::WrongType {
+                key: "suspicious",
+                expected: "a boolean",
+                got: kind(other),
+            }),
+        };
+        match (
+            import_id,
+            row_number,
+            transaction_id,
+            sender_id,
+            receiver_id,
+            amount,
+            currency_code,
+            transaction_date,
+            status,
+            suspicious,
+        ) {
+            (
+                Some(import_id),
+                Some(row),
+                Some(transaction_id),
+                Some(sender_id),
+                Some(receiver_id),
+                Some(amount),
+                Some(currency_code),
+                Some(transaction_date),
+                Some(status),
+                Some(suspicious),
+            ) if self.problems.is_empty() => Ok(Payment {
+                transaction_id,
+                sender_id,
+                receiver_id,
+                amount,
+                currency_code,
+                transaction_date,
+                status,
+                source: Source::Import,
+                import_id: Some(import_id),
+                import_row: Some(row),
+                suspicious,
+            }),
+            _ => Err(self.rejection(import_id, row_number)),
+        }
+    }
+
+    fn rejection(&mut self, import_id: Option<Uuid>, row_number: Option<i64>) -> Rejection {
+        Rejection {
+            problems: std::mem::take(&mut self.problems),
+            import_id,
+            row_number,
+        }
+    }
+
+    fn fail<T>(&mut self, problem: Invalid) -> Option<T> {
+        self.problems.push(problem);
+        None
+    }
+
+    fn check_keys(&mut self, required: &[&'static str], optional: &[&'static str]) {
+        for key in self.map.keys() {
+            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                self.problems.push(Invalid::UnknownKey(key.clone()));
+            }
+        }
+        for key in required {
+            if !self.map.contains_key(*key) {
+                self.problems.push(Invalid::MissingKey(key));
+            }
+        }
+    }
+
+    /// A string field; a missing key was already reported by `check_keys`.
+    fn text(&mut self, key: &'static str) -> Option<&'a str> {
+        let map = self.map;
+        match map.get(key) {
+            None => None,
+            Some(Value::String(s)) if s.len() > MAX_TEXT_BYTES => self.fail(Invalid::TooLong {
+                key,
+                bytes: s.len(),
+            }),
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(other) => self.fail(Invalid::WrongType {
+                key,
+                expected: "a string",
+                got: kind(other),
+            }),
+        }
+    }
+
+    fn number(&mut self, key: &'static str) -> Option<&'a serde_json::Number> {
+        let map = self.map;
+        match map.get(key) {
+            None => None,
+            Some(Value::Number(n)) => Some(n),
+            Some(other) => self.fail(Invalid::WrongType {
+                key,
+                expected: "a number",
+                got: kind(other),
+            }),
+        }
+    }
+
+    fn integer(&mut self, key: &'static str) -> Option<i64> {
+        let map = self.map;
+        match map.get(key) {
+            None => None,
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => Some(i),
+                None => self.fail(Invalid::WrongType {
+                    key,
+                    expected: "an integer",
+                    got: "fractional or huge number",
+                }),
+            },
+            Some(other) => self.fail(Invalid::WrongType {
+                key,
+                expected: "an integer",
+                got: kind(other),
+            }),
+        }
+    }
+
+    fn uuid(&mut self, key: &'static str) -> Option<Uuid> {
+        let text = self.text(key)?;
+        match Uuid::try_parse(text) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let value = shorten(text);
+                self.fail(Invalid::BadUuid { key, value })
+            }
+        }
+    }
+
+    fn known_user_id(&mut self, key: &'static str, refs: &ReferenceData) -> Option<Uuid> {
+        let id = self.uuid(key)?;
+        if refs.has_user(&id) {
+            Some(id)
+        } else {
+            self.fail(Invalid::UnknownUser {
+                key,
+                value: id.to_string(),
+            })
+        }
+    }
+
+    fn known_username(&mut self, key: &'static str, refs: &ReferenceData) -> Option<Uuid> {
+        let name = self.text(key)?;
+        match refs.user_id(name) {
+            Some(id) => Some(id),
+            None => {
+                let value = shorten(name);
+                self.fail(Invalid::UnknownUser { key, value })
+            }
+        }
+    }
+
+    fn amount(&mut self, parsed: Result<Decimal, AmountError>) -> Option<Decimal> {
+        match parsed {
+            Ok(amount) => Some(amount),
+            Err(e) => self.fail(Invalid::BadAmount(e)),
+        }
+    }
+
+    fn timestamp(&mut self, key: &'static str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let text = self.text(key)?;
+        match parse_timestamp(text, now) {
+            Ok(t) => Some(t),
+            Err(error) => self.fail(Invalid::BadTimestamp { key, error }),
+        }
+    }
+
+    fn status(&mut self) -> Option<Status> {
+        let text = self.text("status")?;
+        match Status::parse(text) {
+            Some(s) => Some(s),
+            None => {
+                let value = shorten(text);
+                self.fail(Invalid::BadStatus(value))
+            }
+        }
+    }
+
+    fn row_number(&mut self) -> Option<i64> {
+        let map = self.map;
+        match map.get("row_number") {
+            None => None,
+            Some(Value::Number(n)) => match n.as_i64().filter(|r| *r >= 1) {
+                Some(r) => Some(r),
+                None => self.fail(Invalid::BadRowNumber(n.to_string())),
+            },
+            Some(other) => self.fail(Invalid::WrongType {
+                key: "row_number",
+                expected: "an integer",
+                got: kind(other),
+            }),
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

@@ -1,0 +1,214 @@
+//! The consumer task: reads records, validates them and hands whole batches to the writer.
+
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use payments_domain::{validate, Origin, ReferenceData};
+use payments_store::{Batch, PgPool, Record, RecordOutcome};
+use payments_stream::KafkaOptions;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{BorrowedMessage, Message};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::rebalance::ResumeFromDatabase;
+use crate::{write, Health, IngesterConfig, Result};
+
+/// Reference data is reloaded on a miss, but not more often than this.
+const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run(
+    config: IngesterConfig,
+    pool: PgPool,
+    kafka: KafkaOptions,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let retry = write::Retry {
+        max_backoff: config.max_backoff,
+        health: health.clone(),
+        shutdown: shutdown.clone(),
+    };
+    // Migrations first: the ingester must not write into a schema older than its code.
+    if retry
+        .database("apply migrations", || payments_store::migrate(&pool))
+        .await
+        .is_none()
+    {
+        return Ok(());
+    }
+    let Some(refs) = retry
+        .database("load users and currencies", || {
+            payments_store::load_reference_data(&pool)
+        })
+        .await
+    else {
+        return Ok(());
+    };
+    let mut refs = References {
+        data: refs,
+        loaded: Instant::now(),
+    };
+
+    let context = ResumeFromDatabase {
+        pool: pool.clone(),
+        group: config.group_id.clone(),
+        health: health.clone(),
+    };
+    let consumer = Arc::new(kafka.consumer(&config.group_id, context)?);
+    consumer.subscribe(&[&config.stream_topic, &config.import_topic])?;
+    tracing::info!(group = %config.group_id, topics = ?[&config.stream_topic, &config.import_topic], "ingester consuming");
+
+    // Two batches in flight at most: one being written, one being filled.
+    let (batches, pending) = mpsc::channel::<Batch>(1);
+    let writer = tokio::spawn(write::run(
+        pending,
+        pool.clone(),
+        consumer.clone(),
+        config.group_id.clone(),
+        retry.clone(),
+    ));
+
+    while !shutdown.is_cancelled() {
+        let mut batch = collect(&consumer, &config, &refs.data, &health, &shutdown).await;
+        if batch.records.is_empty() {
+            continue;
+        }
+        if batch.records.iter().any(is_reference_miss)
+            && refs.loaded.elapsed() >= REFRESH_AT_MOST_EVERY
+        {
+            // A user or currency may have been added since the last load: look again.
+            if let Some(fresh) = retry
+                .database("reload users and currencies", || {
+                    payments_store::load_reference_data(&pool)
+                })
+                .await
+            {
+                refs = References {
+                    data: fresh,
+                    loaded: Instant::now(),
+                };
+                revalidate(&mut batch, &config, &refs.data);
+            }
+        }
+        if batches.send(batch).await.is_err() {
+            break;
+        }
+    }
+    drop(batches);
+    let result = writer
+        .await
+        .map_err(|e| crate::IngesterError::Config(format!("writer task failed: {e}")))?;
+    health.set_stopped();
+    consumer.unsubscribe();
+    result
+}
+
+struct References {
+    data: ReferenceData,
+    loaded: Instant,
+}
+
+/// Reads until the batch is full, the linger time after its first record has passed, or shutdown.
+async fn collect(
+    consumer: &payments_stream::rdkafka::consumer::StreamConsumer<ResumeFromDatabase>,
+    config: &IngesterConfig,
+    refs: &ReferenceData,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> Batch {
+    let mut records = Vec::with_capacity(config.batch_size.min(100_000));
+    let now = Utc::now();
+    // Until the first record arrives, wake up now and then to notice shutdown.
+    let mut linger = pin!(tokio::time::sleep(Duration::from_secs(1)));
+    let mut first = true;
+    while records.len() < config.batch_size {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            message = consumer.recv() => match message {
+                Ok(message) => {
+                    if first {
+                        first = false;
+                        health.set_kafka(true, None);
+                        linger.as_mut().reset(tokio::time::Instant::now() + config.linger);
+                    }
+                    records.push(classify(&message, config, refs, now));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "receiving from kafka failed");
+                    health.set_kafka(false, Some(format!("kafka: {e}")));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = &mut linger => {
+                if !first {
+                    break;
+                }
+                linger.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+    health
+        .metrics
+        .records_consumed
+        .fetch_add(records.len() as u64, Ordering::Relaxed);
+    Batch { records }
+}
+
+fn origin(topic: &str, config: &IngesterConfig) -> Origin {
+    if topic == config.import_topic {
+        Origin::Import
+    } else {
+        Origin::Stream
+    }
+}
+
+fn classify(
+    message: &BorrowedMessage<'_>,
+    config: &IngesterConfig,
+    refs: &ReferenceData,
+    now: chrono::DateTime<Utc>,
+) -> Record {
+    let payload = message.payload().unwrap_or_default();
+    let outcome = match validate(payload, origin(message.topic(), config), refs, now) {
+        Ok(payment) => RecordOutcome::Valid(payment),
+        Err(rejection) => RecordOutcome::Rejected {
+            payload: payload.to_vec(),
+            reason: rejection.reason(),
+            import_id: rejection.import_id,
+            row_number: rejection.row_number,
+            reference_miss: rejection.is_reference_miss(),
+        },
+    };
+    Record {
+        topic: message.topic().into(),
+        partition: message.partition(),
+        offset: message.offset(),
+        outcome,
+    }
+}
+
+fn is_reference_miss(record: &Record) -> bool {
+    matches!(
+        record.outcome,
+        RecordOutcome::Rejected {
+            reference_miss: true,
+            ..
+        }
+    )
+}
+
+fn revalidate(batch: &mut Batch, config: &IngesterConfig, refs: &ReferenceData) {
+    let now = Utc::now();
+    for record in batch.records.iter_mut().filter(|r| is_reference_miss(r)) {
+        if let RecordOutcome::Rejected { payload, .. } = &record.outcome {
+            if let Ok(payment) = validate(payload, origin(&record.topic, config), refs, now) {
+                record.outcome = RecordOutcome::Valid(payment);
+            }
+        }
+    }
+}

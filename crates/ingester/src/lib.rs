@@ -1,0 +1,132 @@
+//! The ingester role: consumes the stream and import topics, validates every record and applies
+//! each batch exactly once to PostgreSQL (see `payments_store::write_batch`).
+//!
+//! Two tasks form a pipeline so parsing overlaps database writes: the consumer task builds and
+//! validates batches, the writer task commits them and only then acknowledges them to Kafka.
+
+mod consume;
+mod health;
+mod rebalance;
+mod write;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use payments_store::PgPool;
+use payments_stream::KafkaOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use health::{Health, Metrics};
+
+/// Everything the ingester needs to know.
+#[derive(Debug, Clone)]
+pub struct IngesterConfig {
+    pub group_id: String,
+    pub stream_topic: String,
+    pub import_topic: String,
+    /// Most records per database transaction.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more records.
+    pub linger: Duration,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` serves nothing.
+    pub http_addr: Option<SocketAddr>,
+    /// Longest pause between two attempts when the database or broker is unavailable.
+    pub max_backoff: Duration,
+}
+
+impl Default for IngesterConfig {
+    fn default() -> Self {
+        IngesterConfig {
+            group_id: "payments-ingester".into(),
+            stream_topic: payments_stream::PAYMENTS_TOPIC.into(),
+            import_topic: payments_stream::IMPORT_TOPIC.into(),
+            batch_size: 5000,
+            linger: Duration::from_millis(100),
+            http_addr: None,
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngesterError {
+    #[error(transparent)]
+    Stream(#[from] payments_stream::StreamError),
+    #[error(transparent)]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Store(#[from] payments_store::StoreError),
+    #[error("serving health endpoints: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+pub type Result<T, E = IngesterError> = std::result::Result<T, E>;
+
+impl IngesterConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(IngesterError::Config(
+                "batch size must be at least 1".into(),
+            ));
+        }
+        if self.stream_topic == self.import_topic {
+            return Err(IngesterError::Config(
+                "stream and import topics must differ".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A running ingester: its health handle and the address of its HTTP endpoints.
+pub struct Ingester {
+    pub health: Arc<Health>,
+    pub http_addr: Option<SocketAddr>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Ingester {
+    /// False once the ingester stopped, by shutdown or by a fatal configuration error.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Waits until the ingester stops (after `shutdown` is cancelled, having flushed its batch).
+    pub async fn wait(self) -> Result<()> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(IngesterError::Config(format!("ingester task failed: {e}"))),
+        }
+    }
+}
+
+/// Starts the ingester. Neither the database nor the broker needs to be reachable yet: both are
+/// retried until they are, and `/readyz` says which one is missing.
+pub async fn start(
+    config: IngesterConfig,
+    pool: PgPool,
+    kafka: KafkaOptions,
+    shutdown: CancellationToken,
+) -> Result<Ingester> {
+    config.validate()?;
+    let health = Arc::new(Health::default());
+    let http_addr = match config.http_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(health::serve(listener, health.clone(), shutdown.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
+    let task = tokio::spawn(consume::run(config, pool, kafka, health.clone(), shutdown));
+    Ok(Ingester {
+        health,
+        http_addr,
+        task,
+    })
+}

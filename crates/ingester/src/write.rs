@@ -1,0 +1,135 @@
+//! The writer task: commits batches to PostgreSQL, then acknowledges them to Kafka.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use payments_store::{write_batch, Batch, PgPool, RecordOutcome, StoreError};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::rebalance::ResumeFromDatabase;
+use crate::{Health, Result};
+
+/// Retries database work with capped exponential backoff until it succeeds or shutdown.
+#[derive(Clone)]
+pub(crate) struct Retry {
+    pub max_backoff: Duration,
+    pub health: Arc<Health>,
+    pub shutdown: CancellationToken,
+}
+
+impl Retry {
+    /// `None` only when shutdown was requested before the work succeeded.
+    pub async fn database<T, F, Fut>(&self, what: &str, mut work: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match work().await {
+                Ok(value) => {
+                    self.health.set_database(true, None);
+                    return Some(value);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "{what} failed");
+                    self.health
+                        .set_database(false, Some(format!("{what}: {e}")));
+                    self.health
+                        .metrics
+                        .batch_write_retries
+                        .fetch_add(1, Ordering::Relaxed);
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return None,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) async fn run(
+    mut pending: mpsc::Receiver<Batch>,
+    pool: PgPool,
+    consumer: Arc<StreamConsumer<ResumeFromDatabase>>,
+    group: String,
+    retry: Retry,
+) -> Result<()> {
+    while let Some(batch) = pending.recv().await {
+        let Some(outcome) = retry
+            .database("write batch", || write_batch(&pool, &group, &batch))
+            .await
+        else {
+            // Shutdown while the database was away: nothing was committed, the batch is replayed
+            // from the stored offsets by whoever consumes these partitions next.
+            return Ok(());
+        };
+        let metrics = &retry.health.metrics;
+        metrics.batches_committed.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .transactions_upserted
+            .fetch_add(outcome.upserted, Ordering::Relaxed);
+        metrics
+            .records_rejected
+            .fetch_add(outcome.rejected, Ordering::Relaxed);
+        metrics
+            .records_already_applied
+            .fetch_add(outcome.already_applied as u64, Ordering::Relaxed);
+        if outcome.rejected > 0 {
+            log_rejections(&batch, &outcome.refused);
+        }
+        tracing::debug!(
+            records = batch.records.len(),
+            upserted = outcome.upserted,
+            rejected = outcome.rejected,
+            "batch committed"
+        );
+        acknowledge(&consumer, &batch);
+    }
+    Ok(())
+}
+
+fn log_rejections(batch: &Batch, refused: &[(Arc<str>, i32, i64, String)]) {
+    for record in &batch.records {
+        if let RecordOutcome::Rejected {
+            reason,
+            import_id,
+            row_number,
+            ..
+        } = &record.outcome
+        {
+            tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset,
+                import_id = ?import_id, row_number = ?row_number, reason = %reason, "record rejected");
+        }
+    }
+    for (topic, partition, offset, reason) in refused {
+        tracing::warn!(%topic, partition, offset, %reason, "record refused by the database");
+    }
+}
+
+/// Commits to Kafka what the database already holds. Only for lag metrics and for a faster
+/// resume; correctness does not depend on it, so a failure is logged and ignored.
+fn acknowledge(consumer: &StreamConsumer<ResumeFromDatabase>, batch: &Batch) {
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for record in &batch.records {
+        let entry = next.entry((&*record.topic, record.partition)).or_insert(0);
+        *entry = (*entry).max(record.offset + 1);
+    }
+    let mut tpl = TopicPartitionList::with_capacity(next.len());
+    for ((topic, partition), offset) in next {
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+            tracing::debug!(error = %e, "building kafka commit");
+        }
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::debug!(error = %e, "kafka offset commit failed (database offsets still hold)");
+    }
+}

@@ -1,0 +1,92 @@
+//! Ingester against the real local stack: PostgreSQL and Kafka.
+
+mod corpus;
+mod flows;
+
+use std::time::Duration;
+
+use payments_ingester::{Ingester, IngesterConfig};
+use payments_testkit::{create_topics, unique_name, TestDb};
+use tokio_util::sync::CancellationToken;
+
+/// An ingester running in-process on fresh topics and a fresh database.
+pub struct App {
+    pub db: TestDb,
+    pub stream_topic: String,
+    pub import_topic: String,
+    pub ingester: Option<Ingester>,
+    pub shutdown: CancellationToken,
+}
+
+pub async fn spawn_app() -> App {
+    let db = TestDb::create().await;
+    let stream_topic = unique_name("payments-events");
+    let import_topic = unique_name("import-payments-events");
+    create_topics(&[&stream_topic, &import_topic], 3).await;
+    let config = IngesterConfig {
+        group_id: unique_name("ingester"),
+        stream_topic: stream_topic.clone(),
+        import_topic: import_topic.clone(),
+        batch_size: 500,
+        linger: Duration::from_millis(50),
+        http_addr: Some("127.0.0.1:0".parse().expect("addr")),
+        max_backoff: Duration::from_millis(500),
+    };
+    let shutdown = CancellationToken::new();
+    let ingester = payments_ingester::start(
+        config,
+        db.pool.clone(),
+        payments_testkit::kafka("ingester-test"),
+        shutdown.clone(),
+    )
+    .await
+    .expect("start ingester");
+    App {
+        db,
+        stream_topic,
+        import_topic,
+        ingester: Some(ingester),
+        shutdown,
+    }
+}
+
+impl App {
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect(sql)
+    }
+
+    /// Waits until the ingester has committed every record currently in both topics.
+    pub async fn wait_caught_up(&self) {
+        let total = payments_testkit::topic_record_count(&self.stream_topic)
+            + payments_testkit::topic_record_count(&self.import_topic);
+        payments_testkit::wait_for(
+            "the ingester to commit every record",
+            Duration::from_secs(120),
+            || async {
+                assert!(
+                    self.ingester.as_ref().is_some_and(Ingester::is_running),
+                    "the ingester stopped"
+                );
+                let done: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
+                )
+                .fetch_one(&self.db.pool)
+                .await
+                .ok()?;
+                (done >= total).then_some(())
+            },
+        )
+        .await;
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(ingester) = self.ingester.take() {
+            ingester.wait().await.expect("ingester stops cleanly");
+        }
+        self.db.drop_database().await;
+    }
+}

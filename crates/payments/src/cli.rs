@@ -1,0 +1,305 @@
+//! Command line and environment configuration. Every flag has a `PAYMENTS_*` variable; flags win
+//! over variables, variables over defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use payments_generator::GeneratorConfig;
+use payments_ingester::IngesterConfig;
+use payments_store::{ConnectOptions, PgPool};
+use payments_stream::KafkaOptions;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payments",
+    version,
+    about = "Payments ingestion platform: one binary, a subcommand per role."
+)]
+pub struct Cli {
+    /// Log output format.
+    #[arg(
+        long,
+        env = "PAYMENTS_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply database migrations and seed the demo users, then exit.
+    Migrate(MigrateArgs),
+    /// Consume both topics and write every record exactly once to PostgreSQL.
+    Ingester(IngesterArgs),
+    /// Publish synthetic payment events.
+    Generator(GeneratorArgs),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`). Never logged.
+    #[arg(
+        long = "database-url",
+        env = "PAYMENTS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    url: String,
+    /// Largest number of pooled connections.
+    #[arg(
+        long = "database-max-connections",
+        env = "PAYMENTS_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
+    max_connections: u32,
+}
+
+impl DatabaseArgs {
+    fn pool(&self, application: &str) -> anyhow::Result<PgPool> {
+        let mut options = ConnectOptions::new(SecretString::from(self.url.clone()), application);
+        options.max_connections = self.max_connections;
+        Ok(payments_store::connect(&options)?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers, comma-separated `host:port`.
+    #[arg(
+        long = "kafka-brokers",
+        env = "PAYMENTS_KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    brokers: String,
+    /// Create missing topics at start (for local runs; in Kubernetes Strimzi owns the topics).
+    #[arg(long, env = "PAYMENTS_CREATE_TOPICS", default_value_t = false)]
+    create_topics: bool,
+    /// Partitions of topics created by `--create-topics`.
+    #[arg(long, env = "PAYMENTS_TOPIC_PARTITIONS", default_value_t = 3)]
+    topic_partitions: i32,
+}
+
+impl KafkaArgs {
+    fn options(&self, client_id: &str) -> KafkaOptions {
+        KafkaOptions::new(&self.brokers, client_id)
+    }
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Do not insert the demo users.
+    #[arg(long, env = "PAYMENTS_NO_DEMO_USERS")]
+    no_demo_users: bool,
+}
+
+#[derive(Debug, Args)]
+struct IngesterArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Kafka consumer group; also the key of the offsets stored in the database.
+    #[arg(long, env = "PAYMENTS_GROUP_ID", default_value = "payments-ingester")]
+    group_id: String,
+    /// Topic of live payment events.
+    #[arg(long, env = "PAYMENTS_STREAM_TOPIC", default_value = payments_stream::PAYMENTS_TOPIC)]
+    stream_topic: String,
+    /// Topic of rows from imported CSV files.
+    #[arg(long, env = "PAYMENTS_IMPORT_TOPIC", default_value = payments_stream::IMPORT_TOPIC)]
+    import_topic: String,
+    /// Most records written in one database transaction.
+    #[arg(long, env = "PAYMENTS_BATCH_SIZE", default_value_t = 5000)]
+    batch_size: usize,
+    /// How long a partial batch waits for more records (`100ms`, `1s`).
+    #[arg(long, env = "PAYMENTS_BATCH_LINGER", default_value = "100ms", value_parser = parse_duration)]
+    linger: Duration,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Longest wait between retries while the database is unavailable.
+    #[arg(long, env = "PAYMENTS_MAX_BACKOFF", default_value = "5s", value_parser = parse_duration)]
+    max_backoff: Duration,
+}
+
+#[derive(Debug, Args)]
+struct GeneratorArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Topic to publish to.
+    #[arg(long, env = "PAYMENTS_STREAM_TOPIC", default_value = payments_stream::PAYMENTS_TOPIC)]
+    topic: String,
+    /// Pause between events (`2s`, `500ms`).
+    #[arg(long, env = "PAYMENTS_GENERATOR_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Events per second instead of `--interval`, for load.
+    #[arg(long, env = "PAYMENTS_GENERATOR_RATE")]
+    rate: Option<f64>,
+    /// Stop after this many events.
+    #[arg(long, env = "PAYMENTS_GENERATOR_COUNT")]
+    count: Option<u64>,
+    /// Share of deliberately malformed events, 0 to 1.
+    #[arg(long, env = "PAYMENTS_GENERATOR_INVALID_RATIO", default_value_t = 0.0)]
+    invalid_ratio: f64,
+    /// Seed for a reproducible sequence.
+    #[arg(long, env = "PAYMENTS_GENERATOR_SEED")]
+    seed: Option<u64>,
+}
+
+/// `250ms`, `2s`, `1m` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit in {text:?}; use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+/// Cancelled on Ctrl-C or SIGTERM, so every role stops cleanly (flushes, commits).
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Migrate(args) => {
+                let pool = args.database.pool("payments-migrate")?;
+                payments_store::migrate(&pool)
+                    .await
+                    .context("applying migrations")?;
+                if !args.no_demo_users {
+                    let added = payments_store::seed_demo_users(&pool)
+                        .await
+                        .context("seeding demo users")?;
+                    tracing::info!(added, "demo users seeded");
+                }
+                tracing::info!("database is up to date");
+                Ok(())
+            }
+            Command::Ingester(args) => {
+                let pool = args.database.pool("payments-ingester")?;
+                let kafka = args.kafka.options("payments-ingester");
+                if args.kafka.create_topics {
+                    kafka
+                        .ensure_topics(
+                            &[&args.stream_topic, &args.import_topic],
+                            args.kafka.topic_partitions,
+                        )
+                        .await
+                        .context("creating topics")?;
+                }
+                let config = IngesterConfig {
+                    group_id: args.group_id,
+                    stream_topic: args.stream_topic,
+                    import_topic: args.import_topic,
+                    batch_size: args.batch_size,
+                    linger: args.linger,
+                    http_addr: Some(args.http_addr),
+                    max_backoff: args.max_backoff,
+                };
+                let ingester =
+                    payments_ingester::start(config, pool, kafka, shutdown_on_signal()).await?;
+                if let Some(addr) = ingester.http_addr {
+                    tracing::info!(%addr, "health endpoints listening");
+                }
+                ingester.wait().await?;
+                Ok(())
+            }
+            Command::Generator(args) => {
+                let pool = args.database.pool("payments-generator")?;
+                let kafka = args.kafka.options("payments-generator");
+                if args.kafka.create_topics {
+                    kafka
+                        .ensure_topics(&[&args.topic], args.kafka.topic_partitions)
+                        .await
+                        .context("creating topics")?;
+                }
+                let config = GeneratorConfig {
+                    topic: args.topic,
+                    interval: args.interval,
+                    rate: args.rate,
+                    count: args.count,
+                    invalid_ratio: args.invalid_ratio,
+                    seed: args.seed,
+                };
+                payments_generator::run(config, pool, kafka.producer()?, shutdown_on_signal())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! `payments`: one binary, one subcommand per role.
+
+use clap::Parser;
+
+mod cli;
+mod telemetry;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    telemetry::init(&cli.log_format);
+    match cli.run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "payments failed");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

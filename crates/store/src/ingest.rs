@@ -1,0 +1,428 @@
+//! The ingester's write path: one database transaction per batch that upserts the valid rows,
+//! records the rejections and advances the consumer offsets together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use payments_domain::Payment;
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{Result, StoreError};
+
+/// Rejected payloads are kept whole up to this size; larger ones are cut (their size is kept).
+const MAX_STORED_PAYLOAD: usize = 1024 * 1024;
+
+/// One consumed Kafka record and what validation made of it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub outcome: RecordOutcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum RecordOutcome {
+    Valid(Payment),
+    Rejected {
+        payload: Vec<u8>,
+        reason: String,
+        import_id: Option<Uuid>,
+        row_number: Option<i64>,
+        /// An unknown user or currency: worth validating again after reloading them.
+        reference_miss: bool,
+    },
+}
+
+/// Records in the order they were consumed.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub records: Vec<Record>,
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Rows inserted or changed in `transactions`.
+    pub upserted: u64,
+    /// Rows newly recorded in `rejected_events`, including those PostgreSQL itself refused.
+    pub rejected: u64,
+    /// Records skipped because an earlier transaction already applied their offset.
+    pub already_applied: usize,
+    /// Reasons PostgreSQL gave for rows that passed validation but violated a constraint.
+    pub refused: Vec<(Arc<str>, i32, i64, String)>,
+}
+
+/// The stored resume position of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+/// Where consumption of each partition of these topics resumes for this group.
+pub async fn load_offsets(
+    pool: &PgPool,
+    group: &str,
+    topics: &[String],
+) -> Result<Vec<StoredOffset>> {
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT topic, partition, next_offset FROM consumer_offsets
+         WHERE group_id = $1 AND topic = ANY($2)",
+    )
+    .bind(group)
+    .bind(topics)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(topic, partition, next_offset)| StoredOffset {
+            topic,
+            partition,
+            next_offset,
+        })
+        .collect())
+}
+
+/// Applies a batch exactly once.
+///
+/// The offset rows of the batch's partitions are locked first and records below the stored
+/// offsets are dropped, so a replay after a crash, a rebalance or a zombie consumer changes
+/// nothing. Valid rows go in with one set-based upsert (within a batch the last record of a
+/// `transaction_id` wins; an identical replay does not touch the row). If PostgreSQL refuses
+/// the set (a user deleted since validation, say), the rows are retried one by one under
+/// savepoints and the refused ones become rejections with the database's reason.
+pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> Result<BatchOutcome> {
+    let mut tx = pool.begin().await?;
+    let resume = lock_offsets(&mut tx, group, batch).await?;
+    let mut fresh: Vec<&Record> = Vec::with_capacity(batch.records.len());
+    let mut seen: HashMap<(&str, i32), i64> = HashMap::new();
+    let mut already_applied = 0;
+    for record in &batch.records {
+        let key = (&*record.topic, record.partition);
+        let floor = match seen.get(&key) {
+            Some(last) => last + 1,
+            None => resume.get(&key).copied().unwrap_or(0),
+        };
+        if record.offset < floor {
+            already_applied += 1;
+            continue;
+        }
+        seen.insert(key, record.offset);
+        fresh.push(record);
+    }
+
+    let payments = last_per_transaction(&fresh);
+    let mut refused = Vec::new();
+    let upserted = match upsert_payments(
+        &mut tx,
+        &payments.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+    )
+    .await
+    {
+        Ok(n) => n,
+        Err(e) if e.is_data_error() => {
+            // Start over without the failed statement, then isolate the offending rows.
+            tx.rollback().await?;
+            tx = pool.begin().await?;
+            lock_offsets(&mut tx, group, batch).await?;
+            upsert_one_by_one(&mut tx, &payments, &mut refused).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let rejected = insert_rejections(&mut tx, &fresh, &refused).await?;
+    store_offsets(&mut tx, group, &fresh).await?;
+    tx.commit().await?;
+    Ok(BatchOutcome {
+        upserted,
+        rejected,
+        already_applied,
+        refused: refused
+            .into_iter()
+            .map(|(r, reason)| (r.topic.clone(), r.partition, r.offset, reason))
+            .collect(),
+    })
+}
+
+/// Ensures an offset row per partition of the batch, locks them in a fixed order (so two
+/// writers cannot deadlock) and returns the stored next offsets.
+async fn lock_offsets<'b>(
+    conn: &mut PgConnection,
+    group: &str,
+    batch: &'b Batch,
+) -> Result<HashMap<(&'b str, i32), i64>> {
+    let mut partitions: Vec<(&'b str, i32)> = batch
+        .records
+        .iter()
+        .map(|r| (&*r.topic, r.partition))
+        .collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    let topics: Vec<&str> = partitions.iter().map(|(t, _)| *t).collect();
+    let numbers: Vec<i32> = partitions.iter().map(|(_, p)| *p).collect();
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)
+         SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p) ORDER BY t, p
+         ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset
+         RETURNING topic, partition, next_offset",
+    )
+    .bind(group)
+    .bind(&topics)
+    .bind(&numbers)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(topic, partition, next)| {
+            partitions
+                .iter()
+                .find(|(t, p)| *t == topic && *p == partition)
+                .map(|key| (*key, next))
+        })
+        .collect())
+}
+
+/// Keeps, per `transaction_id`, the last valid record of the batch (in consumption order).
+fn last_per_transaction<'a>(records: &[&'a Record]) -> Vec<(&'a Record, &'a Payment)> {
+    let mut position: HashMap<Uuid, usize> = HashMap::new();
+    let mut out: Vec<(&Record, &Payment)> = Vec::new();
+    for record in records {
+        if let RecordOutcome::Valid(payment) = &record.outcome {
+            match position.get(&payment.transaction_id) {
+                Some(&i) => out[i] = (record, payment),
+                None => {
+                    position.insert(payment.transaction_id, out.len());
+                    out.push((record, payment));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Column arrays for `unnest`.
+#[derive(Default)]
+struct Columns {
+    transaction_id: Vec<Uuid>,
+    sender_id: Vec<Uuid>,
+    receiver_id: Vec<Uuid>,
+    amount: Vec<Decimal>,
+    currency_id: Vec<i32>,
+    transaction_date: Vec<DateTime<Utc>>,
+    status: Vec<&'static str>,
+    source: Vec<&'static str>,
+    import_id: Vec<Option<Uuid>>,
+    import_row: Vec<Option<i64>>,
+    suspicious: Vec<bool>,
+}
+
+impl Columns {
+    fn new(payments: &[&Payment]) -> Self {
+        let mut c = Columns::default();
+        for p in payments {
+            c.transaction_id.push(p.transaction_id);
+            c.sender_id.push(p.sender_id);
+            c.receiver_id.push(p.receiver_id);
+            c.amount.push(p.amount);
+            c.currency_id.push(p.currency_code);
+            c.transaction_date.push(p.transaction_date);
+            c.status.push(p.status.as_str());
+            c.source.push(p.source.as_str());
+            c.import_id.push(p.import_id);
+            c.import_row.push(p.import_row);
+            c.suspicious.push(p.suspicious);
+        }
+        c
+    }
+}
+
+const UPSERT: &str = "
+INSERT INTO transactions AS t (transaction_id, sender_id, receiver_id, amount, currency_id,
+    transaction_date, status, source, import_id, import_row, suspicious)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::int[],
+    $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::int8[], $11::bool[])
+ON CONFLICT (transaction_id) DO UPDATE SET
+    sender_id = EXCLUDED.sender_id, receiver_id = EXCLUDED.receiver_id, amount = EXCLUDED.amount,
+    currency_id = EXCLUDED.currency_id, transaction_date = EXCLUDED.transaction_date,
+    status = EXCLUDED.status, source = EXCLUDED.source, import_id = EXCLUDED.import_id,
+    import_row = EXCLUDED.import_row, suspicious = EXCLUDED.suspicious
+WHERE (t.sender_id, t.receiver_id, t.amount, t.currency_id, t.transaction_date, t.status,
+       t.source, t.import_id, t.import_row, t.suspicious)
+   IS DISTINCT FROM
+      (EXCLUDED.sender_id, EXCLUDED.receiver_id, EXCLUDED.amount, EXCLUDED.currency_id,
+       EXCLUDED.transaction_date, EXCLUDED.status, EXCLUDED.source, EXCLUDED.import_id,
+       EXCLUDED.import_row, EXCLUDED.suspicious)";
+
+async fn upsert_payments(conn: &mut PgConnection, payments: &[&Payment]) -> Result<u64> {
+    if payments.is_empty() {
+        return Ok(0);
+    }
+    let c = Columns::new(payments);
+    let done = sqlx::query(UPSERT)
+        .bind(&c.transaction_id)
+        .bind(&c.sender_id)
+        .bind(&c.receiver_id)
+        .bind(&c.amount)
+        .bind(&c.currency_id)
+        .bind(&c.transaction_date)
+        .bind(&c.status)
+        .bind(&c.source)
+        .bind(&c.import_id)
+        .bind(&c.import_row)
+        .bind(&c.suspicious)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+async fn upsert_one_by_one<'a>(
+    conn: &mut PgConnection,
+    payments: &[(&'a Record, &'a Payment)],
+    refused: &mut Vec<(&'a Record, String)>,
+) -> Result<u64> {
+    let mut upserted = 0;
+    for (record, payment) in payments {
+        sqlx::query("SAVEPOINT one_row").execute(&mut *conn).await?;
+        match upsert_payments(conn, &[payment]).await {
+            Ok(n) => {
+                upserted += n;
+                sqlx::query("RELEASE SAVEPOINT one_row")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Err(e) if e.is_data_error() => {
+                sqlx::query("ROLLBACK TO SAVEPOINT one_row")
+                    .execute(&mut *conn)
+                    .await?;
+                let reason = match &e {
+                    StoreError::Database(sqlx::Error::Database(db)) => {
+                        format!("refused by the database: {}", db.message())
+                    }
+                    other => other.to_string(),
+                };
+                refused.push((record, reason));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(upserted)
+}
+
+async fn insert_rejections(
+    conn: &mut PgConnection,
+    fresh: &[&Record],
+    refused: &[(&Record, String)],
+) -> Result<u64> {
+    let mut rows = Rejections::default();
+    for record in fresh {
+        if let RecordOutcome::Rejected {
+            payload,
+            reason,
+            import_id,
+            row_number,
+            ..
+        } = &record.outcome
+        {
+            rows.push(record, payload, reason, *import_id, *row_number);
+        }
+    }
+    for (record, reason) in refused {
+        if let RecordOutcome::Valid(p) = &record.outcome {
+            // The payment as validated; the raw bytes were not kept for valid records.
+            let payload = format!("{p:?}");
+            rows.push(
+                record,
+                payload.as_bytes(),
+                reason,
+                p.import_id,
+                p.import_row,
+            );
+        }
+    }
+    if rows.topic.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "INSERT INTO rejected_events (topic, partition, kafka_offset, payload, payload_bytes,
+             reason, import_id, row_number)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::int8[], $4::bytea[], $5::int[],
+             $6::text[], $7::uuid[], $8::int8[])
+         ON CONFLICT (topic, partition, kafka_offset) DO NOTHING",
+    )
+    .bind(&rows.topic)
+    .bind(&rows.partition)
+    .bind(&rows.offset)
+    .bind(&rows.payload)
+    .bind(&rows.payload_bytes)
+    .bind(&rows.reason)
+    .bind(&rows.import_id)
+    .bind(&rows.row_number)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+#[derive(Default)]
+struct Rejections {
+    topic: Vec<String>,
+    partition: Vec<i32>,
+    offset: Vec<i64>,
+    payload: Vec<Vec<u8>>,
+    payload_bytes: Vec<i32>,
+    reason: Vec<String>,
+    import_id: Vec<Option<Uuid>>,
+    row_number: Vec<Option<i64>>,
+}
+
+impl Rejections {
+    fn push(
+        &mut self,
+        r: &Record,
+        bytes: &[u8],
+        reason: &str,
+        import: Option<Uuid>,
+        row: Option<i64>,
+    ) {
+        self.topic.push(r.topic.to_string());
+        self.partition.push(r.partition);
+        self.offset.push(r.offset);
+        self.payload_bytes
+            .push(i32::try_from(bytes.len()).unwrap_or(i32::MAX));
+        self.payload
+            .push(bytes[..bytes.len().min(MAX_STORED_PAYLOAD)].to_vec());
+        self.reason.push(reason.to_owned());
+        self.import_id.push(import);
+        self.row_number.push(row);
+    }
+}
+
+async fn store_offsets(conn: &mut PgConnection, group: &str, fresh: &[&Record]) -> Result<()> {
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for r in fresh {
+        let entry = next.entry((&*r.topic, r.partition)).or_insert(0);
+        *entry = (*entry).max(r.offset + 1);
+    }
+    if next.is_empty() {
+        return Ok(());
+    }
+    let topics: Vec<&str> = next.keys().map(|(t, _)| *t).collect();
+    let partitions: Vec<i32> = next.keys().map(|(_, p)| *p).collect();
+    let offsets: Vec<i64> = next.values().copied().collect();
+    sqlx::query(
+        "UPDATE consumer_offsets AS o
+         SET next_offset = GREATEST(o.next_offset, x.n), updated_at = now()
+         FROM unnest($2::text[], $3::int[], $4::int8[]) AS x(t, p, n)
+         WHERE o.group_id = $1 AND o.topic = x.t AND o.partition = x.p",
+    )
+    .bind(group)
+    .bind(&topics)
+    .bind(&partitions)
+    .bind(&offsets)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! PostgreSQL access for every role. All SQL of the platform lives in this crate and is
+//! parameterised; batch writes are set-based (`unnest` of arrays), never row at a time.
+
+mod error;
+mod ingest;
+mod pool;
+mod reference;
+
+pub use error::{Result, StoreError};
+pub use ingest::{
+    load_offsets, write_batch, Batch, BatchOutcome, Record, RecordOutcome, StoredOffset,
+};
+pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
+pub use reference::{load_participants, load_reference_data};
+
+pub use sqlx::PgPool;

@@ -1,0 +1,289 @@
+//! Handles to the local stack (`scripts/stack`) for integration tests and benchmarks: a fresh
+//! database per test, unique topic names, a producer. A test that cannot reach a service fails
+//! with the command that starts it; nothing is skipped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use payments_store::{ConnectOptions, PgPool};
+use payments_stream::KafkaOptions;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+/// Connection settings of the running local stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub database_url: String,
+    pub admin_url: String,
+    pub kafka_brokers: String,
+    pub s3_endpoint: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    pub s3_region: String,
+    pub s3_bucket: String,
+    pub vars: HashMap<String, String>,
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const START_STACK: &str = "the local stack is not running: start it with `scripts/stack up` \
+     (or run every test with `scripts/test`)";
+
+/// Reads the stack's settings from `PAYMENTS_*` variables, or else from `scripts/stack env`.
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let mut vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("PAYMENTS_"))
+            .collect();
+        if !vars.contains_key("PAYMENTS_DATABASE_ADMIN_URL") {
+            let output = Command::new(repo_root().join("scripts/stack"))
+                .arg("env")
+                .output()
+                .unwrap_or_else(|e| panic!("{START_STACK} ({e})"));
+            assert!(
+                output.status.success(),
+                "{START_STACK}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                if let Some((key, value)) = line.trim_start_matches("export ").split_once('=') {
+                    vars.insert(key.to_owned(), value.trim_matches(['"', '\'']).to_owned());
+                }
+            }
+        }
+        let get = |key: &str| {
+            vars.get(key)
+                .cloned()
+                .unwrap_or_else(|| panic!("{key} is not set; {START_STACK}"))
+        };
+        Stack {
+            database_url: get("PAYMENTS_DATABASE_URL"),
+            admin_url: get("PAYMENTS_DATABASE_ADMIN_URL"),
+            kafka_brokers: get("PAYMENTS_KAFKA_BROKERS"),
+            s3_endpoint: get("PAYMENTS_S3_ENDPOINT"),
+            s3_access_key: get("PAYMENTS_S3_ACCESS_KEY"),
+            s3_secret_key: get("PAYMENTS_S3_SECRET_KEY"),
+            s3_region: get("PAYMENTS_S3_REGION"),
+            s3_bucket: get("PAYMENTS_S3_BUCKET"),
+            vars,
+        }
+    })
+}
+
+/// `prefix-<random>`: topic, group and database names that no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", Uuid::new_v4().simple())
+}
+
+/// A database of its own for one test: migrated, demo users seeded.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        Self::create_with(true).await
+    }
+
+    /// Migrated, with or without the demo users.
+    pub async fn create_with(demo_users: bool) -> TestDb {
+        let stack = stack();
+        let name = unique_name("test").replace('-', "_");
+        let admin = sqlx::PgPool::connect(&stack.admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("connecting to PostgreSQL at the admin URL failed: {e}; {START_STACK}")
+            });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&stack.database_url, &name);
+        let pool = pool(&url, 10);
+        payments_store::migrate(&pool)
+            .await
+            .expect("migrate test database");
+        if demo_users {
+            payments_store::seed_demo_users(&pool)
+                .await
+                .expect("seed demo users");
+        }
+        TestDb { name, url, pool }
+    }
+
+    /// Drops the database (after closing this handle's connections).
+    pub async fn drop_database(self) {
+        self.pool.close().await;
+        if let Ok(admin) = sqlx::PgPool::connect(&stack().admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&admin)
+            .await;
+        }
+    }
+}
+
+/// A pool for `url` that connects lazily.
+pub fn pool(url: &str, max_connections: u32) -> PgPool {
+    let mut options = ConnectOptions::new(SecretString::from(url.to_owned()), "payments-test");
+    options.max_connections = max_connections;
+    payments_store::connect(&options).expect("valid database URL")
+}
+
+/// The same server URL pointing at another database.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{database}{query}")
+}
+
+pub fn kafka(client_id: &str) -> KafkaOptions {
+    KafkaOptions::new(&stack().kafka_brokers, client_id)
+}
+
+/// Creates fresh topics with the given partition count.
+pub async fn create_topics(topics: &[&str], partitions: i32) {
+    kafka("payments-test")
+        .ensure_topics(topics, partitions)
+        .await
+        .unwrap_or_else(|e| panic!("creating topics {topics:?} failed: {e}; {START_STACK}"));
+}
+
+pub fn producer() -> FutureProducer {
+    kafka("payments-test").producer().expect("kafka producer")
+}
+
+/// Publishes `(key, payload)` records to `topic` and waits until the broker has them all.
+pub async fn produce<I>(producer: &FutureProducer, topic: &str, records: I)
+where
+    I: IntoIterator<Item = (Option<String>, Vec<u8>)>,
+{
+    let mut in_flight = FuturesUnordered::new();
+    for (key, payload) in records {
+        let producer = producer.clone();
+        let topic = topic.to_owned();
+        in_flight.push(async move {
+            let mut record = FutureRecord::<String, Vec<u8>>::to(&topic).payload(&payload);
+            if let Some(key) = &key {
+                record = record.key(key);
+            }
+            producer
+                .send(record, Duration::from_secs(60))
+                .await
+                .map_err(|(e, _)| e)
+        });
+        if in_flight.len() >= 20_000 {
+            if let Some(result) = in_flight.next().await {
+                result.expect("publish");
+            }
+        }
+    }
+    while let Some(result) = in_flight.next().await {
+        result.expect("publish");
+    }
+}
+
+/// Sum over partitions of each topic's high watermark: how many records it holds.
+pub fn topic_record_count(topic: &str) -> i64 {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &stack().kafka_brokers)
+        .set("group.id", unique_name("watermarks"))
+        .create()
+        .expect("kafka consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    metadata
+        .topics()
+        .iter()
+        .flat_map(|t| {
+            t.partitions()
+                .iter()
+                .map(move |p| (t.name().to_owned(), p.id()))
+        })
+        .map(|(t, p)| {
+            consumer
+                .fetch_watermarks(&t, p, Duration::from_secs(10))
+                .map(|(low, high)| high - low)
+                .expect("watermarks")
+        })
+        .sum()
+}
+
+/// Polls `check` until it returns `Some`, failing the test with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every record's payload currently in `topic`, read from the start of each partition.
+pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &stack().kafka_brokers)
+        .set("group.id", unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("kafka consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = 0;
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .expect("watermarks");
+        remaining += high - low;
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut payloads = Vec::new();
+    let start = Instant::now();
+    while remaining > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "reading {topic} timed out"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(500)) {
+            let message = message.expect("kafka message");
+            payloads.push(message.payload().unwrap_or_default().to_vec());
+            remaining -= 1;
+        }
+    }
+    payloads
+}
