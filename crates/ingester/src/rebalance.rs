@@ -46,6 +46,8 @@ impl ConsumerContext for ResumeFromDatabase {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.seek_to_stored(tpl);
                 tracing::info!(partitions = ?partitions(tpl), "partitions assigned");
+                // Joining the group proves the brokers are reachable.
+                self.health.set_kafka(true, None);
                 if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {

@@ -25,7 +25,7 @@ impl ConnectOptions {
         ConnectOptions {
             url,
             max_connections: 8,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
             application_name: application_name.to_owned(),
         }
     }

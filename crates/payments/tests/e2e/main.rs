@@ -1,1 +1,72 @@
+//! The `payments` binary as a process, against the real local stack: what happens when it is
+//! killed, and when PostgreSQL goes away.
 
+mod crash;
+mod outage;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use payments_testkit::stack;
+
+/// These tests stop processes and services; one at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub struct Topics {
+    pub stream: String,
+    pub import: String,
+}
+
+/// Starts `payments ingester` with its output in a log file under the target directory.
+pub fn spawn_ingester(
+    database_url: &str,
+    group: &str,
+    topics: &Topics,
+    http_addr: &str,
+    log_name: &str,
+) -> Child {
+    let log_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir.join(format!("{log_name}.log")))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_payments"))
+        .arg("ingester")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAYMENTS_DATABASE_URL", database_url)
+        .env("PAYMENTS_KAFKA_BROKERS", &stack().kafka_brokers)
+        .env("PAYMENTS_GROUP_ID", group)
+        .env("PAYMENTS_STREAM_TOPIC", &topics.stream)
+        .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
+        .env("PAYMENTS_BATCH_SIZE", "2000")
+        .env("PAYMENTS_HTTP_ADDR", http_addr)
+        .env("PAYMENTS_MAX_BACKOFF", "1s")
+        .env("PAYMENTS_LOG", "info,rdkafka=warn,sqlx=warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start payments ingester")
+}
+
+/// SIGKILL: no shutdown hook runs, whatever was in flight is lost by the process.
+pub fn kill(child: &mut Child) {
+    child.kill().expect("SIGKILL the ingester");
+    child.wait().expect("reap the ingester");
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").to_string()
+}
+
+pub async fn count(pool: &sqlx::PgPool, sql: &str) -> Option<i64> {
+    sqlx::query_scalar(sql).fetch_one(pool).await.ok()
+}
+
+pub const CAUGHT_UP_TIMEOUT: Duration = Duration::from_secs(600);
