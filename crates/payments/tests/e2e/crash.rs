@@ -67,7 +67,7 @@ fn import_payloads() -> Vec<(Option<String>, Vec<u8>)> {
 /// every event ends up applied exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let db = TestDb::create().await;
     let topics = Topics {
         stream: unique_name("crash-stream"),

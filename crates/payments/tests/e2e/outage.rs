@@ -43,7 +43,7 @@ async fn readyz(addr: &str) -> Option<u16> {
 /// unready, and catches up afterwards with nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingester_survives_a_database_outage_and_catches_up() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let db = TestDb::create().await;
     let topics = Topics {
         stream: unique_name("outage-stream"),
