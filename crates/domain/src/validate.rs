@@ -545,3 +545,147 @@ fn kind(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{demo_users, CURRENCIES};
+    use serde_json::json;
+
+    fn refs() -> ReferenceData {
+        ReferenceData::new(
+            demo_users().into_iter().map(|u| (u.user_id, u.username)),
+            CURRENCIES
+                .iter()
+                .map(|(code, alpha, _)| (*code, (*alpha).to_owned())),
+        )
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn stream(overrides: Value) -> Vec<u8> {
+        let users = demo_users();
+        let mut event = json!({
+            "transaction_id": "0b8f9a2e-54c1-4d0f-9d7a-4c3b2a1f0e9d",
+            "sender_id": users[0].user_id,
+            "receiver_id": users[1].user_id,
+            "amount": 1729.15,
+            "currency_code": 608,
+            "timestamp": "2025-07-07T01:03:41Z",
+            "status": "pending",
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            if v.is_null() {
+                event.as_object_mut().unwrap().remove(k);
+            } else {
+                event[k] = v.clone();
+            }
+        }
+        serde_json::to_vec(&event).unwrap()
+    }
+
+    #[test]
+    fn a_valid_stream_event_becomes_a_payment() {
+        let payment = validate(&stream(json!({})), Origin::Stream, &refs(), now()).unwrap();
+        assert_eq!(payment.amount.to_string(), "1729.15");
+        assert_eq!(payment.currency_code, 608);
+        assert_eq!(payment.status, Status::Pending);
+        assert_eq!(payment.source, Source::Stream);
+        assert_eq!(payment.import_id, None);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let rejection = validate(
+            &stream(json!({"amount": "12", "status": "done", "currency_code": null, "x": 1})),
+            Origin::Stream,
+            &refs(),
+            now(),
+        )
+        .unwrap_err();
+        let reason = rejection.reason();
+        assert!(reason.contains("unknown key `x`"), "{reason}");
+        assert!(reason.contains("missing key `currency_code`"), "{reason}");
+        assert!(
+            reason.contains("`amount` must be a number, got string"),
+            "{reason}"
+        );
+        assert!(reason.contains("`status` must be one of"), "{reason}");
+        assert!(!rejection.is_reference_miss());
+    }
+
+    #[test]
+    fn unknown_users_are_reference_misses() {
+        let rejection = validate(
+            &stream(json!({"sender_id": "00000000-0000-4000-8000-000000000000"})),
+            Origin::Stream,
+            &refs(),
+            now(),
+        )
+        .unwrap_err();
+        assert!(rejection.is_reference_miss());
+        assert!(rejection
+            .reason()
+            .contains("`sender_id` is not a known user"));
+    }
+
+    #[test]
+    fn import_rows_resolve_usernames_and_keep_their_identity() {
+        let users = demo_users();
+        let row = json!({
+            "username_sender": users[3].username,
+            "username_receiver": users[4].username,
+            "amount": "9000.10",
+            "currency": "usd",
+            "transaction_date": "2025-07-07 01:03:41 UTC",
+            "status": "failed",
+            "source_file": "a.csv",
+            "import_id": "7d1c4a52-3f6e-4b8a-9c2d-1e0f5a6b7c8d",
+            "row_number": 12,
+            "transaction_id": "0b8f9a2e-54c1-4d0f-9d7a-4c3b2a1f0e9d",
+            "suspicious": true,
+        });
+        let payment = validate(
+            &serde_json::to_vec(&row).unwrap(),
+            Origin::Import,
+            &refs(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(payment.sender_id, users[3].user_id);
+        assert_eq!(payment.currency_code, 840);
+        assert_eq!(payment.import_row, Some(12));
+        assert!(payment.suspicious);
+
+        let mut bad = row.clone();
+        bad["amount"] = json!("-1");
+        let rejection = validate(
+            &serde_json::to_vec(&bad).unwrap(),
+            Origin::Import,
+            &refs(),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(rejection.row_number, Some(12));
+        assert_eq!(
+            rejection.import_id.map(|u| u.to_string()).as_deref(),
+            Some("7d1c4a52-3f6e-4b8a-9c2d-1e0f5a6b7c8d")
+        );
+    }
+
+    #[test]
+    fn structural_failures_are_named() {
+        let r = refs();
+        let reason = |bytes: &[u8]| {
+            validate(bytes, Origin::Stream, &r, now())
+                .unwrap_err()
+                .reason()
+        };
+        assert!(reason(b"\xff").contains("not valid UTF-8"));
+        assert!(reason(b"{").contains("not valid JSON"));
+        assert!(reason(b"[]").contains("JSON array"));
+        assert!(reason(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).contains("over the limit"));
+    }
+}

@@ -1,1 +1,189 @@
-fn main() {}
+//! Ingest throughput against `COPY`, on the same PostgreSQL in the same run.
+//!
+//! 1,000,000 valid events (override with `PAYMENTS_BENCH_EVENTS`) are published to Kafka first
+//! (not timed). Then the ingester consumes them into an empty schema, and `COPY` loads the very
+//! same rows into a fresh copy of the same schema, once before and once after the ingester; the
+//! faster `COPY` is the baseline. Run: `scripts/bench` (starts the stack) or
+//! `cargo bench -p payments-ingester --bench ingest` with the stack up.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use payments_domain::{validate, Origin, Payment};
+use payments_generator::{EventFactory, Participants};
+use payments_ingester::IngesterConfig;
+use payments_testkit::{create_topics, produce, producer, unique_name, wait_for, TestDb};
+use tokio_util::sync::CancellationToken;
+
+const TARGET_RATIO: f64 = 0.7;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let events: usize = std::env::var("PAYMENTS_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let batch_size: usize = std::env::var("PAYMENTS_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+
+    let ingest_db = TestDb::create().await;
+    let (users, currencies) = payments_store::load_participants(&ingest_db.pool)
+        .await
+        .expect("participants");
+    let mut factory = EventFactory::new(Participants { users, currencies }, 0.0, Some(42));
+    let records: Vec<(Option<String>, Vec<u8>)> = (0..events)
+        .map(|_| {
+            let (key, payload) = factory.next_record();
+            (Some(key), payload)
+        })
+        .collect();
+
+    // The rows COPY loads: exactly what validation makes of the same records.
+    let refs = payments_store::load_reference_data(&ingest_db.pool)
+        .await
+        .expect("reference data");
+    let now = Utc::now();
+    let payments: Vec<Payment> = records
+        .iter()
+        .map(|(_, payload)| {
+            validate(payload, Origin::Stream, &refs, now).expect("generated events are valid")
+        })
+        .collect();
+    let copy_text = copy_rows(&payments);
+
+    let stream_topic = unique_name("bench-stream");
+    let import_topic = unique_name("bench-import");
+    create_topics(&[&stream_topic, &import_topic], 3).await;
+    let started = Instant::now();
+    produce(&producer(), &stream_topic, records).await;
+    let produce_secs = started.elapsed().as_secs_f64();
+    eprintln!("published {events} events in {produce_secs:.1} s");
+
+    let copy_before = copy_into_fresh_schema(&copy_text, events).await;
+    eprintln!("COPY (before): {:.2} s", copy_before.as_secs_f64());
+
+    let shutdown = CancellationToken::new();
+    let config = IngesterConfig {
+        group_id: unique_name("bench"),
+        stream_topic,
+        import_topic,
+        batch_size,
+        linger: Duration::from_millis(100),
+        http_addr: None,
+        max_backoff: Duration::from_secs(1),
+    };
+    let started = Instant::now();
+    let ingester = payments_ingester::start(
+        config,
+        ingest_db.pool.clone(),
+        payments_testkit::kafka("bench"),
+        shutdown.clone(),
+    )
+    .await
+    .expect("start ingester");
+    let pool = ingest_db.pool.clone();
+    wait_for(
+        "the ingester to apply every event",
+        Duration::from_secs(1800),
+        || async {
+            let done: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (done >= events as i64).then_some(())
+        },
+    )
+    .await;
+    let ingest = started.elapsed();
+    shutdown.cancel();
+    ingester.wait().await.expect("ingester stops");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions")
+        .fetch_one(&ingest_db.pool)
+        .await
+        .expect("count");
+    assert_eq!(rows, events as i64, "every event became a row");
+    eprintln!("ingester: {:.2} s", ingest.as_secs_f64());
+
+    let copy_after = copy_into_fresh_schema(&copy_text, events).await;
+    eprintln!("COPY (after): {:.2} s", copy_after.as_secs_f64());
+    ingest_db.drop_database().await;
+
+    let rate = |d: Duration| events as f64 / d.as_secs_f64();
+    let copy_rate = rate(copy_before).max(rate(copy_after));
+    let ingest_rate = rate(ingest);
+    let ratio = ingest_rate / copy_rate;
+    println!();
+    println!("ingest benchmark: {events} events, batch {batch_size}, same PostgreSQL, same run");
+    println!(
+        "  COPY baseline (best of 2): {copy_rate:>10.0} rows/s  (before {:.0}, after {:.0})",
+        rate(copy_before),
+        rate(copy_after)
+    );
+    println!("  ingester (Kafka -> PG):    {ingest_rate:>10.0} events/s  ({:.2} s end to end, group join included)", ingest.as_secs_f64());
+    println!(
+        "  ratio ingester / COPY:     {ratio:>10.2}  (target >= {TARGET_RATIO})  {}",
+        if ratio >= TARGET_RATIO {
+            "MET"
+        } else {
+            "NOT MET"
+        }
+    );
+}
+
+/// Loads the rows with `COPY ... FROM STDIN` into a freshly migrated database and returns the
+/// time the load took (connection and schema set-up excluded).
+async fn copy_into_fresh_schema(text: &str, expected: usize) -> Duration {
+    let db = TestDb::create().await;
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY transactions (transaction_id, sender_id, receiver_id, amount, currency_id, \
+             transaction_date, status, source, suspicious) FROM STDIN",
+        )
+        .await
+        .expect("start COPY");
+    for chunk in text.as_bytes().chunks(1 << 20) {
+        copy.send(chunk).await.expect("COPY data");
+    }
+    let rows = copy.finish().await.expect("finish COPY");
+    let took = started.elapsed();
+    assert_eq!(rows, expected as u64);
+    drop(conn);
+    db.drop_database().await;
+    took
+}
+
+fn copy_rows(payments: &[Payment]) -> String {
+    let mut text = String::with_capacity(payments.len() * 160);
+    for p in payments {
+        let _ = writeln!(
+            text,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            p.transaction_id,
+            p.sender_id,
+            p.receiver_id,
+            p.amount,
+            p.currency_code,
+            p.transaction_date
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
+            p.status.as_str(),
+            p.source.as_str(),
+            p.suspicious
+        );
+    }
+    text
+}

@@ -1,0 +1,257 @@
+//! The store against a real PostgreSQL: migrations, constraints, triggers and the batch write.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use payments_domain::demo::demo_users;
+use payments_domain::{Payment, Source, Status};
+use payments_store::{write_batch, Batch, Record, RecordOutcome};
+use payments_testkit::TestDb;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+fn payment(id: Uuid, status: Status, amount: &str) -> Payment {
+    let users = demo_users();
+    Payment {
+        transaction_id: id,
+        sender_id: users[0].user_id,
+        receiver_id: users[1].user_id,
+        amount: amount.parse().unwrap(),
+        currency_code: 840,
+        transaction_date: "2025-07-07T01:03:41Z".parse().unwrap(),
+        status,
+        source: Source::Stream,
+        import_id: None,
+        import_row: None,
+        suspicious: false,
+    }
+}
+
+fn record(partition: i32, offset: i64, outcome: RecordOutcome) -> Record {
+    Record {
+        topic: Arc::from("t"),
+        partition,
+        offset,
+        outcome,
+    }
+}
+
+fn rejected(reason: &str) -> RecordOutcome {
+    RecordOutcome::Rejected {
+        payload: b"{}".to_vec(),
+        reason: reason.to_owned(),
+        import_id: None,
+        row_number: None,
+        reference_miss: false,
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_safe_when_several_processes_start_together() {
+    let db = TestDb::create_with(false).await;
+    // A second, third... runner against an already migrated database, all at once.
+    let runs = (0..4).map(|_| {
+        let pool = payments_testkit::pool(&db.url, 2);
+        tokio::spawn(async move {
+            payments_store::migrate(&pool).await?;
+            payments_store::seed_demo_users(&pool).await
+        })
+    });
+    for run in runs {
+        run.await.expect("task").expect("migrate and seed");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let currencies: i64 = sqlx::query_scalar("SELECT count(*) FROM currencies")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!((users, currencies), (30, 5));
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn fresh_database_migrates_concurrently() {
+    let db = TestDb::create_with(false).await;
+    let name = payments_testkit::unique_name("fresh").replace('-', "_");
+    let admin = sqlx::PgPool::connect(&payments_testkit::stack().admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = payments_testkit::with_database(&db.url, &name);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = payments_testkit::pool(&url, 2);
+            tokio::spawn(async move { payments_store::migrate(&pool).await })
+        })
+        .collect();
+    for run in runs {
+        run.await.expect("task").expect("concurrent migrate");
+    }
+    let pool = payments_testkit::pool(&url, 1);
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(applied >= 2);
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_schema_refuses_what_the_domain_refuses() {
+    let db = TestDb::create().await;
+    let users = demo_users();
+    let insert = |amount: &str, status: &str| {
+        sqlx::query(
+            "INSERT INTO transactions (transaction_id, sender_id, receiver_id, amount, currency_id, transaction_date, status)
+             VALUES ($1, $2, $3, $4::numeric, 840, now(), $5)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(users[0].user_id)
+        .bind(users[1].user_id)
+        .bind(amount.to_owned())
+        .bind(status.to_owned())
+    };
+    assert!(insert("10.00", "pending").execute(&db.pool).await.is_ok());
+    assert!(
+        insert("0", "pending").execute(&db.pool).await.is_err(),
+        "amount > 0"
+    );
+    assert!(
+        insert("100000000", "pending")
+            .execute(&db.pool)
+            .await
+            .is_err(),
+        "numeric(10,2)"
+    );
+    assert!(
+        insert("10", "refunded").execute(&db.pool).await.is_err(),
+        "status check"
+    );
+    let unknown_user = sqlx::query(
+        "INSERT INTO transactions (transaction_id, sender_id, receiver_id, amount, currency_id, transaction_date, status)
+         VALUES ($1, $2, $2, 1, 840, now(), 'pending')",
+    )
+    .bind(Uuid::new_v4())
+    .bind(Uuid::new_v4())
+    .execute(&db.pool)
+    .await;
+    assert!(unknown_user.is_err(), "foreign key to users");
+    let plaintext = sqlx::query("UPDATE users SET password_hash = 'hunter2'")
+        .execute(&db.pool)
+        .await;
+    assert!(plaintext.is_err(), "only hashes are stored");
+    db.drop_database().await;
+}
+
+async fn row(db: &TestDb, id: Uuid) -> (String, Decimal, DateTime<Utc>, DateTime<Utc>) {
+    sqlx::query_as("SELECT status, amount, created_at, modified_at FROM transactions WHERE transaction_id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_once_and_replays_change_nothing() {
+    let db = TestDb::create().await;
+    let id = Uuid::new_v4();
+    let batch = Batch {
+        records: vec![
+            record(
+                0,
+                0,
+                RecordOutcome::Valid(payment(id, Status::Pending, "10.50")),
+            ),
+            record(0, 1, rejected("bad one")),
+            record(
+                1,
+                0,
+                RecordOutcome::Valid(payment(id, Status::Completed, "10.50")),
+            ),
+        ],
+    };
+    let first = write_batch(&db.pool, "g", &batch).await.unwrap();
+    assert_eq!(
+        (first.upserted, first.rejected, first.already_applied),
+        (1, 1, 0)
+    );
+    let (status, _, created, modified) = row(&db, id).await;
+    assert_eq!(
+        status, "completed",
+        "last record of the transaction in the batch wins"
+    );
+
+    // The same batch again (a crash before the Kafka commit): nothing happens.
+    let replay = write_batch(&db.pool, "g", &batch).await.unwrap();
+    assert_eq!(
+        (replay.upserted, replay.rejected, replay.already_applied),
+        (0, 0, 3)
+    );
+    assert_eq!(
+        row(&db, id).await,
+        (status, "10.50".parse().unwrap(), created, modified)
+    );
+
+    // Another consumer group keeps its own offsets; the identical row is still not touched.
+    let other = write_batch(&db.pool, "other", &batch).await.unwrap();
+    assert_eq!((other.upserted, other.rejected), (0, 0));
+    let offsets: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT group_id, partition, next_offset FROM consumer_offsets ORDER BY group_id, partition",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        offsets,
+        vec![
+            ("g".into(), 0, 2),
+            ("g".into(), 1, 1),
+            ("other".into(), 0, 2),
+            ("other".into(), 1, 1)
+        ]
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_row_the_database_refuses_becomes_a_rejection_and_the_rest_lands() {
+    let db = TestDb::create().await;
+    let good = Uuid::new_v4();
+    let orphan = Uuid::new_v4();
+    let mut bad = payment(orphan, Status::Failed, "5");
+    // Passed validation against a stale cache, but the user no longer exists.
+    bad.receiver_id = Uuid::new_v4();
+    let batch = Batch {
+        records: vec![
+            record(
+                0,
+                10,
+                RecordOutcome::Valid(payment(good, Status::Pending, "1.01")),
+            ),
+            record(0, 11, RecordOutcome::Valid(bad)),
+        ],
+    };
+    let outcome = write_batch(&db.pool, "g", &batch).await.unwrap();
+    assert_eq!((outcome.upserted, outcome.rejected), (1, 1));
+    assert_eq!(outcome.refused.len(), 1);
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM rejected_events WHERE kafka_offset = 11")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(reason.starts_with("refused by the database"), "{reason}");
+    assert!(reason.contains("foreign key"), "{reason}");
+    assert_eq!(row(&db, good).await.0, "pending");
+    db.drop_database().await;
+}
