@@ -49,7 +49,7 @@ impl Default for Options {
             max_field_bytes: 1024,
             max_columns: 64,
             suspicious_threshold: Decimal::from(8000),
-            max_listed: 100_000,
+            max_listed: 10_000,
         }
     }
 }
@@ -462,7 +462,15 @@ fn read_header<R: Read>(records: &mut Records<R>, options: &Options) -> Result<[
         names.push(name.trim_matches([' ', '\t']));
     }
     if count == 1 && names[0].is_empty() {
-        return Err(ImportError::Empty);
+        // Only blanks: an empty file, unless something follows the blank line.
+        if !next(records, Location::Row(1), &[], options)? {
+            return Err(ImportError::Empty);
+        }
+        return Err(ImportError::Header {
+            missing: COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+            unknown: Vec::new(),
+            repeated: Vec::new(),
+        });
     }
     let mut order = [usize::MAX; 6];
     let mut unknown = Vec::new();

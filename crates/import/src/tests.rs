@@ -186,6 +186,16 @@ fn empty_and_blank_files_are_rejected() {
 }
 
 #[test]
+fn a_blank_first_line_before_data_is_a_missing_header() {
+    let text = format!("  \n{}\n", row(0, 1, "1.00"));
+    let message = run(text).unwrap_err().to_string();
+    assert!(
+        message.contains("missing column `username_sender`"),
+        "{message}"
+    );
+}
+
+#[test]
 fn header_only_is_rejected() {
     for text in [
         HEADER.to_owned(),
