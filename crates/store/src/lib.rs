@@ -2,11 +2,16 @@
 //! parameterised; batch writes are set-based (`unnest` of arrays), never row at a time.
 
 mod error;
+mod imports;
 mod ingest;
 mod pool;
 mod reference;
 
 pub use error::{Result, StoreError};
+pub use imports::{
+    complete_if_ingested, create_import, find_by_sha256, get_import, recent_imports, set_counts,
+    set_status, set_stored, ImportCounts, ImportProgress, ImportRow, ImportStatus, NewImport,
+};
 pub use ingest::{
     load_offsets, write_batch, Batch, BatchOutcome, Record, RecordOutcome, StoredOffset,
 };

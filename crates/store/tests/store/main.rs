@@ -1,5 +1,7 @@
 //! The store against a real PostgreSQL: migrations, constraints, triggers and the batch write.
 
+mod imports;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

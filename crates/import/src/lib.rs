@@ -1,0 +1,27 @@
+//! The import pipeline's core: reads an uploaded CSV as a stream (one record at a time, memory
+//! bounded by the number of distinct rows), rejects malformed files as a whole with the row and
+//! reason, reports exact duplicates and suspicious rows, and turns each unique row into an
+//! [`ImportEvent`](payments_domain::ImportEvent). No network I/O: callers bring a reader and a
+//! sink, so the web app, the CLI and the controller share exactly this code.
+//!
+//! Intended flow (ids must derive from the file's bytes, which are only known at the end):
+//! 1. while storing the upload, run [`analyse`] on the same stream: it validates the whole file
+//!    and yields its SHA-256 and summary; a rejected file is never published;
+//! 2. read the stored copy again with [`publish`], passing that SHA-256: each unique row gets
+//!    `transaction_id = import_transaction_id(sha256, row)` and the hash is verified at the end.
+
+mod analyse;
+mod error;
+mod hashing;
+mod records;
+pub mod samples;
+mod summary;
+
+pub use analyse::{analyse, dry_run, publish, ImportRef, Options, COLUMNS};
+pub use error::{ImportError, Location, Malformed, Result};
+pub use hashing::{sha256_of, Digest, HashingReader};
+pub use samples::{sample_csv, sample_csvs, SAMPLE_FILES};
+pub use summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious};
+
+#[cfg(test)]
+mod tests;

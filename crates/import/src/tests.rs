@@ -1,0 +1,688 @@
+//! Behaviour of the analyser on well-formed, malformed and hostile files.
+
+use std::io::{self, Read};
+
+use chrono::{DateTime, Utc};
+use payments_domain::demo::{demo_users, CURRENCIES};
+use payments_domain::event::import_transaction_id;
+use payments_domain::{ImportEvent, ReferenceData};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::*;
+
+const HEADER: &str = "username_sender,username_receiver,amount,currency,transaction_date,status";
+
+fn users() -> Vec<String> {
+    demo_users().into_iter().map(|u| u.username).collect()
+}
+
+/// A row between demo users `a` and `b`.
+fn row(a: usize, b: usize, amount: &str) -> String {
+    let u = users();
+    format!(
+        "{},{},{amount},USD,2025-07-07 01:03:41 UTC,completed",
+        u[a], u[b]
+    )
+}
+
+fn file(rows: &[String]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    text
+}
+
+fn run(text: impl AsRef<[u8]>) -> Result<Summary> {
+    analyse(text.as_ref(), &Options::default())
+}
+
+fn events(text: &[u8]) -> Vec<ImportEvent> {
+    let sha = sha256_of(text).unwrap().sha256;
+    let import = ImportRef {
+        import_id: Uuid::from_u128(7),
+        source_file: "f.csv",
+        sha256_hex: &sha,
+    };
+    let mut out = Vec::new();
+    publish(text, &Options::default(), &import, |e| {
+        out.push(e);
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    out
+}
+
+fn malformed_at(result: Result<Summary>) -> (Location, Malformed, String) {
+    match result {
+        Err(e @ ImportError::Malformed { .. }) => {
+            let message = e.to_string();
+            match e {
+                ImportError::Malformed { at, problem } => (at, problem, message),
+                _ => unreachable!(),
+            }
+        }
+        other => panic!("expected a malformed-file error, got {other:?}"),
+    }
+}
+
+/// Yields one byte per read: every record straddles buffer boundaries.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match (self.0.split_first(), buf.first_mut()) {
+            (Some((b, rest)), Some(slot)) => {
+                *slot = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn reads_a_plain_file() {
+    let text = file(&[row(0, 1, "10.00"), row(1, 2, "20.50")]);
+    let summary = run(&text).unwrap();
+    assert_eq!(
+        (summary.rows, summary.unique, summary.duplicate_rows),
+        (2, 2, 0)
+    );
+    assert_eq!(summary.size_bytes, text.len() as u64);
+    assert_eq!(summary.sha256, sha256_of(text.as_bytes()).unwrap().sha256);
+    assert!(summary.duplicates.is_empty() && summary.suspicious.is_empty());
+}
+
+#[test]
+fn header_columns_in_any_order_with_spaces_and_bom() {
+    let u = users();
+    let text = format!(
+        "\u{feff} status , amount,currency ,transaction_date,username_receiver,username_sender\r\n\
+         failed,12.34,EUR,2025-07-07 01:03:41 UTC,{},{}\r\n",
+        u[1], u[0]
+    );
+    let ev = events(text.as_bytes());
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].username_sender, u[0]);
+    assert_eq!(ev[0].username_receiver, u[1]);
+    assert_eq!(ev[0].amount, "12.34");
+    assert_eq!(ev[0].currency, "EUR");
+    assert_eq!(ev[0].status, "failed");
+    assert_eq!(ev[0].transaction_date, "2025-07-07 01:03:41 UTC");
+    // The digest covers the BOM: it is part of the file's bytes.
+    assert_eq!(run(&text).unwrap().size_bytes, text.len() as u64);
+}
+
+#[test]
+fn crlf_and_lf_give_the_same_rows() {
+    let lf = file(&[row(0, 1, "1.00"), row(2, 3, "2.00")]);
+    let crlf = lf.replace('\n', "\r\n");
+    let a = events(lf.as_bytes());
+    let b = events(crlf.as_bytes());
+    assert_eq!(a.len(), 2);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.status, y.status);
+        assert_eq!(x.amount, y.amount);
+        // Different bytes, different identity.
+        assert_ne!(x.transaction_id, y.transaction_id);
+    }
+}
+
+#[test]
+fn quoted_fields_with_commas_quotes_and_newlines() {
+    let u = users();
+    let text = format!(
+        "{HEADER}\n\"{}\",{},\"1,000.00\",USD,\"2025-07-07\n01:03:41 UTC\",\"say \"\"hi\"\"\"\n{}\n",
+        u[0],
+        u[1],
+        row(1, 2, "3.00")
+    );
+    let ev = events(text.as_bytes());
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[0].username_sender, u[0]);
+    assert_eq!(ev[0].amount, "1,000.00");
+    assert_eq!(ev[0].transaction_date, "2025-07-07\n01:03:41 UTC");
+    assert_eq!(ev[0].status, "say \"hi\"");
+    // A quoted newline does not start a row: the next record is row 2.
+    assert_eq!(ev[1].row_number, 2);
+}
+
+#[test]
+fn missing_and_unknown_columns_are_named() {
+    let text =
+        "username_sender,username_receiver,amt,currency,transaction_date,status\na,b,1,USD,d,s\n";
+    let err = run(text).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("missing column `amount`"), "{message}");
+    assert!(message.contains("unknown column `amt`"), "{message}");
+    assert_eq!(err.location(), Some(Location::Header));
+
+    let text = "username_sender,username_receiver,amount,currency,transaction_date\na,b,1,USD,d\n";
+    let message = run(text).unwrap_err().to_string();
+    assert!(message.contains("missing column `status`"), "{message}");
+
+    let text = format!("{HEADER},note\na,b,1,USD,d,s,x\n");
+    let message = run(text).unwrap_err().to_string();
+    assert!(message.contains("unknown column `note`"), "{message}");
+
+    let text = format!("{HEADER},status\na,b,1,USD,d,s,s\n");
+    let message = run(text).unwrap_err().to_string();
+    assert!(message.contains("repeated column `status`"), "{message}");
+}
+
+#[test]
+fn empty_and_blank_files_are_rejected() {
+    for text in ["", "\n", "\r\n\r\n", "   \n", "\u{feff}"] {
+        assert!(
+            matches!(run(text), Err(ImportError::Empty)),
+            "{text:?}: {:?}",
+            run(text)
+        );
+    }
+}
+
+#[test]
+fn a_blank_first_line_before_data_is_a_missing_header() {
+    let text = format!("  \n{}\n", row(0, 1, "1.00"));
+    let message = run(text).unwrap_err().to_string();
+    assert!(
+        message.contains("missing column `username_sender`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn header_only_is_rejected() {
+    for text in [
+        HEADER.to_owned(),
+        format!("{HEADER}\n"),
+        format!("{HEADER}\r\n\r\n"),
+    ] {
+        assert!(
+            matches!(run(&text), Err(ImportError::HeaderOnly)),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn wrong_field_count_names_the_row() {
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, "2.00"), "a,b,c".into()]);
+    let (at, problem, message) = malformed_at(run(&text));
+    assert_eq!(at, Location::Row(3));
+    assert_eq!(
+        problem,
+        Malformed::FieldCount {
+            expected: 6,
+            found: 3
+        }
+    );
+    assert!(message.contains("row 3"), "{message}");
+
+    let text = file(&[row(0, 1, "1.00"), format!("{},extra", row(1, 2, "2.00"))]);
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(at, Location::Row(2));
+    assert!(matches!(problem, Malformed::FieldCount { found: 7, .. }));
+
+    // Far more fields than any header may have: stopped without reading them all.
+    let text = file(&[row(0, 1, "1.00"), ",".repeat(10_000)]);
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(at, Location::Row(2));
+    assert!(matches!(problem, Malformed::FieldCount { .. }));
+}
+
+#[test]
+fn unterminated_quote_is_rejected() {
+    // At the end of the file: the quote swallows the line ending.
+    let u = users();
+    let text = format!(
+        "{HEADER}\n{}\n{},{},1.00,USD,2025-07-07 01:03:41 UTC,\"completed\n",
+        row(0, 1, "1.00"),
+        u[1],
+        u[2]
+    );
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(
+        (at, problem),
+        (Location::Row(2), Malformed::UnbalancedQuote)
+    );
+
+    // In the middle: the rest of the file becomes one field.
+    let text = format!(
+        "{HEADER}\n{}\n\"{},{},1.00,USD,2025-07-07 01:03:41 UTC,completed\n{}\n{}\n",
+        row(0, 1, "1.00"),
+        u[1],
+        u[2],
+        row(2, 3, "2.00"),
+        row(3, 4, "3.00")
+    );
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(
+        (at, problem),
+        (Location::Row(2), Malformed::UnbalancedQuote)
+    );
+
+    // A stray quote inside an unquoted field.
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, "2\"00")]);
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(
+        (at, problem),
+        (Location::Row(2), Malformed::UnbalancedQuote)
+    );
+
+    // An unterminated quote in a large file hits the record limit, still reported as such.
+    let text = format!("{HEADER}\n\"{}", "x,".repeat(100_000));
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(
+        (at, problem),
+        (Location::Row(1), Malformed::UnbalancedQuote)
+    );
+}
+
+#[test]
+fn invalid_utf8_names_row_and_column() {
+    let mut bytes = file(&[row(0, 1, "1.00"), row(1, 2, "2.00")]).into_bytes();
+    let mut third = row(2, 3, "3.00").into_bytes();
+    third.splice(0..0, [0xC3, 0x28]);
+    bytes.extend_from_slice(&third);
+    bytes.push(b'\n');
+    let (at, problem, message) = malformed_at(run(&bytes));
+    assert_eq!(at, Location::Row(3));
+    assert_eq!(
+        problem,
+        Malformed::InvalidUtf8 {
+            column: "username_sender".into()
+        }
+    );
+    assert!(
+        message.contains("row 3") && message.contains("UTF-8"),
+        "{message}"
+    );
+
+    // Latin-1 in the header.
+    let (at, _, _) = malformed_at(run(b"username_sender,caf\xe9\n"));
+    assert_eq!(at, Location::Header);
+}
+
+#[test]
+fn binary_garbage_is_not_a_csv() {
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00";
+    assert!(matches!(
+        run(png),
+        Err(ImportError::Malformed {
+            at: Location::Header,
+            ..
+        })
+    ));
+
+    // Deterministic noise.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..50_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    assert!(run(&noise).is_err());
+
+    // A NUL byte in an otherwise fine row.
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, "2.00\u{0}")]);
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!((at, problem), (Location::Row(2), Malformed::Binary));
+}
+
+#[test]
+fn field_over_the_size_limit() {
+    let options = Options {
+        max_field_bytes: 64,
+        ..Options::default()
+    };
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, &"9".repeat(65))]);
+    match analyse(text.as_bytes(), &options) {
+        Err(ImportError::Malformed {
+            at: Location::Row(2),
+            problem: Malformed::FieldTooLong { column, bytes, max },
+        }) => {
+            assert_eq!((column.as_str(), bytes, max), ("amount", 65, 64));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Exactly at the limit is fine.
+    let text = file(&[row(1, 2, &"9".repeat(64))]);
+    assert!(analyse(text.as_bytes(), &options).is_ok());
+
+    // Far over the limit: stopped once the record buffer is full, not after reading it all.
+    let text = file(&[row(0, 1, &"9".repeat(10 << 20))]);
+    let (at, problem, _) = malformed_at(run(&text));
+    assert_eq!(at, Location::Row(1));
+    assert!(
+        matches!(problem, Malformed::FieldTooLong { ref column, .. } if column == "amount"),
+        "{problem:?}"
+    );
+}
+
+#[test]
+fn too_many_columns_in_the_header() {
+    let header = (0..100)
+        .map(|i| format!("c{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let text = format!("{header}\n");
+    assert!(matches!(
+        run(&text),
+        Err(ImportError::TooManyColumns { max: 64, .. })
+    ));
+}
+
+#[test]
+fn duplicates_report_every_occurrence_and_keep_the_first() {
+    let a = row(0, 1, "1.00");
+    let b = row(1, 2, "2.00");
+    let c = row(2, 3, "3.00");
+    let text = file(&[
+        a.clone(),
+        b.clone(),
+        a.clone(),
+        c.clone(),
+        a.clone(),
+        c.clone(),
+    ]);
+    let summary = run(&text).unwrap();
+    assert_eq!(
+        (summary.rows, summary.unique, summary.duplicate_rows),
+        (6, 3, 3)
+    );
+    let listed: Vec<(u64, u64)> = summary
+        .duplicates
+        .iter()
+        .map(|d| (d.row, d.first_row))
+        .collect();
+    assert_eq!(listed, [(1, 1), (3, 1), (4, 4), (5, 1), (6, 4)]);
+    assert_eq!(summary.duplicates[0].values.amount, "1.00");
+    let rows: Vec<u64> = events(text.as_bytes())
+        .iter()
+        .map(|e| e.row_number)
+        .collect();
+    assert_eq!(rows, [1, 2, 4]);
+
+    // Same values in a different column order are the same row; a different value is not.
+    let u = users();
+    let reordered = format!(
+        "status,currency,amount,transaction_date,username_receiver,username_sender\n\
+         completed,USD,1.00,2025-07-07 01:03:41 UTC,{},{}\n\
+         completed,USD,1.00,2025-07-07 01:03:41 UTC,{},{}\n\
+         completed,USD,1.0,2025-07-07 01:03:41 UTC,{},{}\n",
+        u[1], u[0], u[1], u[0], u[1], u[0]
+    );
+    let summary = run(&reordered).unwrap();
+    assert_eq!((summary.unique, summary.duplicate_rows), (2, 1));
+}
+
+#[test]
+fn lists_are_capped_but_counts_are_exact() {
+    let a = row(0, 1, "1.00");
+    let rows: Vec<String> = (0..10).map(|_| a.clone()).collect();
+    let options = Options {
+        max_listed: 4,
+        ..Options::default()
+    };
+    let summary = analyse(file(&rows).as_bytes(), &options).unwrap();
+    assert_eq!(summary.duplicate_rows, 9);
+    assert_eq!(summary.duplicates.len(), 4);
+    assert!(summary.lists_truncated);
+}
+
+#[test]
+fn suspicious_amount_is_strictly_above_the_threshold() {
+    let text = file(&[
+        row(0, 1, "8000"),
+        row(0, 1, "8000.00"),
+        row(0, 1, "8000.01"),
+        row(0, 1, "1e4"),
+        row(0, 1, "not a number"),
+        row(3, 3, "5.00"),
+        row(4, 4, "9000.00"),
+    ]);
+    let summary = run(&text).unwrap();
+    let flagged: Vec<(u64, Vec<Suspicion>)> = summary
+        .suspicious
+        .iter()
+        .map(|s| (s.row, s.reasons.clone()))
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            (3, vec![Suspicion::AmountAboveThreshold]),
+            (4, vec![Suspicion::AmountAboveThreshold]),
+            (6, vec![Suspicion::SelfPayment]),
+            (
+                7,
+                vec![Suspicion::AmountAboveThreshold, Suspicion::SelfPayment]
+            ),
+        ]
+    );
+    assert_eq!(summary.suspicious_rows, 4);
+    // Suspicious rows are still unique and published, with the flag.
+    assert_eq!(summary.unique, 7);
+    let flags: Vec<bool> = events(text.as_bytes())
+        .iter()
+        .map(|e| e.suspicious)
+        .collect();
+    assert_eq!(flags, [false, false, true, true, false, true, true]);
+
+    let options = Options {
+        suspicious_threshold: Decimal::from(100_000),
+        ..Options::default()
+    };
+    let summary = analyse(text.as_bytes(), &options).unwrap();
+    assert_eq!(summary.suspicious_rows, 2, "only the self-payments");
+}
+
+#[test]
+fn transaction_ids_derive_from_the_bytes_and_the_row() {
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, "2.00")]);
+    let first = events(text.as_bytes());
+    let again = events(text.as_bytes());
+    assert_eq!(first, again);
+    let sha = sha256_of(text.as_bytes()).unwrap().sha256;
+    assert_eq!(first[0].transaction_id, import_transaction_id(&sha, 1));
+    assert_eq!(first[1].transaction_id, import_transaction_id(&sha, 2));
+    assert_ne!(first[0].transaction_id, first[1].transaction_id);
+    assert_eq!(first[0].import_id, Uuid::from_u128(7));
+    assert_eq!(first[0].source_file, "f.csv");
+
+    // One more byte (a trailing newline) is another file: all ids change.
+    let other = events(format!("{text}\n").as_bytes());
+    assert_eq!(other.len(), 2);
+    for (a, b) in first.iter().zip(&other) {
+        assert_ne!(a.transaction_id, b.transaction_id);
+    }
+}
+
+#[test]
+fn chunk_boundaries_do_not_matter() {
+    let u = users();
+    let mut rows: Vec<String> = (0..50).map(|i| row(i % 30, (i + 1) % 30, "7.25")).collect();
+    rows.push(format!(
+        "\"{}\",{},\"9,999.00\",BRL,\"2025-07-07\r\n01:03:41 UTC\",pending",
+        u[5], u[6]
+    ));
+    rows.push(rows[3].clone());
+    let text = format!("\u{feff}{}", file(&rows).replace('\n', "\r\n"));
+    let whole = run(&text).unwrap();
+    let trickled = analyse(Trickle(text.as_bytes()), &Options::default()).unwrap();
+    assert_eq!(whole, trickled);
+    assert_eq!((whole.rows, whole.unique), (52, 31));
+}
+
+#[test]
+fn sha256_mismatch_is_detected() {
+    let text = file(&[row(0, 1, "1.00")]);
+    let wrong = sha256_of(&b"other bytes"[..]).unwrap().sha256;
+    let import = ImportRef {
+        import_id: Uuid::nil(),
+        source_file: "f.csv",
+        sha256_hex: &wrong,
+    };
+    let result = publish(text.as_bytes(), &Options::default(), &import, |_| {
+        Ok::<_, io::Error>(())
+    });
+    match result {
+        Err(ImportError::Sha256Mismatch { expected, actual }) => {
+            assert_eq!(expected, wrong);
+            assert_eq!(actual, sha256_of(text.as_bytes()).unwrap().sha256);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sink_and_read_errors_stop_the_import() {
+    let text = file(&[row(0, 1, "1.00"), row(1, 2, "2.00")]);
+    let sha = sha256_of(text.as_bytes()).unwrap().sha256;
+    let import = ImportRef {
+        import_id: Uuid::nil(),
+        source_file: "f.csv",
+        sha256_hex: &sha,
+    };
+    let mut calls = 0;
+    let result = publish(text.as_bytes(), &Options::default(), &import, |_| {
+        calls += 1;
+        Err(io::Error::other("broker down"))
+    });
+    assert_eq!(calls, 1);
+    assert!(matches!(result, Err(ImportError::Sink(e)) if e.to_string() == "broker down"));
+
+    struct Failing;
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk gone"))
+        }
+    }
+    assert!(matches!(
+        analyse(Failing, &Options::default()),
+        Err(ImportError::Io(_))
+    ));
+}
+
+fn reference() -> ReferenceData {
+    ReferenceData::new(
+        demo_users().into_iter().map(|u| (u.user_id, u.username)),
+        CURRENCIES
+            .iter()
+            .map(|(code, alpha, _)| (*code, (*alpha).to_owned())),
+    )
+}
+
+#[test]
+fn dry_run_lists_rows_the_ingester_would_reject() {
+    let u = users();
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let text = file(&[
+        row(0, 1, "1.00"),
+        format!("nobody,{},1.00,USD,2025-07-07 01:03:41 UTC,pending", u[1]),
+        row(1, 2, "12.345"),
+        format!("{},{},5.00,USD,yesterday,pending", u[2], u[3]),
+        format!("{},{},5.00,XYZ,2025-07-07 01:03:41 UTC,lost", u[2], u[3]),
+        row(2, 3, "abc"),
+        row(0, 1, "1.00"),
+    ]);
+    let summary = dry_run(text.as_bytes(), &Options::default(), &reference(), now).unwrap();
+    assert_eq!(summary.invalid_rows, 5);
+    let rows: Vec<u64> = summary.invalid.iter().map(|r| r.row).collect();
+    assert_eq!(
+        rows,
+        [2, 3, 4, 5, 6],
+        "the duplicate row 7 is not published"
+    );
+    let reasons = |row: u64| {
+        summary
+            .invalid
+            .iter()
+            .find(|r| r.row == row)
+            .map(|r| r.reasons.join("; "))
+            .unwrap_or_default()
+    };
+    assert!(reasons(2).contains("not a known user") && reasons(2).contains("nobody"));
+    assert!(reasons(3).contains("amount"), "{}", reasons(3));
+    assert!(reasons(4).contains("transaction_date"), "{}", reasons(4));
+    assert!(reasons(5).contains("currency") && reasons(5).contains("status"));
+    assert!(reasons(6).contains("amount"));
+    assert_eq!(summary.invalid[0].values.username_sender, "nobody");
+
+    // Without a dry run nothing is checked.
+    assert_eq!(run(&text).unwrap().invalid_rows, 0);
+}
+
+#[test]
+fn summary_serialises() {
+    let text = file(&[row(0, 0, "9000.00"), row(0, 0, "9000.00")]);
+    let json = serde_json::to_value(run(&text).unwrap()).unwrap();
+    assert_eq!(json["rows"], 2);
+    assert_eq!(json["duplicates"][1]["first_row"], 1);
+    assert_eq!(json["suspicious"][0]["reasons"][1], "self_payment");
+}
+
+/// Thousands of corrupted variants of a sample file: never a panic, and every accepted file's
+/// counts add up, whatever the chunking.
+#[test]
+fn corrupted_files_never_panic() {
+    let base = sample_csv(samples::SUSPICIOUS_DUPLICATED)
+        .unwrap()
+        .into_bytes();
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let refs = reference();
+    let options = Options {
+        max_field_bytes: 40,
+        ..Options::default()
+    };
+    let mut state = 0x1234_5678_9abc_def1_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let noise = [b'"', b',', b'\n', b'\r', 0, 0xFF, 0xC3, b' ', b'x'];
+    let (mut accepted, mut rejected) = (0, 0);
+    for _ in 0..3000 {
+        let mut bytes = base.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = noise[(next() as usize) % noise.len()],
+                1 => bytes.insert(at, noise[(next() as usize) % noise.len()]),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        let whole = dry_run(&bytes[..], &options, &refs, now);
+        let trickled = analyse(Trickle(&bytes), &options);
+        match (&whole, &trickled) {
+            (Ok(a), Ok(b)) => {
+                accepted += 1;
+                assert_eq!(a.rows, a.unique + a.duplicate_rows);
+                assert_eq!(
+                    (a.rows, a.unique, &a.duplicates),
+                    (b.rows, b.unique, &b.duplicates)
+                );
+            }
+            (Err(a), Err(b)) => {
+                rejected += 1;
+                assert_eq!(a.to_string(), b.to_string());
+            }
+            _ => panic!("chunking changed the outcome: {whole:?} vs {trickled:?}"),
+        }
+    }
+    assert!(
+        accepted > 100 && rejected > 100,
+        "{accepted} accepted, {rejected} rejected"
+    );
+}
