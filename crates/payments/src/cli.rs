@@ -47,6 +47,131 @@ enum Command {
     Ingester(IngesterArgs),
     /// Publish synthetic payment events.
     Generator(GeneratorArgs),
+    /// Serve the upload web app and the JSON API.
+    Importer(ImporterArgs),
+    /// Import one CSV file from the command line, printing the same summary as the web app.
+    Import(ImportArgs),
+    /// Write the deterministic sample CSV files into a directory.
+    SampleCsvs(SampleCsvsArgs),
+}
+
+#[derive(Debug, Args)]
+struct S3Args {
+    /// S3 endpoint (MinIO, s3s-fs); empty for AWS.
+    #[arg(long = "s3-endpoint", env = "PAYMENTS_S3_ENDPOINT")]
+    endpoint: Option<String>,
+    #[arg(
+        long = "s3-region",
+        env = "PAYMENTS_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    region: String,
+    #[arg(
+        long = "s3-access-key",
+        env = "PAYMENTS_S3_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    access_key: String,
+    /// Never logged.
+    #[arg(
+        long = "s3-secret-key",
+        env = "PAYMENTS_S3_SECRET_KEY",
+        hide_env_values = true
+    )]
+    secret_key: String,
+    /// Bucket of the original uploaded files.
+    #[arg(
+        long = "s3-bucket",
+        env = "PAYMENTS_S3_BUCKET",
+        default_value = "files-imported"
+    )]
+    bucket: String,
+}
+
+#[derive(Debug, Args)]
+struct PipelineArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    s3: S3Args,
+    /// Topic the unique rows are published to.
+    #[arg(long, env = "PAYMENTS_IMPORT_TOPIC", default_value = payments_stream::IMPORT_TOPIC)]
+    import_topic: String,
+    /// Rows above this amount are reported as suspicious (and still published).
+    #[arg(long, env = "PAYMENTS_SUSPICIOUS_THRESHOLD", default_value = "8000")]
+    suspicious_threshold: rust_decimal::Decimal,
+}
+
+impl PipelineArgs {
+    async fn pipeline(&self, application: &str) -> anyhow::Result<payments_pipeline::Pipeline> {
+        let pool = self.database.pool(application)?;
+        payments_store::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+        let kafka = self.kafka.options(application);
+        if self.kafka.create_topics {
+            kafka
+                .ensure_topics(&[&self.import_topic], self.kafka.topic_partitions)
+                .await
+                .context("creating topics")?;
+        }
+        let objects = payments_objectstore::ObjectStore::new(&payments_objectstore::S3Options {
+            endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
+            region: self.s3.region.clone(),
+            access_key: self.s3.access_key.clone(),
+            secret_key: SecretString::from(self.s3.secret_key.clone()),
+            bucket: self.s3.bucket.clone(),
+        });
+        objects
+            .ensure_bucket()
+            .await
+            .context("checking the bucket")?;
+        Ok(payments_pipeline::Pipeline {
+            pool,
+            objects,
+            producer: kafka.producer()?,
+            topic: self.import_topic.clone(),
+            options: payments_pipeline::options_with_threshold(self.suspicious_threshold),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct ImporterArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Address the web app listens on.
+    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Largest upload in bytes (413 above it).
+    #[arg(long, env = "PAYMENTS_MAX_UPLOAD_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    max_upload_bytes: usize,
+    /// Metabase URL linked from the portal.
+    #[arg(long, env = "PAYMENTS_METABASE_URL")]
+    metabase_url: Option<String>,
+    /// MinIO console URL linked from the portal.
+    #[arg(long, env = "PAYMENTS_MINIO_CONSOLE_URL")]
+    minio_console_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// The CSV file.
+    file: std::path::PathBuf,
+    /// Check every row against the database; publish nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct SampleCsvsArgs {
+    /// Directory to write into (created if missing).
+    #[arg(default_value = "csvs")]
+    dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +381,42 @@ impl Cli {
                     tracing::info!(%addr, "health endpoints listening");
                 }
                 ingester.wait().await?;
+                Ok(())
+            }
+            Command::Importer(args) => {
+                let pipeline = args.pipeline.pipeline("payments-importer").await?;
+                let config = payments_web::WebConfig {
+                    max_upload_bytes: args.max_upload_bytes,
+                    links: payments_web::Links {
+                        metabase: args.metabase_url,
+                        minio_console: args.minio_console_url,
+                    },
+                };
+                let state = std::sync::Arc::new(payments_web::AppState::new(pipeline, config));
+                let listener = tokio::net::TcpListener::bind(args.http_addr)
+                    .await
+                    .context("binding the web address")?;
+                tracing::info!(addr = %listener.local_addr()?, "importer listening");
+                let shutdown = shutdown_on_signal();
+                axum::serve(listener, payments_web::app(state))
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await?;
+                Ok(())
+            }
+            Command::Import(args) => {
+                crate::import::run(
+                    args.pipeline.pipeline("payments-import").await?,
+                    &args.file,
+                    args.dry_run,
+                )
+                .await
+            }
+            Command::SampleCsvs(args) => {
+                for path in payments_import::sample_csvs(&args.dir)
+                    .with_context(|| format!("writing {}", args.dir.display()))?
+                {
+                    println!("{}", path.display());
+                }
                 Ok(())
             }
             Command::Generator(args) => {

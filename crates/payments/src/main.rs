@@ -3,6 +3,7 @@
 use clap::Parser;
 
 mod cli;
+mod import;
 mod telemetry;
 
 #[tokio::main]

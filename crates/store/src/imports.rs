@@ -299,3 +299,42 @@ pub async fn complete_if_ingested(pool: &PgPool, id: Uuid) -> Result<bool> {
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Keeps what the analysis found (capped lists) for the result page.
+pub async fn save_report(pool: &PgPool, id: Uuid, summary: &serde_json::Value) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO import_reports (import_id, summary) VALUES ($1, $2)
+         ON CONFLICT (import_id) DO UPDATE SET summary = EXCLUDED.summary",
+    )
+    .bind(id)
+    .bind(summary)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The stored analysis of an import, if any.
+pub async fn load_report(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::Value>> {
+    Ok(
+        sqlx::query_scalar("SELECT summary FROM import_reports WHERE import_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Rejections of an import's rows (row number, reason), in row order.
+pub async fn import_rejections(
+    pool: &PgPool,
+    id: Uuid,
+    limit: i64,
+) -> Result<Vec<(Option<i64>, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT row_number, reason FROM rejected_events WHERE import_id = $1
+          ORDER BY row_number NULLS LAST, id LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}

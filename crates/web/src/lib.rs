@@ -1,0 +1,133 @@
+//! The importer role's web app: a portal page, the upload page (with a progress bar), result
+//! and history pages, CSV downloads and the JSON API, over the shared import pipeline.
+
+mod csrf;
+mod download;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::Environment;
+use payments_pipeline::Pipeline;
+use serde::Serialize;
+
+/// Links shown on the portal (empty = hidden).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Links {
+    pub metabase: Option<String>,
+    pub minio_console: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Largest accepted upload in bytes; larger ones get 413.
+    pub max_upload_bytes: usize,
+    pub links: Links,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            max_upload_bytes: 1024 * 1024 * 1024,
+            links: Links::default(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub pipeline: Pipeline,
+    pub config: WebConfig,
+    templates: Environment<'static>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(pipeline: Pipeline, config: WebConfig) -> Self {
+        let mut templates = Environment::new();
+        // Templates are compiled into the binary: one image, nothing to mount.
+        for (name, source) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("index.html", include_str!("../templates/index.html")),
+            ("upload.html", include_str!("../templates/upload.html")),
+            ("import.html", include_str!("../templates/import.html")),
+            ("imports.html", include_str!("../templates/imports.html")),
+            ("error.html", include_str!("../templates/error.html")),
+        ] {
+            if let Err(e) = templates.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        AppState {
+            pipeline,
+            config,
+            templates,
+        }
+    }
+
+    /// Renders a page; `.html` templates escape every value (minijinja's auto-escaping).
+    pub(crate) fn render(&self, name: &str, context: minijinja::Value) -> Response {
+        let rendered = self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(context));
+        match rendered {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "rendering failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
+            }
+        }
+    }
+}
+
+/// The whole web app.
+pub fn app(state: SharedState) -> Router {
+    let limit = state.config.max_upload_bytes;
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/imports/new", get(pages::upload_form))
+        .route("/imports", get(pages::history).post(pages::upload))
+        .route("/imports/{id}", get(pages::import))
+        .route("/imports/{id}/duplicates.csv", get(download::duplicates))
+        .route("/imports/{id}/suspicious.csv", get(download::suspicious))
+        .route(
+            "/api/imports",
+            post(pages::api_upload).get(pages::api_history),
+        )
+        .route("/api/imports/{id}", get(pages::api_status))
+        .route("/static/app.css", get(stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(pages::readyz))
+        // Multipart bodies stream; the limit is enforced while reading and answered with 413.
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/app.css"),
+    )
+}
+
+/// Human-readable byte size for pages.
+pub(crate) fn human_bytes(bytes: usize) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,337 @@
+//! Page and API handlers.
+
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use futures::TryStreamExt;
+use minijinja::context;
+use payments_import::{Summary, Suspicion};
+use payments_pipeline::{ImportReport, PipelineError};
+use serde::{Deserialize, Serialize};
+use tokio_util::io::StreamReader;
+use uuid::Uuid;
+
+use crate::{csrf, human_bytes, SharedState};
+
+const PAGE_SIZE: usize = 50;
+
+pub(crate) fn why(reasons: &[Suspicion]) -> String {
+    reasons
+        .iter()
+        .map(|r| match r {
+            Suspicion::AmountAboveThreshold => "amount above threshold",
+            Suspicion::SelfPayment => "sender pays themselves",
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub async fn index(State(state): State<SharedState>) -> Response {
+    state.render(
+        "index.html",
+        context! { links => &state.config.links, bucket => state.pipeline.objects.bucket() },
+    )
+}
+
+pub async fn upload_form(State(state): State<SharedState>) -> Response {
+    let token = csrf::new_token();
+    let mut page = state.render(
+        "upload.html",
+        context! {
+            links => &state.config.links,
+            csrf_token => &token,
+            threshold => state.pipeline.options.suspicious_threshold.to_string(),
+            max_upload => human_bytes(state.config.max_upload_bytes),
+        },
+    );
+    if let Ok(cookie) = csrf::set_cookie(&token).parse() {
+        page.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    page
+}
+
+fn error_page(state: &SharedState, status: StatusCode, title: &str, message: &str) -> Response {
+    let mut page = state.render(
+        "error.html",
+        context! { links => &state.config.links, title, message },
+    );
+    *page.status_mut() = status;
+    page
+}
+
+/// What went wrong with a request, as the page or the API shows it.
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl From<MultipartError> for Failure {
+    fn from(e: MultipartError) -> Self {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "The file is larger than the upload limit.".to_owned()
+        } else {
+            format!("The upload could not be read: {}", e.body_text())
+        };
+        Failure { status, message }
+    }
+}
+
+impl From<PipelineError> for Failure {
+    fn from(e: PipelineError) -> Self {
+        tracing::error!(error = %e, "import failed");
+        // A body that broke off because it was over the limit surfaces as an I/O error.
+        let too_large =
+            matches!(&e, PipelineError::Upload(io) if io.to_string().contains("length limit"));
+        if too_large {
+            return Failure {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: "The file is larger than the upload limit.".into(),
+            };
+        }
+        Failure {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("The import could not be completed: {e}"),
+        }
+    }
+}
+
+/// Streams the `file` part into the pipeline; the other parts come first in form order.
+async fn run_upload(
+    state: &SharedState,
+    mut multipart: Multipart,
+    csrf_cookie: Option<String>,
+) -> Result<ImportReport, Failure> {
+    let mut csrf_ok = csrf_cookie.is_none();
+    let mut dry_run = false;
+    while let Some(field) = multipart.next_field().await? {
+        match field.name().unwrap_or_default() {
+            csrf::FIELD => {
+                let submitted = field.text().await?;
+                csrf_ok = csrf::matches(csrf_cookie.as_deref(), &submitted);
+            }
+            "dry_run" => dry_run = matches!(field.text().await?.as_str(), "1" | "true" | "on"),
+            "file" => {
+                if !csrf_ok {
+                    return Err(Failure { status: StatusCode::FORBIDDEN, message: "The form has expired or did not come from this site; reload the upload page and try again.".into() });
+                }
+                let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
+                return import_field(state, &file_name, field, dry_run).await;
+            }
+            _ => {}
+        }
+    }
+    Err(Failure {
+        status: StatusCode::BAD_REQUEST,
+        message: "No file was sent (form field `file`).".into(),
+    })
+}
+
+async fn import_field(
+    state: &SharedState,
+    file_name: &str,
+    field: Field<'_>,
+    dry_run: bool,
+) -> Result<ImportReport, Failure> {
+    let body = StreamReader::new(field.map_err(|e| {
+        let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "length limit exceeded"
+        } else {
+            "upload broke off"
+        };
+        std::io::Error::other(format!("{kind}: {e}"))
+    }));
+    Ok(state.pipeline.import(file_name, body, dry_run).await?)
+}
+
+/// The form post: runs the import, then shows its page (303 so a reload does not re-upload).
+pub async fn upload(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    // A browser form always carries the cookie set by the form page; an absent cookie is a
+    // cross-site post (SameSite=Strict) or a stale form.
+    let cookie = csrf::cookie_token(&headers).or_else(|| Some(String::new()));
+    match run_upload(&state, multipart, cookie).await {
+        Ok(report) => Redirect::to(&format!("/imports/{}", report.id)).into_response(),
+        Err(f) => error_page(&state, f.status, "Upload failed", &f.message),
+    }
+}
+
+/// `POST /api/imports` (multipart, field `file`, optional `dry_run`): the import's summary.
+/// No cookies are involved, so there is nothing for another site to ride on.
+pub async fn api_upload(State(state): State<SharedState>, multipart: Multipart) -> Response {
+    match run_upload(&state, multipart, None).await {
+        Ok(report) => {
+            let status = if report.status == "failed" {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::CREATED
+            };
+            (status, Json(report)).into_response()
+        }
+        Err(f) => (f.status, Json(serde_json::json!({ "error": f.message }))).into_response(),
+    }
+}
+
+pub async fn api_status(State(state): State<SharedState>, Path(id): Path<Uuid>) -> Response {
+    match state.pipeline.status(id).await {
+        Ok(view) => Json(view).into_response(),
+        Err(PipelineError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no such import" })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn api_history(State(state): State<SharedState>) -> Response {
+    match state.pipeline.history(100).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn history(State(state): State<SharedState>) -> Response {
+    match state.pipeline.history(200).await {
+        Ok(imports) => state.render(
+            "imports.html",
+            context! { links => &state.config.links, imports },
+        ),
+        Err(e) => error_page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Imports unavailable",
+            &e.to_string(),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    dup_page: Option<usize>,
+    sus_page: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Paged<T: Serialize> {
+    items: Vec<T>,
+    page: usize,
+    pages: usize,
+    total: usize,
+}
+
+fn paged<T: Serialize + Clone>(all: &[T], page: Option<usize>) -> Paged<T> {
+    let pages = all.len().div_ceil(PAGE_SIZE).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let items = all
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .cloned()
+        .collect();
+    Paged {
+        items,
+        page,
+        pages,
+        total: all.len(),
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct SuspiciousRow {
+    row: u64,
+    why: String,
+    values: payments_import::CsvRow,
+}
+
+pub async fn import(
+    State(state): State<SharedState>,
+    Path(id): Path<Uuid>,
+    Query(query): Query<ImportQuery>,
+) -> Response {
+    let view = match state.pipeline.status(id).await {
+        Ok(view) => view,
+        Err(PipelineError::NotFound(_)) => {
+            return error_page(
+                &state,
+                StatusCode::NOT_FOUND,
+                "No such import",
+                "There is no import with this id.",
+            )
+        }
+        Err(e) => {
+            return error_page(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Import unavailable",
+                &e.to_string(),
+            )
+        }
+    };
+    let summary: Summary = match state.pipeline.summary(id).await {
+        Ok(Some(summary)) => summary,
+        _ => empty_summary(),
+    };
+    let suspicious: Vec<SuspiciousRow> = summary
+        .suspicious
+        .iter()
+        .map(|s| SuspiciousRow {
+            row: s.row,
+            why: why(&s.reasons),
+            values: s.values.clone(),
+        })
+        .collect();
+    let rejected = state.pipeline.rejections(id, 500).await.unwrap_or_default();
+    state.render(
+        "import.html",
+        context! {
+            links => &state.config.links,
+            import => &view,
+            message => payments_pipeline::message(&view),
+            duplicates => paged(&summary.duplicates, query.dup_page),
+            suspicious => paged(&suspicious, query.sus_page),
+            invalid => paged(&summary.invalid, None),
+            rejected,
+        },
+    )
+}
+
+fn empty_summary() -> Summary {
+    Summary {
+        sha256: String::new(),
+        size_bytes: 0,
+        rows: 0,
+        unique: 0,
+        duplicate_rows: 0,
+        suspicious_rows: 0,
+        invalid_rows: 0,
+        duplicates: Vec::new(),
+        suspicious: Vec::new(),
+        invalid: Vec::new(),
+        lists_truncated: false,
+    }
+}
+
+pub async fn readyz(State(state): State<SharedState>) -> Response {
+    match sqlx_ping(&state).await {
+        true => (StatusCode::OK, "ready").into_response(),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+async fn sqlx_ping(state: &SharedState) -> bool {
+    state.pipeline.history(1).await.is_ok()
+}

@@ -1,0 +1,175 @@
+//! The importer web app over real HTTP, with the real stack behind it: PostgreSQL, Kafka, S3,
+//! and the ingester running in-process to take the published rows into the database.
+
+mod hostile;
+mod samples;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use payments_ingester::{Ingester, IngesterConfig};
+use payments_objectstore::{ObjectStore, S3Options};
+use payments_pipeline::Pipeline;
+use payments_testkit::{create_topics, stack, unique_name, TestDb};
+use payments_web::{AppState, WebConfig};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub struct App {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub topic: String,
+    pub objects: ObjectStore,
+    pub client: reqwest::Client,
+    ingester: Option<Ingester>,
+    shutdown: CancellationToken,
+}
+
+pub async fn spawn_app(max_upload_bytes: usize) -> App {
+    let db = TestDb::create().await;
+    let topic = unique_name("import-payments-events");
+    let stream_topic = unique_name("payments-events");
+    create_topics(&[&topic, &stream_topic], 3).await;
+    let s = stack();
+    let objects = ObjectStore::new(&S3Options {
+        endpoint: Some(s.s3_endpoint.clone()),
+        region: s.s3_region.clone(),
+        access_key: s.s3_access_key.clone(),
+        secret_key: s.s3_secret_key.clone().into(),
+        // A bucket per test, so listings only show this test's files.
+        bucket: unique_name("files-imported"),
+    });
+    objects.ensure_bucket().await.expect("bucket");
+    let pipeline = Pipeline {
+        pool: db.pool.clone(),
+        objects: objects.clone(),
+        producer: payments_testkit::producer(),
+        topic: topic.clone(),
+        options: payments_import::Options::default(),
+    };
+    let state = Arc::new(AppState::new(
+        pipeline,
+        WebConfig {
+            max_upload_bytes,
+            ..WebConfig::default()
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, payments_web::app(state))
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .expect("serve");
+    });
+    let config = IngesterConfig {
+        group_id: unique_name("ingester"),
+        stream_topic,
+        import_topic: topic.clone(),
+        batch_size: 1000,
+        linger: Duration::from_millis(50),
+        http_addr: None,
+        max_backoff: Duration::from_millis(500),
+    };
+    let ingester = payments_ingester::start(
+        config,
+        db.pool.clone(),
+        payments_testkit::kafka("web-test"),
+        shutdown.clone(),
+    )
+    .await
+    .expect("ingester");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    App {
+        addr,
+        db,
+        topic,
+        objects,
+        client,
+        ingester: Some(ingester),
+        shutdown,
+    }
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `POST /api/imports` with `bytes` as the file part.
+    pub async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str("text/csv")
+            .expect("mime");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .client
+            .post(self.url("/api/imports"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    pub async fn status(&self, id: &str) -> Value {
+        self.client
+            .get(self.url(&format!("/api/imports/{id}")))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Waits until the import is `done` (every published row ingested or rejected).
+    pub async fn wait_done(&self, id: &str) -> Value {
+        payments_testkit::wait_for(
+            "the import to be done",
+            Duration::from_secs(120),
+            || async {
+                let status = self.status(id).await;
+                (status["status"] == "done").then_some(status)
+            },
+        )
+        .await
+    }
+
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.client.get(self.url(path)).send().await.expect("page");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("text"),
+        )
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect(sql)
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(ingester) = self.ingester.take() {
+            ingester.wait().await.expect("ingester stops");
+        }
+        self.db.drop_database().await;
+    }
+}
