@@ -6,56 +6,14 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_import::{analyse, publish, sha256_of, ImportRef, Options};
 use uuid::Uuid;
 
 const RUNS: usize = 3;
 
-/// Deterministic rows in the sample files' shape; about 1 in 200 repeats an earlier row.
+/// Deterministic rows in the sample files' shape; about 1 in 200 repeats a recent row.
 fn generate(rows: usize) -> Vec<u8> {
-    let users: Vec<String> = demo_users().into_iter().map(|u| u.username).collect();
-    let statuses = ["pending", "completed", "failed"];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut out = Vec::with_capacity(rows * 66);
-    out.extend_from_slice(
-        b"username_sender,username_receiver,amount,currency,transaction_date,status\n",
-    );
-    let mut lines: Vec<(usize, usize)> = Vec::new();
-    for i in 0..rows {
-        let start = out.len();
-        if i > 0 && next() % 200 == 0 {
-            let (s, e) = lines[(next() as usize) % lines.len()];
-            out.extend_from_within(s..e);
-        } else {
-            let r = next();
-            let sender = (r % 30) as usize;
-            let receiver = (sender + 1 + (r >> 8) as usize % 29) % 30;
-            let cents = 100 + (r >> 16) % 1_000_000;
-            let second = i as u64 % 86_400;
-            let line = format!(
-                "{},{},{}.{:02},{},2025-07-07 {:02}:{:02}:{:02} UTC,{}\n",
-                users[sender],
-                users[receiver],
-                cents / 100,
-                cents % 100,
-                CURRENCIES[(r >> 40) as usize % 5].1,
-                second / 3600,
-                second / 60 % 60,
-                second % 60,
-                statuses[(r >> 50) as usize % 3]
-            );
-            out.extend_from_slice(line.as_bytes());
-        }
-        lines.push((start, out.len()));
-    }
-    out
+    payments_import::samples::large_csv(rows)
 }
 
 fn best<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
