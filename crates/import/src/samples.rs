@@ -167,6 +167,69 @@ impl Generator {
     }
 }
 
+/// A large deterministic file in the samples' shape for benchmarks and load tests: `rows` data
+/// rows (about 66 bytes each), one in 200 an exact repeat of a recent row, amounts up to 10000.
+/// Written as it is generated, so a 1 GiB file needs no memory.
+pub fn write_large_csv<W: io::Write>(mut out: W, rows: usize) -> io::Result<()> {
+    let users: Vec<String> = crate::samples::demo_usernames();
+    let statuses = ["pending", "completed", "failed"];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    out.write_all(b"username_sender,username_receiver,amount,currency,transaction_date,status\n")?;
+    let mut recent: Vec<String> = Vec::with_capacity(256);
+    for i in 0..rows {
+        if i > 0 && next() % 200 == 0 {
+            let line = &recent[(next() as usize) % recent.len()];
+            out.write_all(line.as_bytes())?;
+            continue;
+        }
+        let r = next();
+        let sender = (r % 30) as usize;
+        let receiver = (sender + 1 + (r >> 8) as usize % 29) % 30;
+        let cents = 100 + (r >> 16) % 1_000_000;
+        let second = i as u64 % 86_400;
+        let line = format!(
+            "{},{},{}.{:02},{},2025-07-07 {:02}:{:02}:{:02} UTC,{}\n",
+            users[sender],
+            users[receiver],
+            cents / 100,
+            cents % 100,
+            payments_domain::demo::CURRENCIES[(r >> 40) as usize % 5].1,
+            second / 3600,
+            second / 60 % 60,
+            second % 60,
+            statuses[(r >> 50) as usize % 3]
+        );
+        out.write_all(line.as_bytes())?;
+        if recent.len() < 256 {
+            recent.push(line);
+        } else {
+            recent[i % 256] = line;
+        }
+    }
+    out.flush()
+}
+
+/// [`write_large_csv`] into memory.
+pub fn large_csv(rows: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows * 66 + 100);
+    // Writing to a Vec cannot fail.
+    let _ = write_large_csv(&mut out, rows);
+    out
+}
+
+fn demo_usernames() -> Vec<String> {
+    payments_domain::demo::demo_users()
+        .into_iter()
+        .map(|u| u.username)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,67 +322,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A large deterministic file in the samples' shape for benchmarks and load tests: `rows` data
-/// rows (about 66 bytes each), one in 200 an exact repeat of a recent row, amounts up to 10000.
-/// Written as it is generated, so a 1 GiB file needs no memory.
-pub fn write_large_csv<W: io::Write>(mut out: W, rows: usize) -> io::Result<()> {
-    let users: Vec<String> = crate::samples::demo_usernames();
-    let statuses = ["pending", "completed", "failed"];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    out.write_all(b"username_sender,username_receiver,amount,currency,transaction_date,status\n")?;
-    let mut recent: Vec<String> = Vec::with_capacity(256);
-    for i in 0..rows {
-        if i > 0 && next() % 200 == 0 {
-            let line = &recent[(next() as usize) % recent.len()];
-            out.write_all(line.as_bytes())?;
-            continue;
-        }
-        let r = next();
-        let sender = (r % 30) as usize;
-        let receiver = (sender + 1 + (r >> 8) as usize % 29) % 30;
-        let cents = 100 + (r >> 16) % 1_000_000;
-        let second = i as u64 % 86_400;
-        let line = format!(
-            "{},{},{}.{:02},{},2025-07-07 {:02}:{:02}:{:02} UTC,{}\n",
-            users[sender],
-            users[receiver],
-            cents / 100,
-            cents % 100,
-            payments_domain::demo::CURRENCIES[(r >> 40) as usize % 5].1,
-            second / 3600,
-            second / 60 % 60,
-            second % 60,
-            statuses[(r >> 50) as usize % 3]
-        );
-        out.write_all(line.as_bytes())?;
-        if recent.len() < 256 {
-            recent.push(line);
-        } else {
-            recent[i % 256] = line;
-        }
-    }
-    out.flush()
-}
-
-/// [`write_large_csv`] into memory.
-pub fn large_csv(rows: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows * 66 + 100);
-    // Writing to a Vec cannot fail.
-    let _ = write_large_csv(&mut out, rows);
-    out
-}
-
-fn demo_usernames() -> Vec<String> {
-    payments_domain::demo::demo_users()
-        .into_iter()
-        .map(|u| u.username)
-        .collect()
 }
