@@ -1,0 +1,37 @@
+// Uploads a CSV through the real upload page in headless Chromium, waits until the import's
+// progress reaches "done", saves a full-page screenshot and prints what the page showed as JSON.
+// Usage: node upload.mjs BASE_URL CSV_PATH SCREENSHOT_PATH
+import { chromium } from "playwright-core";
+
+const [base, csv, screenshot] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  // No network beyond loopback here: keep Chromium from calling home.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/imports/new`);
+  await page.setInputFiles("input[type=file]", csv);
+  await Promise.all([
+    page.waitForURL(/\/imports\/[0-9a-f-]{36}$/, { timeout: 60000 }),
+    page.click("input[type=submit]"),
+  ]);
+  await page.waitForFunction(() => document.getElementById("c-status")?.textContent === "done", null, { timeout: 60000 });
+  const shown = await page.evaluate(() => ({
+    url: location.pathname,
+    status: document.getElementById("c-status").textContent,
+    published: Number(document.getElementById("c-published").textContent),
+    ingested: Number(document.getElementById("c-ingested").textContent),
+    duplicates: document.querySelectorAll("#duplicates tr").length - 1,
+    suspicious: document.querySelectorAll("#suspicious tr").length - 1,
+    message: document.querySelector(".msg")?.textContent ?? "",
+  }));
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify(shown));
+} finally {
+  await browser.close();
+}
