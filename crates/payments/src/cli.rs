@@ -53,6 +53,8 @@ enum Command {
     Import(ImportArgs),
     /// Write the deterministic sample CSV files into a directory.
     SampleCsvs(SampleCsvsArgs),
+    /// Print the PaymentImport CustomResourceDefinition as YAML.
+    Crd,
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +412,10 @@ impl Cli {
                     args.dry_run,
                 )
                 .await
+            }
+            Command::Crd => {
+                print!("{}", payments_operator::crd_yaml()?);
+                Ok(())
             }
             Command::SampleCsvs(args) => {
                 for path in payments_import::sample_csvs(&args.dir)
