@@ -160,6 +160,12 @@ Call with (dict "ctx" $ "name" "secret-name" "key" "password" "value" "" "length
   value: {{ .Values.topics.stream | quote }}
 - name: PAYMENTS_IMPORT_TOPIC
   value: {{ .Values.topics.import | quote }}
+{{- if and (not .Values.kafka.enabled) .Values.externalKafka.createTopics }}
+- name: PAYMENTS_CREATE_TOPICS
+  value: "true"
+- name: PAYMENTS_TOPIC_PARTITIONS
+  value: {{ .Values.topics.partitions | quote }}
+{{- end }}
 {{- end }}
 
 {{- define "payments.s3Env" -}}
