@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1.7
+# One image for every role: `payments <role>` (migrate, ingester, generator, importer, import,
+# sample-csvs, and later controller). Build: docker build -t payments:dev .
+#
+# Builder: the official Rust image (Debian bookworm). rdkafka builds its bundled librdkafka with
+# the mklove `configure` + make (needs make, gcc, g++, perl, python3; zlib through the `libz`
+# feature); aws-lc-rs (the S3 client's TLS) needs cmake on some targets, so it is installed too.
+FROM rust:1.95-bookworm AS builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential cmake perl python3 pkg-config zlib1g-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Only what the build needs (see .dockerignore): the workspace manifests, the crates and the
+# SQL migrations that `sqlx::migrate!` embeds at compile time.
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
+COPY migrations ./migrations
+# Cache mounts keep the registry and the target directory between builds (BuildKit); the
+# binary is copied out of the cached target directory.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p payments \
+ && install -D -m 0755 target/release/payments /out/payments
+
+# Runtime: Debian slim (libz and the C/C++ runtime that librdkafka links against), CA
+# certificates for HTTPS to S3, a non-root user with the distroless `nonroot` uid/gid 65532.
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 65532 nonroot \
+ && useradd --system --uid 65532 --gid 65532 --home-dir /home/nonroot --create-home \
+      --shell /usr/sbin/nologin nonroot
+COPY --from=builder /out/payments /usr/local/bin/payments
+USER 65532:65532
+WORKDIR /home/nonroot
+ENV PAYMENTS_LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/payments"]
+CMD ["--help"]
