@@ -4,7 +4,10 @@
 
 pub mod crd;
 
-pub use crd::{Condition, ImportCounts, PaymentImport, PaymentImportSpec, PaymentImportStatus, S3Object, Source};
+pub use crd::{
+    Condition, ImportCounts, PaymentImport, PaymentImportSpec, PaymentImportStatus, S3Object,
+    Source,
+};
 
 /// The CRD as YAML, as committed under `k8s/crds/` and in the chart.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
@@ -18,12 +21,21 @@ mod tests {
     /// `cargo run -p payments -- crd > k8s/crds/paymentimports.payments.dev.yaml`.
     #[test]
     fn committed_crd_has_not_drifted() {
-        let committed = include_str!("../../../k8s/crds/paymentimports.payments.dev.yaml");
         let generated = super::crd_yaml().expect("CRD serialises");
-        assert!(
-            committed == generated,
-            "k8s/crds/paymentimports.payments.dev.yaml is stale: regenerate it with \
-             `cargo run -p payments -- crd > k8s/crds/paymentimports.payments.dev.yaml`"
-        );
+        for (path, committed) in [
+            (
+                "k8s/crds/paymentimports.payments.dev.yaml",
+                include_str!("../../../k8s/crds/paymentimports.payments.dev.yaml"),
+            ),
+            (
+                "charts/payments/crds/paymentimports.payments.dev.yaml",
+                include_str!("../../../charts/payments/crds/paymentimports.payments.dev.yaml"),
+            ),
+        ] {
+            assert!(
+                committed == generated,
+                "{path} is stale: regenerate it with `cargo run -p payments -- crd > {path}`"
+            );
+        }
     }
 }
