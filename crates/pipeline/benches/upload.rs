@@ -7,9 +7,8 @@
 use std::time::Instant;
 
 use payments_import::{analyse, Options};
-use payments_objectstore::{ObjectStore, S3Options};
 use payments_pipeline::Pipeline;
-use payments_testkit::{create_topics, produce, producer, stack, unique_name, TestDb};
+use payments_testkit::{create_topics, produce, producer, unique_name, TestDb};
 
 const ANALYSIS_TARGET: f64 = 1_000_000.0;
 const PUBLISH_TARGET_SECS: f64 = 5.0;
@@ -49,14 +48,7 @@ async fn run() {
     let topic = unique_name("bench-import");
     let baseline_topic = unique_name("bench-baseline");
     create_topics(&[&topic, &baseline_topic], 3).await;
-    let s = stack();
-    let objects = ObjectStore::new(&S3Options {
-        endpoint: Some(s.s3_endpoint.clone()),
-        region: s.s3_region.clone(),
-        access_key: s.s3_access_key.clone(),
-        secret_key: s.s3_secret_key.clone().into(),
-        bucket: s.s3_bucket.clone(),
-    });
+    let objects = payments_testkit::object_store(&payments_testkit::stack().s3_bucket);
     objects.ensure_bucket().await.expect("bucket");
 
     // Baseline: the two transfers the pipeline cannot avoid, done plainly.

@@ -287,3 +287,15 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
     }
     payloads
 }
+
+/// The stack's S3 server, addressing `bucket`.
+pub fn object_store(bucket: &str) -> payments_objectstore::ObjectStore {
+    let stack = stack();
+    payments_objectstore::ObjectStore::new(&payments_objectstore::S3Options {
+        endpoint: Some(stack.s3_endpoint.clone()),
+        region: stack.s3_region.clone(),
+        access_key: stack.s3_access_key.clone(),
+        secret_key: stack.s3_secret_key.clone().into(),
+        bucket: bucket.to_owned(),
+    })
+}

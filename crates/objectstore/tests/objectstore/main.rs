@@ -1,20 +1,13 @@
 //! The object store against the local S3 server.
 
-use payments_objectstore::{object_key, ObjectStore, S3Options, PART_SIZE};
+use payments_objectstore::{object_key, ObjectStore, PART_SIZE};
 use payments_testkit::{stack, unique_name};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 fn store(bucket: &str) -> ObjectStore {
-    let stack = stack();
-    ObjectStore::new(&S3Options {
-        endpoint: Some(stack.s3_endpoint.clone()),
-        region: stack.s3_region.clone(),
-        access_key: stack.s3_access_key.clone(),
-        secret_key: stack.s3_secret_key.clone().into(),
-        bucket: bucket.to_owned(),
-    })
+    payments_testkit::object_store(bucket)
 }
 
 async fn read_back(store: &ObjectStore, key: &str) -> Vec<u8> {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments_ingester::{Ingester, IngesterConfig};
-use payments_objectstore::{ObjectStore, S3Options};
+use payments_objectstore::ObjectStore;
 use payments_pipeline::Pipeline;
-use payments_testkit::{create_topics, stack, unique_name, TestDb};
+use payments_testkit::{create_topics, unique_name, TestDb};
 use payments_web::{AppState, WebConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -32,15 +32,8 @@ pub async fn spawn_app(max_upload_bytes: usize) -> App {
     let topic = unique_name("import-payments-events");
     let stream_topic = unique_name("payments-events");
     create_topics(&[&topic, &stream_topic], 3).await;
-    let s = stack();
-    let objects = ObjectStore::new(&S3Options {
-        endpoint: Some(s.s3_endpoint.clone()),
-        region: s.s3_region.clone(),
-        access_key: s.s3_access_key.clone(),
-        secret_key: s.s3_secret_key.clone().into(),
-        // A bucket per test, so listings only show this test's files.
-        bucket: unique_name("files-imported"),
-    });
+    // A bucket per test, so listings only show this test's files.
+    let objects = payments_testkit::object_store(&unique_name("files-imported"));
     objects.ensure_bucket().await.expect("bucket");
     let pipeline = Pipeline {
         pool: db.pool.clone(),
