@@ -15,9 +15,13 @@ mod error;
 mod hashing;
 mod records;
 pub mod samples;
+mod spill;
 mod summary;
 
-pub use analyse::{analyse, dry_run, publish, ImportRef, Options, COLUMNS};
+pub use analyse::{
+    analyse, analyse_resolved, dry_run, publish, publish_resolved, ImportRef, Options, Resolved,
+    COLUMNS,
+};
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};
 pub use samples::{sample_csv, sample_csvs, SAMPLE_FILES};
