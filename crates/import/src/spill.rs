@@ -380,3 +380,73 @@ fn read_values<R: io::BufRead>(reader: &mut R) -> io::Result<CsvRow> {
         status,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canonical(amount: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for value in ["a", "b", amount, "USD", "2025-07-07", "completed"] {
+            out.extend_from_slice(value.as_bytes());
+            out.push(0xFF);
+        }
+        out
+    }
+
+    /// Hashes in the first, a middle and the last bucket, spilled after every row.
+    #[test]
+    fn duplicates_in_different_buckets() {
+        let first = 1u128 << 5;
+        let middle = (31u128 << 122) | 9;
+        let last = (63u128 << 122) | 3;
+        assert_eq!((bucket(first), bucket(middle), bucket(last)), (0, 31, 63));
+        // rows:        1      2       3     4     5       6     7
+        let hashes = [last, first, middle, last, first, last, 77];
+        for memory_rows in [1, 3, 100] {
+            let mut spill = Spill::new(None, memory_rows);
+            for (i, &hash) in hashes.iter().enumerate() {
+                let row = i as u64 + 1;
+                let flags = if hash == last { SUSPICIOUS } else { 0 };
+                let amount = format!("{}", hash % 1000);
+                spill.push(hash, row | flags, &canonical(&amount)).unwrap();
+            }
+            assert_eq!(spill.buckets.is_empty(), memory_rows > hashes.len());
+            let out = spill.resolve(7, 4).unwrap();
+            assert_eq!(out.duplicate_rows, 3);
+            assert_eq!(out.suspicious_duplicates, 2);
+            assert_eq!(out.invalid_duplicates, 0);
+            let dups: Vec<u64> = (1..=7).filter(|&r| out.duplicate.get(r)).collect();
+            assert_eq!(dups, [4, 5, 6]);
+            let listed: Vec<(u64, u64, String)> = out
+                .listed
+                .iter()
+                .map(|(row, first, values)| (*row, *first, values.amount.clone()))
+                .collect();
+            let amount = |h: u128| format!("{}", h % 1000);
+            assert_eq!(
+                listed,
+                [
+                    (1, 1, amount(last)),
+                    (2, 2, amount(first)),
+                    (4, 1, amount(last)),
+                    (5, 2, amount(first)),
+                ]
+            );
+            assert!(out.truncated);
+        }
+    }
+
+    #[test]
+    fn smallest_keeps_the_lowest_rows() {
+        let mut s = Smallest::new(3);
+        for row in [9, 4, 7, 1, 8, 2] {
+            s.offer(row, || row * 10);
+        }
+        assert!(s.truncated);
+        assert_eq!(s.into_sorted(), [(1, 10), (2, 20), (4, 40)]);
+        let mut none = Smallest::new(0);
+        assert!(!none.offer(1, || ()));
+        assert!(none.truncated);
+    }
+}
