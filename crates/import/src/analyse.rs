@@ -1,9 +1,10 @@
 //! The streaming analysis: header, well-formedness, duplicates, suspicious rows, events.
 
 use std::collections::hash_map::{Entry, RandomState};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{ImportError, Location, Malformed, Result};
 use crate::records::{RecordError, Records};
+use crate::spill::{Bitset, Smallest, Spill, INVALID, ROW_MASK, SUSPICIOUS};
 use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious};
 
 /// The columns of an import file, in the order used for events, hashing and reports.
@@ -41,6 +43,11 @@ pub struct Options {
     pub suspicious_threshold: Decimal,
     /// Entries kept in each list of the summary; counts stay exact beyond it.
     pub max_listed: usize,
+    /// Where temporary files of large analyses go (the system's temporary directory if `None`).
+    pub spill_dir: Option<PathBuf>,
+    /// Rows whose duplicate-detection records (32 bytes each) stay in memory before they are
+    /// spilled to temporary files.
+    pub memory_rows: usize,
 }
 
 impl Default for Options {
@@ -50,6 +57,8 @@ impl Default for Options {
             max_columns: 64,
             suspicious_threshold: Decimal::from(8000),
             max_listed: 10_000,
+            spill_dir: None,
+            memory_rows: 1 << 18,
         }
     }
 }
@@ -67,11 +76,60 @@ pub struct ImportRef<'a> {
 /// Reads the whole file and reports what it holds; emits nothing. Also the cheapest way to
 /// validate a file and learn its SHA-256 in one pass (e.g. teed from an upload).
 ///
-/// Memory: the record buffer is capped by the options; duplicate detection keeps 24 bytes per
-/// distinct row in a hash table (about 50 MB at 1,000,000 rows, growing in powers of two), and
-/// the summary lists are capped at `max_listed` entries each.
+/// Memory is bounded whatever the file's size: see [`analyse_resolved`].
 pub fn analyse<R: Read>(reader: R, options: &Options) -> Result<Summary> {
-    scan(reader, options, None, |_, _, _| Ok(()))
+    analyse_resolved(reader, options).map(|(summary, _)| summary)
+}
+
+/// Like [`analyse`], and also returns which rows are duplicates, so that [`publish_resolved`]
+/// can publish the unique rows of the stored copy without finding duplicates again.
+///
+/// Memory: the record buffer is capped by the options; duplicates are found exactly with a
+/// 32-byte record per row kept in memory up to [`Options::memory_rows`] rows and spilled to 64
+/// temporary bucket files beyond that (plus a log of the rows' values, read back only for the
+/// listed duplicates), then resolved one bucket at a time; the result is one bit per row. The
+/// summary lists are capped at `max_listed` entries each. Temporary disk use is about the
+/// file's size plus 32 bytes per row; the files are deleted when the analysis ends.
+pub fn analyse_resolved<R: Read>(reader: R, options: &Options) -> Result<(Summary, Resolved)> {
+    spill_scan(reader, options, |_, _| None)
+}
+
+/// Publishes the unique rows of the file that [`analyse_resolved`] analysed (typically its
+/// stored copy) as [`ImportEvent`]s in row order, using `resolved` instead of finding
+/// duplicates again: memory stays flat. Returns the number of rows emitted.
+///
+/// The bytes read are hashed and compared with `import.sha256_hex` and with the analysed file
+/// at the end; a difference is an error (rows before it may have been emitted).
+pub fn publish_resolved<R, F, E>(
+    reader: R,
+    options: &Options,
+    import: &ImportRef<'_>,
+    resolved: &Resolved,
+    mut emit: F,
+) -> Result<u64>
+where
+    R: Read,
+    F: FnMut(ImportEvent) -> std::result::Result<(), E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if !import.sha256_hex.eq_ignore_ascii_case(&resolved.sha256) {
+        return Err(ImportError::Sha256Mismatch {
+            expected: import.sha256_hex.to_owned(),
+            actual: resolved.sha256.clone(),
+        });
+    }
+    let mut rows = Rows::open(reader, options)?;
+    let mut emitted = 0;
+    while let Some((row, values)) = rows.next()? {
+        if row > resolved.rows || resolved.is_duplicate(row) {
+            continue;
+        }
+        let suspicious = suspicions(&values, options.suspicious_threshold).any();
+        emit(event(import, row, &values, suspicious)).map_err(|e| ImportError::Sink(e.into()))?;
+        emitted += 1;
+    }
+    rows.finish(Some(import.sha256_hex))?;
+    Ok(emitted)
 }
 
 /// Like [`analyse`], and hands each unique row to `emit` as an [`ImportEvent`] in row order.
@@ -80,6 +138,9 @@ pub fn analyse<R: Read>(reader: R, options: &Options) -> Result<Summary> {
 /// the bytes read are hashed and compared with it at the end, so an error says if the file
 /// changed. A file rejected at row N has already emitted the unique rows before N: call
 /// [`analyse`] first (when storing the file) so a publishing pass only sees accepted files.
+///
+/// Memory: this single pass keeps a 24-byte hash entry per distinct row (about 1.2 GB at 16
+/// million rows); for large files use [`analyse_resolved`] then [`publish_resolved`].
 pub fn publish<R, F, E>(
     reader: R,
     options: &Options,
@@ -110,32 +171,20 @@ pub fn dry_run<R: Read>(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<Summary> {
-    let mut invalid = Vec::new();
-    let mut invalid_rows = 0;
     let probe = ImportRef {
         import_id: Uuid::nil(),
         source_file: "dry-run",
         sha256_hex: "",
     };
-    let mut summary = scan(reader, options, None, |row, values, suspicious| {
+    spill_scan(reader, options, |row, values| {
+        let suspicious = suspicions(values, options.suspicious_threshold).any();
         let event = event(&probe, row, values, suspicious);
         let payload = serde_json::to_vec(&event).unwrap_or_default();
-        if let Err(rejection) = payments_domain::validate(&payload, Origin::Import, refs, now) {
-            invalid_rows += 1;
-            if invalid.len() < options.max_listed {
-                invalid.push(InvalidRow {
-                    row,
-                    reasons: rejection.problems.iter().map(ToString::to_string).collect(),
-                    values: csv_row(values),
-                });
-            }
-        }
-        Ok(())
-    })?;
-    summary.lists_truncated |= (invalid.len() as u64) < invalid_rows;
-    summary.invalid_rows = invalid_rows;
-    summary.invalid = invalid;
-    Ok(summary)
+        payments_domain::validate(&payload, Origin::Import, refs, now)
+            .err()
+            .map(|rejection| rejection.problems.iter().map(ToString::to_string).collect())
+    })
+    .map(|(summary, _)| summary)
 }
 
 fn event(import: &ImportRef<'_>, row: u64, values: &[&str; 6], suspicious: bool) -> ImportEvent {
@@ -198,67 +247,63 @@ impl Hasher for PassThrough {
 /// Marks, in the map's value, that the first occurrence is already in the duplicates list.
 const LISTED: u64 = 1 << 63;
 
-/// The single pass every entry point shares: `unique` sees each unique row (number, values in
-/// [`COLUMNS`] order, suspicious flag).
-fn scan<R, F>(
-    reader: R,
-    options: &Options,
-    expected_sha256: Option<&str>,
-    mut unique: F,
-) -> Result<Summary>
-where
-    R: Read,
-    F: FnMut(u64, &[&str; 6], bool) -> Result<()>,
-{
-    let mut records = Records::new(reader, options.max_columns, options.max_field_bytes);
-    let order = read_header(&mut records, options)?;
-    let mut names = [""; 6];
-    for (k, &position) in order.iter().enumerate() {
-        names[position] = COLUMNS[k];
+/// The rows of a file after its header, each checked for shape, length and UTF-8.
+struct Rows<'o, R: Read> {
+    records: Records<R>,
+    options: &'o Options,
+    order: [usize; 6],
+    names: [&'static str; 6],
+    row: u64,
+}
+
+impl<'o, R: Read> Rows<'o, R> {
+    fn open(reader: R, options: &'o Options) -> Result<Self> {
+        let mut records = Records::new(reader, options.max_columns, options.max_field_bytes);
+        let order = read_header(&mut records, options)?;
+        let mut names = [""; 6];
+        for (k, &position) in order.iter().enumerate() {
+            names[position] = COLUMNS[k];
+        }
+        Ok(Rows {
+            records,
+            options,
+            order,
+            names,
+            row: 0,
+        })
     }
 
-    // A secret seed per run: a chance collision needs ~2^64 distinct rows, and rows crafted to
-    // collide would have to hit a seed the sender never sees.
-    let seed = RandomState::new().hash_one(0u8);
-    let mut seen: HashMap<RowKey, u64, BuildHasherDefault<PassThrough>> = HashMap::default();
-    let mut canonical: Vec<u8> = Vec::with_capacity(256);
-    let mut summary = Summary {
-        sha256: String::new(),
-        size_bytes: 0,
-        rows: 0,
-        unique: 0,
-        duplicate_rows: 0,
-        suspicious_rows: 0,
-        invalid_rows: 0,
-        duplicates: Vec::new(),
-        suspicious: Vec::new(),
-        invalid: Vec::new(),
-        lists_truncated: false,
-    };
-    let max = options.max_listed;
-    let mut row: u64 = 0;
-    while next(&mut records, Location::Row(row + 1), &names, options)? {
-        row += 1;
-        let at = Location::Row(row);
-        if records.field_count() != COLUMNS.len() {
+    /// The next row's number and values in [`COLUMNS`] order.
+    fn next(&mut self) -> Result<Option<(u64, [&str; 6])>> {
+        if !next(
+            &mut self.records,
+            Location::Row(self.row + 1),
+            &self.names,
+            self.options,
+        )? {
+            return Ok(None);
+        }
+        self.row += 1;
+        let at = Location::Row(self.row);
+        if self.records.field_count() != COLUMNS.len() {
             return Err(malformed(
                 at,
                 Malformed::FieldCount {
                     expected: COLUMNS.len(),
-                    found: records.field_count(),
+                    found: self.records.field_count(),
                 },
             ));
         }
         let mut values = [""; 6];
         for (k, slot) in values.iter_mut().enumerate() {
-            let bytes = records.field(order[k]);
-            if bytes.len() > options.max_field_bytes {
+            let bytes = self.records.field(self.order[k]);
+            if bytes.len() > self.options.max_field_bytes {
                 return Err(malformed(
                     at,
                     Malformed::FieldTooLong {
                         column: COLUMNS[k].to_owned(),
                         bytes: bytes.len(),
-                        max: options.max_field_bytes,
+                        max: self.options.max_field_bytes,
                     },
                 ));
             }
@@ -271,14 +316,82 @@ where
                 )
             })?;
         }
+        Ok(Some((self.row, values)))
+    }
 
-        // 0xFF never occurs in UTF-8, so it separates fields unambiguously.
-        canonical.clear();
-        for value in &values {
-            canonical.extend_from_slice(value.as_bytes());
-            canonical.push(0xFF);
+    /// Reads the rest, checks the SHA-256 against `expected` (when given), returns the digest.
+    fn finish(self, expected_sha256: Option<&str>) -> Result<crate::hashing::Digest> {
+        if self.row == 0 {
+            return Err(ImportError::HeaderOnly);
         }
-        let hash = xxhash_rust::xxh3::xxh3_128_with_seed(&canonical, seed);
+        let digest = self.records.finish()?;
+        if let Some(expected) = expected_sha256 {
+            if !expected.eq_ignore_ascii_case(&digest.sha256) {
+                return Err(ImportError::Sha256Mismatch {
+                    expected: expected.to_owned(),
+                    actual: digest.sha256,
+                });
+            }
+        }
+        Ok(digest)
+    }
+}
+
+/// A secret seed per run: a chance collision needs ~2^64 distinct rows, and rows crafted to
+/// collide would have to hit a seed the sender never sees.
+fn seed() -> u64 {
+    RandomState::new().hash_one(0u8)
+}
+
+/// 128-bit hash of a row's values; `canonical` is left holding the bytes hashed (each value
+/// followed by 0xFF, which never occurs in UTF-8, so it separates fields unambiguously).
+fn row_hash(values: &[&str; 6], seed: u64, canonical: &mut Vec<u8>) -> u128 {
+    canonical.clear();
+    for value in values {
+        canonical.extend_from_slice(value.as_bytes());
+        canonical.push(0xFF);
+    }
+    xxhash_rust::xxh3::xxh3_128_with_seed(canonical, seed)
+}
+
+fn empty_summary() -> Summary {
+    Summary {
+        sha256: String::new(),
+        size_bytes: 0,
+        rows: 0,
+        unique: 0,
+        duplicate_rows: 0,
+        suspicious_rows: 0,
+        invalid_rows: 0,
+        duplicates: Vec::new(),
+        suspicious: Vec::new(),
+        invalid: Vec::new(),
+        lists_truncated: false,
+    }
+}
+
+/// The single-pass, in-memory path (used by [`publish`], which must know uniqueness while
+/// streaming): `unique` sees each unique row (number, values in [`COLUMNS`] order, suspicious
+/// flag). Memory grows with the number of distinct rows.
+fn scan<R, F>(
+    reader: R,
+    options: &Options,
+    expected_sha256: Option<&str>,
+    mut unique: F,
+) -> Result<Summary>
+where
+    R: Read,
+    F: FnMut(u64, &[&str; 6], bool) -> Result<()>,
+{
+    let mut rows = Rows::open(reader, options)?;
+    let seed = seed();
+    let mut seen: HashMap<RowKey, u64, BuildHasherDefault<PassThrough>> = HashMap::default();
+    let mut canonical: Vec<u8> = Vec::with_capacity(256);
+    let mut summary = empty_summary();
+    let max = options.max_listed;
+    let mut duplicates = Smallest::new(max);
+    while let Some((row, values)) = rows.next()? {
+        let hash = row_hash(&values, seed, &mut canonical);
         let key = RowKey(hash as u64, (hash >> 64) as u64);
         match seen.entry(key) {
             Entry::Occupied(mut first) => {
@@ -286,27 +399,17 @@ where
                 let first_row = *first.get() & !LISTED;
                 if *first.get() & LISTED == 0 {
                     first.insert(first_row | LISTED);
-                    push_capped(
-                        &mut summary.duplicates,
-                        max,
-                        &mut summary.lists_truncated,
-                        || Duplicate {
-                            row: first_row,
-                            first_row,
-                            values: csv_row(&values),
-                        },
-                    );
-                }
-                push_capped(
-                    &mut summary.duplicates,
-                    max,
-                    &mut summary.lists_truncated,
-                    || Duplicate {
-                        row,
+                    duplicates.offer(first_row, || Duplicate {
+                        row: first_row,
                         first_row,
                         values: csv_row(&values),
-                    },
-                );
+                    });
+                }
+                duplicates.offer(row, || Duplicate {
+                    row,
+                    first_row,
+                    values: csv_row(&values),
+                });
             }
             Entry::Vacant(slot) => {
                 slot.insert(row);
@@ -330,23 +433,143 @@ where
             }
         }
     }
-    if row == 0 {
-        return Err(ImportError::HeaderOnly);
-    }
-    summary.rows = row;
-    summary.duplicates.sort_unstable_by_key(|d| d.row);
-    let digest = records.finish()?;
-    if let Some(expected) = expected_sha256 {
-        if !expected.eq_ignore_ascii_case(&digest.sha256) {
-            return Err(ImportError::Sha256Mismatch {
-                expected: expected.to_owned(),
-                actual: digest.sha256,
-            });
-        }
-    }
+    summary.rows = rows.row;
+    summary.lists_truncated |= duplicates.truncated;
+    summary.duplicates = duplicates.into_sorted().into_iter().map(|e| e.1).collect();
+    let digest = rows.finish(expected_sha256)?;
     summary.sha256 = digest.sha256;
     summary.size_bytes = digest.size_bytes;
     Ok(summary)
+}
+
+/// What [`analyse_resolved`] learned about a file's duplicates, for [`publish_resolved`]:
+/// one bit per row (about 2 MB at 16 million rows), plus the file's identity.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    duplicate: Bitset,
+    rows: u64,
+    sha256: String,
+}
+
+impl Resolved {
+    /// Whether `row` (1-based) repeats an earlier row and is therefore not published.
+    pub fn is_duplicate(&self, row: u64) -> bool {
+        self.duplicate.get(row)
+    }
+
+    /// Data rows of the analysed file.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// SHA-256 of the analysed file.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Bytes held by the duplicate bitset.
+    pub fn memory_bytes(&self) -> usize {
+        self.duplicate.bytes()
+    }
+}
+
+/// Keeps the first `max` rows with a flag, skipping rows whose hash was already kept.
+///
+/// Exact with bounded memory: equal rows have equal flags, so while fewer than `max` distinct
+/// flagged rows have been seen every flagged row so far has been examined, and a flagged row
+/// whose hash is new is a first occurrence (a unique row).
+struct FirstFlagged<T> {
+    seen: HashSet<u128, BuildHasherDefault<PassThrough>>,
+    list: Vec<T>,
+    max: usize,
+}
+
+impl<T> FirstFlagged<T> {
+    fn new(max: usize) -> Self {
+        FirstFlagged {
+            seen: HashSet::default(),
+            list: Vec::new(),
+            max,
+        }
+    }
+
+    fn offer(&mut self, hash: u128, item: impl FnOnce() -> T) {
+        if self.list.len() < self.max && self.seen.insert(hash) {
+            self.list.push(item());
+        }
+    }
+}
+
+/// The bounded-memory path: pass 1 spills `(hash, row)` records, then duplicates are resolved
+/// bucket by bucket. `check` sees every row (duplicates included) and returns why it is invalid.
+fn spill_scan<R, C>(reader: R, options: &Options, mut check: C) -> Result<(Summary, Resolved)>
+where
+    R: Read,
+    C: FnMut(u64, &[&str; 6]) -> Option<Vec<String>>,
+{
+    let mut rows = Rows::open(reader, options)?;
+    let seed = seed();
+    let mut spill = Spill::new(options.spill_dir.clone(), options.memory_rows);
+    let mut canonical: Vec<u8> = Vec::with_capacity(256);
+    let max = options.max_listed;
+    let mut suspicious = FirstFlagged::new(max);
+    let mut invalid = FirstFlagged::new(max);
+    let (mut suspicious_rows, mut invalid_rows) = (0u64, 0u64);
+    while let Some((row, values)) = rows.next()? {
+        let hash = row_hash(&values, seed, &mut canonical);
+        let mut flags = 0;
+        let reasons = suspicions(&values, options.suspicious_threshold);
+        if reasons.any() {
+            flags |= SUSPICIOUS;
+            suspicious_rows += 1;
+            suspicious.offer(hash, || Suspicious {
+                row,
+                reasons: reasons.list(),
+                values: csv_row(&values),
+            });
+        }
+        if let Some(reasons) = check(row, &values) {
+            flags |= INVALID;
+            invalid_rows += 1;
+            invalid.offer(hash, || InvalidRow {
+                row,
+                reasons,
+                values: csv_row(&values),
+            });
+        }
+        spill.push(hash, (row & ROW_MASK) | flags, &canonical)?;
+    }
+    let row_count = rows.row;
+    let digest = rows.finish(None)?;
+    let resolution = spill.resolve(row_count, max)?;
+    let mut summary = empty_summary();
+    summary.sha256 = digest.sha256.clone();
+    summary.size_bytes = digest.size_bytes;
+    summary.rows = row_count;
+    summary.duplicate_rows = resolution.duplicate_rows;
+    summary.unique = row_count - resolution.duplicate_rows;
+    summary.suspicious_rows = suspicious_rows - resolution.suspicious_duplicates;
+    summary.invalid_rows = invalid_rows - resolution.invalid_duplicates;
+    summary.duplicates = resolution
+        .listed
+        .into_iter()
+        .map(|(row, first_row, values)| Duplicate {
+            row,
+            first_row,
+            values,
+        })
+        .collect();
+    summary.suspicious = suspicious.list;
+    summary.invalid = invalid.list;
+    summary.lists_truncated = resolution.truncated
+        || (summary.suspicious.len() as u64) < summary.suspicious_rows
+        || (summary.invalid.len() as u64) < summary.invalid_rows;
+    let resolved = Resolved {
+        duplicate: resolution.duplicate,
+        rows: row_count,
+        sha256: digest.sha256,
+    };
+    Ok((summary, resolved))
 }
 
 fn push_capped<T>(list: &mut Vec<T>, max: usize, truncated: &mut bool, item: impl FnOnce() -> T) {

@@ -1,23 +1,32 @@
 //! The import pipeline's core: reads an uploaded CSV as a stream (one record at a time, memory
-//! bounded by the number of distinct rows), rejects malformed files as a whole with the row and
+//! bounded whatever the file's size: duplicate detection spills to temporary files), rejects malformed files as a whole with the row and
 //! reason, reports exact duplicates and suspicious rows, and turns each unique row into an
 //! [`ImportEvent`](payments_domain::ImportEvent). No network I/O: callers bring a reader and a
 //! sink, so the web app, the CLI and the controller share exactly this code.
 //!
 //! Intended flow (ids must derive from the file's bytes, which are only known at the end):
-//! 1. while storing the upload, run [`analyse`] on the same stream: it validates the whole file
-//!    and yields its SHA-256 and summary; a rejected file is never published;
-//! 2. read the stored copy again with [`publish`], passing that SHA-256: each unique row gets
-//!    `transaction_id = import_transaction_id(sha256, row)` and the hash is verified at the end.
+//! 1. while storing the upload, run [`analyse_resolved`] on the same stream: it validates the
+//!    whole file and yields its SHA-256, summary and duplicate map ([`Resolved`], one bit per
+//!    row); a rejected file is never published;
+//! 2. read the stored copy again with [`publish_resolved`], passing that SHA-256 and map: each
+//!    unique row gets `transaction_id = import_transaction_id(sha256, row)` and the hash is
+//!    verified at the end.
+//!
+//! [`publish`] does both in one pass over a single reader, keeping a hash per distinct row in
+//! memory (for small files and callers with only one reader).
 
 mod analyse;
 mod error;
 mod hashing;
 mod records;
 pub mod samples;
+mod spill;
 mod summary;
 
-pub use analyse::{analyse, dry_run, publish, ImportRef, Options, COLUMNS};
+pub use analyse::{
+    analyse, analyse_resolved, dry_run, publish, publish_resolved, ImportRef, Options, Resolved,
+    COLUMNS,
+};
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};
 pub use samples::{sample_csv, sample_csvs, SAMPLE_FILES};

@@ -66,7 +66,8 @@ pub struct Summary {
     pub suspicious_rows: u64,
     /// Unique rows the dry run found invalid (always 0 outside a dry run).
     pub invalid_rows: u64,
-    /// Every occurrence of every repeated row, first occurrences included, in row order.
+    /// Every occurrence of every repeated row, first occurrences included, in row order (when
+    /// capped: the occurrences with the smallest row numbers).
     pub duplicates: Vec<Duplicate>,
     /// Suspicious unique rows in row order.
     pub suspicious: Vec<Suspicious>,

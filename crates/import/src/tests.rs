@@ -686,3 +686,202 @@ fn corrupted_files_never_panic() {
         "{accepted} accepted, {rejected} rejected"
     );
 }
+
+/// The old single-pass, in-memory path (what [`publish`] still uses): summary and events.
+fn in_memory(text: &[u8], options: &Options) -> (Summary, Vec<ImportEvent>) {
+    let sha = sha256_of(text).unwrap().sha256;
+    let import = ImportRef {
+        import_id: Uuid::from_u128(7),
+        source_file: "f.csv",
+        sha256_hex: &sha,
+    };
+    let mut out = Vec::new();
+    let summary = publish(text, options, &import, |e| {
+        out.push(e);
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    (summary, out)
+}
+
+/// The bounded path: [`analyse_resolved`], then [`publish_resolved`] over the same bytes.
+fn bounded(text: &[u8], options: &Options) -> (Summary, Resolved, Vec<ImportEvent>) {
+    let (summary, resolved) = analyse_resolved(text, options).unwrap();
+    let import = ImportRef {
+        import_id: Uuid::from_u128(7),
+        source_file: "f.csv",
+        sha256_hex: &summary.sha256,
+    };
+    let mut out = Vec::new();
+    let emitted = publish_resolved(text, options, &import, &resolved, |e| {
+        out.push(e);
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(emitted, summary.unique);
+    (summary, resolved, out)
+}
+
+fn spilling(max_listed: usize, memory_rows: usize) -> Options {
+    Options {
+        max_listed,
+        memory_rows,
+        spill_dir: Some(std::env::temp_dir()),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn many_copies_of_one_row_spilled() {
+    let a = row(0, 1, "1.00");
+    let mut rows: Vec<String> = (0..50_000).map(|_| a.clone()).collect();
+    rows.push(row(1, 2, "2.00"));
+    rows.push(a.clone());
+    rows.push(row(2, 3, "3.00"));
+    let text = file(&rows);
+    let options = spilling(100, 1000);
+    let (summary, resolved, events) = bounded(text.as_bytes(), &options);
+    assert_eq!(
+        (summary.rows, summary.unique, summary.duplicate_rows),
+        (50_003, 3, 50_000)
+    );
+    assert!(!resolved.is_duplicate(1));
+    assert!((2..=50_000).all(|r| resolved.is_duplicate(r)));
+    assert!(!resolved.is_duplicate(50_001));
+    assert!(resolved.is_duplicate(50_002));
+    assert!(!resolved.is_duplicate(50_003));
+    let listed: Vec<(u64, u64)> = summary
+        .duplicates
+        .iter()
+        .map(|d| (d.row, d.first_row))
+        .collect();
+    assert_eq!(listed, (1..=100).map(|r| (r, 1)).collect::<Vec<_>>());
+    assert!(summary.duplicates.iter().all(|d| d.values.amount == "1.00"));
+    assert!(summary.lists_truncated);
+    let published: Vec<u64> = events.iter().map(|e| e.row_number).collect();
+    assert_eq!(published, [1, 50_001, 50_003]);
+    assert_eq!(summary, in_memory(text.as_bytes(), &options).0);
+}
+
+#[test]
+fn suspicious_counts_are_exact_when_suspicious_rows_repeat() {
+    let big = row(0, 1, "9000.00");
+    let own = row(2, 2, "1.00");
+    let plain = row(1, 2, "2.00");
+    let other_big = row(3, 4, "8000.01");
+    let text = file(&[
+        big.clone(),       // 1 suspicious
+        big.clone(),       // 2 duplicate
+        plain.clone(),     // 3
+        own.clone(),       // 4 suspicious
+        big.clone(),       // 5 duplicate
+        own.clone(),       // 6 duplicate
+        other_big.clone(), // 7 suspicious
+        plain.clone(),     // 8 duplicate
+        other_big.clone(), // 9 duplicate
+    ]);
+    for (max_listed, memory_rows) in [(10_000, 1 << 18), (10_000, 2), (2, 1), (1, 3), (0, 1)] {
+        let options = spilling(max_listed, memory_rows);
+        let (summary, _, events) = bounded(text.as_bytes(), &options);
+        assert_eq!(summary.suspicious_rows, 3);
+        assert_eq!(summary.duplicate_rows, 5);
+        let flagged: Vec<u64> = summary.suspicious.iter().map(|s| s.row).collect();
+        let expected = [1u64, 4, 7];
+        assert_eq!(flagged, expected[..max_listed.min(3)]);
+        assert_eq!(summary.lists_truncated, max_listed < 6);
+        let suspicious: Vec<u64> = events
+            .iter()
+            .filter(|e| e.suspicious)
+            .map(|e| e.row_number)
+            .collect();
+        assert_eq!(suspicious, [1, 4, 7]);
+        let (old, old_events) = in_memory(text.as_bytes(), &options);
+        assert_eq!(summary, old);
+        assert_eq!(events, old_events);
+    }
+}
+
+/// Random files with many repeats, spilled or not, with and without capped lists: the bounded
+/// path gives exactly the in-memory path's summary and events; dry runs agree too.
+#[test]
+fn bounded_and_in_memory_paths_agree_on_random_files() {
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let refs = reference();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let amounts = ["1.00", "8000", "8000.01", "12.345", "abc", "99999"];
+    for round in 0..24 {
+        let n = 1 + (next() % 3000) as usize;
+        let pool = 1 + (next() % 400) as usize;
+        let u = users();
+        let distinct: Vec<String> = (0..pool)
+            .map(|_| {
+                let a = (next() % 5) as usize;
+                let b = (next() % 5) as usize;
+                let amount = amounts[(next() as usize) % amounts.len()];
+                let day = 1 + next() % 9;
+                format!(
+                    "{},{},{amount},USD,2025-07-0{day} 01:03:41 UTC,completed",
+                    u[a], u[b]
+                )
+            })
+            .collect();
+        let rows: Vec<String> = (0..n)
+            .map(|_| distinct[(next() as usize) % pool].clone())
+            .collect();
+        let text = file(&rows);
+        let max_listed = [0, 1, 7, 10_000][round % 4];
+        let memory_rows = [1, 5, 64, 1 << 18][(round / 4) % 4];
+        let options = spilling(max_listed, memory_rows);
+        let (summary, resolved, events) = bounded(text.as_bytes(), &options);
+        let (old, old_events) = in_memory(text.as_bytes(), &options);
+        assert_eq!(summary, old, "round {round}: {n} rows, pool {pool}");
+        assert_eq!(events, old_events, "round {round}");
+        assert_eq!(resolved.rows(), summary.rows);
+        let dry = dry_run(text.as_bytes(), &options, &refs, now).unwrap();
+        let dry_in_memory =
+            dry_run(text.as_bytes(), &spilling(max_listed, 1 << 20), &refs, now).unwrap();
+        assert_eq!(dry, dry_in_memory, "round {round}");
+        assert_eq!(dry.unique, summary.unique);
+        assert!(dry.invalid_rows <= dry.unique);
+        assert!(dry.invalid.iter().all(|i| !resolved.is_duplicate(i.row)));
+    }
+}
+
+#[test]
+fn publish_resolved_refuses_another_file() {
+    let text = file(&[row(0, 1, "1.00"), row(0, 1, "1.00")]);
+    let other = file(&[row(0, 1, "1.00"), row(0, 1, "2.00")]);
+    let (summary, resolved) = analyse_resolved(text.as_bytes(), &Options::default()).unwrap();
+    let import = ImportRef {
+        import_id: Uuid::nil(),
+        source_file: "f.csv",
+        sha256_hex: &summary.sha256,
+    };
+    let result = publish_resolved(
+        other.as_bytes(),
+        &Options::default(),
+        &import,
+        &resolved,
+        |_| Ok::<_, io::Error>(()),
+    );
+    assert!(matches!(result, Err(ImportError::Sha256Mismatch { .. })));
+    let other_sha = sha256_of(other.as_bytes()).unwrap().sha256;
+    let wrong = ImportRef {
+        sha256_hex: &other_sha,
+        ..import
+    };
+    let result = publish_resolved(
+        other.as_bytes(),
+        &Options::default(),
+        &wrong,
+        &resolved,
+        |_| Ok::<_, io::Error>(()),
+    );
+    assert!(matches!(result, Err(ImportError::Sha256Mismatch { .. })));
+}

@@ -11,7 +11,8 @@
 //!    published row is a transaction or a rejection).
 //!
 //! Memory stays flat in the file size: the upload moves through in 64 KiB chunks and 8 MiB
-//! multipart parts, and the analyser keeps a small hash per distinct row.
+//! multipart parts, the analyser spills its duplicate-detection records to temporary files and
+//! keeps one bit per row, which the publishing pass reuses.
 
 use std::collections::VecDeque;
 use std::io;
@@ -19,7 +20,7 @@ use std::io;
 use bytes::Bytes;
 use chrono::Utc;
 use payments_domain::ImportEvent;
-use payments_import::{ImportError, ImportRef, Options, Summary};
+use payments_import::{ImportError, ImportRef, Options, Resolved, Summary};
 use payments_objectstore::{object_key, ObjectStore, ObjectStoreError};
 use payments_store::{ImportCounts, ImportProgress, ImportStatus, NewImport, PgPool, StoreError};
 use rdkafka::error::KafkaError;
@@ -197,8 +198,8 @@ impl Pipeline {
                 error_location: None,
                 summary,
             };
-        let summary = match analysed {
-            Ok(summary) => summary,
+        let (summary, resolved) = match analysed {
+            Ok(analysed) => analysed,
             Err(e) => {
                 let message = format!("The file was not imported: {e}");
                 payments_store::set_stored(
@@ -274,8 +275,13 @@ impl Pipeline {
             return Ok(report(ImportStatus::Done, message, Some(summary)));
         }
 
+        let Some(resolved) = resolved else {
+            return Err(PipelineError::Task(
+                "the analysis left no duplicate map to publish with".into(),
+            ));
+        };
         let published = self
-            .publish(id, file_name, &stored.key, &summary.sha256)
+            .publish(id, file_name, &stored.key, &summary.sha256, resolved)
             .await?;
         counts.published = published as i64;
         payments_store::set_counts(&self.pool, id, &counts).await?;
@@ -288,6 +294,7 @@ impl Pipeline {
     }
 
     /// Streams the upload once into S3 and the analyser (or, for a dry run, the row checker).
+    /// The analysis also yields the duplicate map [`Self::publish`] needs (not for a dry run).
     async fn store_and_analyse<R>(
         &self,
         key: &str,
@@ -295,7 +302,7 @@ impl Pipeline {
         refs: Option<payments_domain::ReferenceData>,
     ) -> Result<(
         payments_objectstore::StoredObject,
-        Result<Summary, ImportError>,
+        Result<(Summary, Option<Resolved>), ImportError>,
     )>
     where
         R: AsyncRead + Unpin + Send,
@@ -306,8 +313,10 @@ impl Pipeline {
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
             match refs {
-                Some(refs) => payments_import::dry_run(reader, &options, &refs, Utc::now()),
-                None => payments_import::analyse(reader, &options),
+                Some(refs) => payments_import::dry_run(reader, &options, &refs, Utc::now())
+                    .map(|summary| (summary, None)),
+                None => payments_import::analyse_resolved(reader, &options)
+                    .map(|(summary, resolved)| (summary, Some(resolved))),
             }
         });
         let upload = self.objects.put_stream(
@@ -350,8 +359,16 @@ impl Pipeline {
         Ok((stored?, analysed))
     }
 
-    /// Reads the stored copy and publishes every unique row; returns how many were delivered.
-    async fn publish(&self, id: Uuid, file_name: &str, key: &str, sha256: &str) -> Result<u64> {
+    /// Reads the stored copy and publishes every unique row, as `resolved` (from analysing the
+    /// upload) says, so no duplicate table is rebuilt; returns how many were delivered.
+    async fn publish(
+        &self,
+        id: Uuid,
+        file_name: &str,
+        key: &str,
+        sha256: &str,
+        resolved: Resolved,
+    ) -> Result<u64> {
         let object = self.objects.get(key).await?;
         let producer = self.producer.clone();
         let topic = self.topic.clone();
@@ -374,7 +391,7 @@ impl Pipeline {
                 delivered: 0,
             };
             let id_text = id.to_string();
-            payments_import::publish(reader, &options, &import, |event| {
+            payments_import::publish_resolved(reader, &options, &import, &resolved, |event| {
                 sink.send(&event, &id_text)
             })
             .map_err(|e| PipelineError::Task(format!("publishing the stored file: {e}")))?;
