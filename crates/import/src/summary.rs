@@ -52,7 +52,7 @@ pub struct InvalidRow {
 ///
 /// Counts are exact; the lists are capped at [`crate::Options::max_listed`] entries each (see
 /// `lists_truncated`) so a hostile file cannot make them grow without bound.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub sha256: String,
     pub size_bytes: u64,

@@ -283,7 +283,7 @@ pub async fn import(
     };
     let summary: Summary = match state.pipeline.summary(id).await {
         Ok(Some(summary)) => summary,
-        _ => empty_summary(),
+        _ => Summary::default(),
     };
     let suspicious: Vec<SuspiciousRow> = summary
         .suspicious
@@ -307,22 +307,6 @@ pub async fn import(
             rejected,
         },
     )
-}
-
-fn empty_summary() -> Summary {
-    Summary {
-        sha256: String::new(),
-        size_bytes: 0,
-        rows: 0,
-        unique: 0,
-        duplicate_rows: 0,
-        suspicious_rows: 0,
-        invalid_rows: 0,
-        duplicates: Vec::new(),
-        suspicious: Vec::new(),
-        invalid: Vec::new(),
-        lists_truncated: false,
-    }
 }
 
 pub async fn readyz(State(state): State<SharedState>) -> Response {
