@@ -19,7 +19,7 @@ pub struct Metrics {
     pub records_rejected: AtomicU64,
     pub records_already_applied: AtomicU64,
     pub batches_committed: AtomicU64,
-    pub batch_write_retries: AtomicU64,
+    pub database_retries: AtomicU64,
 }
 
 /// What the ingester knows about its dependencies, as last observed.
@@ -100,9 +100,9 @@ impl Health {
                 "Database transactions committed.",
             ),
             (
-                "payments_ingester_batch_write_retries_total",
-                &m.batch_write_retries,
-                "Failed batch writes that were retried.",
+                "payments_ingester_database_retries_total",
+                &m.database_retries,
+                "Failed database operations (migrations, reference loads, batch writes) that were retried.",
             ),
         ];
         let mut out = String::new();

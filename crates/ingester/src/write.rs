@@ -43,7 +43,7 @@ impl Retry {
                         .set_database(false, Some(format!("{what}: {e}")));
                     self.health
                         .metrics
-                        .batch_write_retries
+                        .database_retries
                         .fetch_add(1, Ordering::Relaxed);
                     tokio::select! {
                         _ = self.shutdown.cancelled() => return None,
