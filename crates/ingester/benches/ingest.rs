@@ -19,12 +19,7 @@ use tokio_util::sync::CancellationToken;
 const TARGET_RATIO: f64 = 0.7;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    payments_testkit::bench_runtime().block_on(run());
 }
 
 async fn run() {
@@ -97,13 +92,9 @@ async fn run() {
         "the ingester to apply every event",
         Duration::from_secs(1800),
         || async {
-            let done: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
-            )
-            .fetch_one(&pool)
-            .await
-            .ok()?;
-            (done >= events as i64).then_some(())
+            payments_testkit::applied_records(&pool)
+                .await
+                .filter(|done| *done >= events as i64)
         },
     )
     .await;

@@ -14,12 +14,7 @@ const ANALYSIS_TARGET: f64 = 1_000_000.0;
 const PUBLISH_TARGET_SECS: f64 = 5.0;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    payments_testkit::bench_runtime().block_on(run());
 }
 
 fn peak_rss_mib() -> f64 {

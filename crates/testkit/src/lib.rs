@@ -299,3 +299,21 @@ pub fn object_store(bucket: &str) -> payments_objectstore::ObjectStore {
         bucket: bucket.to_owned(),
     })
 }
+
+/// How many records the ingester has applied: the sum of the next offsets it stored (topics of
+/// a test start at offset 0). `None` while the database cannot be reached.
+pub async fn applied_records(pool: &PgPool) -> Option<i64> {
+    sqlx::query_scalar("SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets")
+        .fetch_one(pool)
+        .await
+        .ok()
+}
+
+/// The runtime benchmarks run on: two workers, like the machine.
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

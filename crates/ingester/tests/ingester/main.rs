@@ -70,13 +70,10 @@ impl App {
                     self.ingester.as_ref().is_some_and(Ingester::is_running),
                     "the ingester stopped"
                 );
-                let done: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
-                )
-                .fetch_one(&self.db.pool)
-                .await
-                .ok()?;
-                (done >= total).then_some(())
+                payments_testkit::applied_records(&self.db.pool)
+                    .await
+                    .filter(|done| *done >= total)
+                    .map(|_| ())
             },
         )
         .await;

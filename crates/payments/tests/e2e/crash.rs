@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use payments_domain::demo::demo_users;
 use payments_testkit::{
-    create_topics, produce, producer, topic_record_count, unique_name, wait_for, TestDb,
+    applied_records, create_topics, produce, producer, topic_record_count, unique_name, wait_for,
+    TestDb,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -124,14 +125,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
                 child.try_wait().ok().flatten().is_none(),
                 "ingester exited on its own"
             );
-            async {
-                count(
-                    &db.pool,
-                    "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
-                )
-                .await
-                .filter(|n| *n >= total)
-            }
+            async { applied_records(&db.pool).await.filter(|n| *n >= total) }
         },
     )
     .await;

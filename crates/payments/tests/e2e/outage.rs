@@ -3,7 +3,8 @@ use std::time::{Duration, Instant};
 
 use payments_generator::GeneratorConfig;
 use payments_testkit::{
-    create_topics, producer, repo_root, topic_record_count, unique_name, wait_for, TestDb,
+    applied_records, create_topics, producer, repo_root, topic_record_count, unique_name, wait_for,
+    TestDb,
 };
 
 use crate::{count, kill, spawn_ingester, Topics, CAUGHT_UP_TIMEOUT, SERIAL};
@@ -98,12 +99,7 @@ async fn ingester_survives_a_database_outage_and_catches_up() {
     let total = topic_record_count(&topics.stream);
     assert_eq!(total, 2000);
     wait_for("the ingester to catch up", CAUGHT_UP_TIMEOUT, || async {
-        count(
-            &db.pool,
-            "SELECT COALESCE(SUM(next_offset), 0)::int8 FROM consumer_offsets",
-        )
-        .await
-        .filter(|n| *n >= total)
+        applied_records(&db.pool).await.filter(|n| *n >= total)
     })
     .await;
     wait_for("/readyz to recover", Duration::from_secs(60), || async {
