@@ -98,6 +98,14 @@ impl ObjectStore {
         }
     }
 
+    /// The same server and credentials, addressing another bucket.
+    pub fn with_bucket(&self, bucket: &str) -> ObjectStore {
+        ObjectStore {
+            client: self.client.clone(),
+            bucket: bucket.to_owned(),
+        }
+    }
+
     pub fn bucket(&self) -> &str {
         &self.bucket
     }

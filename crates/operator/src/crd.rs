@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self == oldSelf",
+    "message": "spec is immutable: an import is a record of what was imported; delete and re-create the PaymentImport to import something else"
+}]))]
 pub struct PaymentImportSpec {
     /// Where the CSV file is.
     pub source: Source,
@@ -39,6 +43,10 @@ pub struct PaymentImportSpec {
 /// Exactly one of `s3` or `configMap`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.s3) != has(self.configMap)",
+    "message": "set exactly one of s3 or configMap"
+}]))]
 pub struct Source {
     /// An object in S3 (MinIO): the usual place, any size.
     #[serde(default, skip_serializing_if = "Option::is_none")]

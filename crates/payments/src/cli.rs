@@ -53,8 +53,41 @@ enum Command {
     Import(ImportArgs),
     /// Write the deterministic sample CSV files into a directory.
     SampleCsvs(SampleCsvsArgs),
+    /// Reconcile PaymentImport resources: run each import and report it in the status.
+    Controller(ControllerArgs),
     /// Print the PaymentImport CustomResourceDefinition as YAML.
     Crd,
+}
+
+#[derive(Debug, Args)]
+struct ControllerArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Namespace whose PaymentImports are reconciled and where the Lease lives.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "PAYMENTS_LEASE_NAME",
+        default_value = "payments-controller"
+    )]
+    lease_name: String,
+    /// This replica's identity in the Lease and in Events; the pod name in a cluster.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// A standby replica takes over a lease it has seen unrenewed for this long.
+    #[arg(long, env = "PAYMENTS_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// The leader stops acting when it could not renew the lease for this long.
+    #[arg(long, env = "PAYMENTS_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    renew_deadline: Duration,
+    /// How often the lease is renewed, or tried by a standby replica.
+    #[arg(long, env = "PAYMENTS_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    retry_period: Duration,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -412,6 +445,36 @@ impl Cli {
                     args.dry_run,
                 )
                 .await
+            }
+            Command::Controller(args) => {
+                let pipeline = args.pipeline.pipeline("payments-controller").await?;
+                let identity = match args.identity {
+                    Some(identity) => identity,
+                    None => format!("payments-controller-{}", uuid::Uuid::new_v4()),
+                };
+                let config = payments_operator::ControllerConfig {
+                    namespace: args.namespace,
+                    lease_name: args.lease_name,
+                    identity,
+                    lease: payments_operator::LeaseTiming {
+                        lease_duration: args.lease_duration,
+                        renew_deadline: args.renew_deadline,
+                        retry_period: args.retry_period,
+                    },
+                    timing: payments_operator::Timing::default(),
+                    http_addr: Some(args.http_addr),
+                };
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
+                let controller =
+                    payments_operator::start(config, client, pipeline, shutdown_on_signal())
+                        .await?;
+                if let Some(addr) = controller.http_addr {
+                    tracing::info!(%addr, "health endpoints listening");
+                }
+                controller.wait().await?;
+                Ok(())
             }
             Command::Crd => {
                 print!("{}", payments_operator::crd_yaml()?);

@@ -148,17 +148,10 @@ impl Pipeline {
         R: AsyncRead + Unpin + Send,
     {
         let id = Uuid::new_v4();
-        let new = NewImport {
-            id,
-            file_name: file_name.to_owned(),
-            suspicious_threshold: self.options.suspicious_threshold,
-            dry_run,
-        };
-        payments_store::create_import(&self.pool, &new).await?;
-        let key = object_key(file_name, Utc::now());
-        let result = self.run(id, file_name, &key, body, dry_run).await;
+        let result = self.import_as(id, file_name, body, dry_run).await;
         if let Err(e) = &result {
-            // Leave no import stuck in `received`/`stored` when the platform failed.
+            // Leave no import stuck in `received`/`stored` when the platform failed: nobody
+            // will resume an import whose id only this call knew.
             let _ = payments_store::set_status(
                 &self.pool,
                 id,
@@ -168,6 +161,49 @@ impl Pipeline {
             .await;
         }
         result
+    }
+
+    /// Runs the import with id `id`, or runs it again when an earlier attempt was interrupted
+    /// before publishing had finished (`received`/`stored`): publishing again is harmless, as
+    /// every row keeps its deterministic `transaction_id`. An import that got further is never
+    /// run again; its report is returned as it stands. On `Err` the import stays resumable.
+    pub async fn import_as<R>(
+        &self,
+        id: Uuid,
+        file_name: &str,
+        body: R,
+        dry_run: bool,
+    ) -> Result<ImportReport>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let new = NewImport {
+            id,
+            file_name: file_name.to_owned(),
+            suspicious_threshold: self.options.suspicious_threshold,
+            dry_run,
+        };
+        let existing = payments_store::create_import(&self.pool, &new).await?;
+        if existing.status() > ImportStatus::Stored {
+            return self.report_as_it_stands(id).await;
+        }
+        let key = object_key(file_name, Utc::now());
+        self.run(id, file_name, &key, body, dry_run).await
+    }
+
+    async fn report_as_it_stands(&self, id: Uuid) -> Result<ImportReport> {
+        let view = self.status(id).await?;
+        let status = ImportStatus::parse(&view.status).unwrap_or(ImportStatus::Failed);
+        Ok(ImportReport {
+            id,
+            file_name: view.file_name.clone(),
+            object_key: view.object_key.clone(),
+            status: status.as_str(),
+            message: message(&view),
+            first_import: None,
+            error_location: None,
+            summary: self.summary(id).await?,
+        })
     }
 
     async fn run<R>(

@@ -132,11 +132,14 @@ const PROGRESS: &str = "
                          WHERE t.import_id = r.import_id AND t.import_row = r.row_number)
     ) AS rejected";
 
-/// Records a new upload in state `received`.
+/// Records a new upload in state `received`; when an import with this id exists already (a
+/// resumed import, whose id the caller derived), returns it unchanged.
 pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<ImportRow> {
+    // The no-op update makes RETURNING yield the existing row too.
     let row = sqlx::query_as(&format!(
         "INSERT INTO imports (id, file_name, suspicious_threshold, dry_run)
          VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
     ))
     .bind(new.id)

@@ -1,6 +1,8 @@
 //! The PaymentImport CRD against a real kube-apiserver and etcd (built from source by
 //! `scripts/k8s-tools`): the structural schema is accepted, objects validate, status works.
 
+mod controller;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -118,6 +120,29 @@ async fn the_crd_installs_and_its_objects_validate() {
         refused.expect_err("the schema refuses a threshold that is not a decimal")
     );
     assert!(message.contains("suspiciousThreshold"), "{message}");
+
+    let mut both = import("both", None);
+    both.spec.source.config_map = Some(payments_operator::ConfigMapKey {
+        name: "small".into(),
+        key: "file.csv".into(),
+    });
+    let refused = imports.create(&PostParams::default(), &both).await;
+    let message = format!("{:?}", refused.expect_err("two sources are refused"));
+    assert!(
+        message.contains("exactly one of s3 or configMap"),
+        "{message}"
+    );
+
+    // An import is a record of what was imported: its spec cannot be edited afterwards.
+    let edited = imports
+        .patch(
+            "good",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"dryRun": true}})),
+        )
+        .await;
+    let message = format!("{:?}", edited.expect_err("the spec is immutable"));
+    assert!(message.contains("spec is immutable"), "{message}");
 
     // The status subresource takes the shape the controller will write.
     let status = PaymentImportStatus {

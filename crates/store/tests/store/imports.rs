@@ -79,6 +79,12 @@ async fn an_import_moves_forward_and_counts_its_rows_from_the_data() {
 
     let key = "regular_transactions_20251125_214500.csv";
     assert!(set_stored(pool, id, key, SHA, 2616, None).await.unwrap());
+    let resumed = create_import(pool, &new).await.unwrap();
+    assert_eq!(
+        (resumed.status(), resumed.object_key.as_deref()),
+        (ImportStatus::Stored, Some(key)),
+        "creating an existing import (a resumed one) returns it unchanged"
+    );
     assert!(
         !set_stored(pool, id, key, SHA, 2616, None).await.unwrap(),
         "only once"

@@ -1,0 +1,404 @@
+//! Reconciles `PaymentImport`s with the shared import pipeline.
+//!
+//! The import's id is derived from the resource's uid, so the database row, not the
+//! resource's status, says whether an import has started: a lost status write, a second
+//! reconcile or a controller restart finds the same import and never starts another. The
+//! import itself runs in a task of this process; reconciles read its progress from the
+//! database and write it to the status, until every published row is ingested or rejected.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use payments_pipeline::{ImportReport, ImportStatusView, Pipeline, PipelineError};
+use rust_decimal::Decimal;
+use tokio::io::AsyncRead;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::crd::PaymentImport;
+use crate::error::{Error, Problem, Result};
+use crate::http::Metrics;
+use crate::status::{self, Observation};
+
+/// Field manager of the status this controller applies.
+pub const MANAGER: &str = "payments-controller";
+
+/// Namespace of the import ids derived from resource uids.
+const IMPORT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5d1e_7a8c_04b1_4c55_9a43_6e2f_8d10_c0de);
+
+/// The import a `PaymentImport` owns, from its uid: the same resource always maps to the same
+/// import, a re-created one (new uid) to a new import.
+pub fn import_id(uid: &str) -> Uuid {
+    Uuid::new_v5(&IMPORT_ID_NAMESPACE, uid.as_bytes())
+}
+
+/// How often a running import's status is refreshed, and how retries back off.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub progress_interval: Duration,
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            progress_interval: Duration::from_secs(2),
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(300),
+        }
+    }
+}
+
+type ImportTask = JoinHandle<Result<ImportReport, PipelineError>>;
+
+/// What reconciles share while this replica leads.
+pub struct Context {
+    pub client: Client,
+    pub pipeline: Pipeline,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub timing: Timing,
+    tasks: Mutex<HashMap<Uuid, ImportTask>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        pipeline: Pipeline,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        timing: Timing,
+    ) -> Self {
+        Context {
+            client,
+            pipeline,
+            recorder,
+            metrics,
+            timing,
+            tasks: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, ImportTask>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The outcome of this import's task, if it has finished; whether one is still running.
+    fn task_state(&self, id: Uuid) -> (Option<ImportTask>, bool) {
+        let mut tasks = self.tasks();
+        match tasks.get(&id) {
+            Some(task) if task.is_finished() => (tasks.remove(&id), false),
+            Some(_) => (None, true),
+            None => (None, false),
+        }
+    }
+
+    /// Next retry delay for `key`: doubles per consecutive failure, capped.
+    fn backoff(&self, key: &str) -> Duration {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+        self.timing
+            .first_retry
+            .saturating_mul(factor)
+            .min(self.timing.max_retry)
+    }
+
+    fn succeeded(&self, key: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(key);
+        }
+    }
+}
+
+impl Drop for Context {
+    /// A replica that stops leading stops importing; the next leader resumes.
+    fn drop(&mut self) {
+        for (_, task) in self.tasks().drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Brings one `PaymentImport`'s status up to date, starting or resuming its import when needed.
+pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    let name = object.name_any();
+    let namespace = object
+        .namespace()
+        .ok_or_else(|| Error::MissingField(name.clone(), "namespace"))?;
+    let uid = object
+        .uid()
+        .ok_or_else(|| Error::MissingField(name.clone(), "uid"))?;
+    let id = import_id(&uid);
+
+    let (finished, running) = ctx.task_state(id);
+    let mut problem = match finished {
+        Some(task) => match task.await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(Problem::from_pipeline(&e)),
+            Err(e) => Some(Problem::new("ImportInterrupted", e.to_string())),
+        },
+        None => None,
+    };
+    let mut view = match ctx.pipeline.status(id).await {
+        Ok(view) => Some(view),
+        Err(PipelineError::NotFound(_)) => None,
+        Err(e) => return fail(&object, &ctx, id, None, Problem::from_pipeline(&e)).await,
+    };
+    // Not started, or interrupted before everything was published: (re)start it, unless it
+    // just failed, in which case error_policy's backoff decides when.
+    let unfinished = view
+        .as_ref()
+        .is_none_or(|v| matches!(v.status.as_str(), "received" | "stored"));
+    if unfinished && !running && problem.is_none() {
+        let resuming = view.is_some();
+        match start(&object, &namespace, id, &ctx).await {
+            Ok(()) => {
+                let (reason, note) = if resuming {
+                    ctx.metrics.imports_resumed.fetch_add(1, Ordering::Relaxed);
+                    (
+                        "Resumed",
+                        format!("Resuming import {id}, which was interrupted."),
+                    )
+                } else {
+                    ctx.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
+                    ("Started", format!("Import {id} started."))
+                };
+                publish(&ctx, &object, EventType::Normal, reason, note).await;
+                // Pick up the row the task creates, if it is quick.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                view = ctx.pipeline.status(id).await.ok().or(view);
+            }
+            Err(p) => problem = Some(p),
+        }
+    }
+    if let Some(p) = problem {
+        return fail(&object, &ctx, id, view.as_ref(), p).await;
+    }
+    apply_status(&object, &ctx, id, view.as_ref(), None).await?;
+    ctx.succeeded(&uid);
+    Ok(if status::is_final(view.as_ref()) {
+        Action::await_change()
+    } else {
+        Action::requeue(ctx.timing.progress_interval)
+    })
+}
+
+/// Shows `problem` on the status, then hands it to [`error_policy`] for a retry with backoff.
+async fn fail(
+    object: &PaymentImport,
+    ctx: &Context,
+    id: Uuid,
+    view: Option<&ImportStatusView>,
+    problem: Problem,
+) -> Result<Action> {
+    apply_status(object, ctx, id, view, Some(&problem)).await?;
+    Err(Error::Import(problem))
+}
+
+/// Retries with a per-resource backoff: 1 s, 2 s, 4 s… up to 5 minutes.
+pub fn error_policy(object: Arc<PaymentImport>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_errors.fetch_add(1, Ordering::Relaxed);
+    let key = object.uid().unwrap_or_else(|| object.name_any());
+    let delay = ctx.backoff(&key);
+    tracing::warn!(
+        name = object.name_any(),
+        namespace = object.namespace(),
+        error = %error,
+        retry_in = ?delay,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// Opens the source and runs the import in a task of this replica.
+async fn start(
+    object: &PaymentImport,
+    namespace: &str,
+    id: Uuid,
+    ctx: &Context,
+) -> Result<(), Problem> {
+    let mut pipeline = ctx.pipeline.clone();
+    if let Some(threshold) = &object.spec.suspicious_threshold {
+        let threshold: Decimal = threshold.parse().map_err(|e| {
+            Problem::new(
+                "InvalidSpec",
+                format!("suspiciousThreshold {threshold:?} is not a decimal: {e}"),
+            )
+        })?;
+        pipeline.options = payments_pipeline::options_with_threshold(threshold);
+    }
+    let (file_name, body) = open_source(object, namespace, ctx).await?;
+    let dry_run = object.spec.dry_run;
+    let task = tokio::spawn(async move {
+        let report = pipeline.import_as(id, &file_name, body, dry_run).await;
+        if let Err(e) = &report {
+            tracing::warn!(import = %id, error = %e, "import interrupted");
+        }
+        report
+    });
+    ctx.tasks().insert(id, task);
+    Ok(())
+}
+
+type Body = Pin<Box<dyn AsyncRead + Send + Unpin>>;
+
+/// The file name and bytes the spec points at.
+async fn open_source(
+    object: &PaymentImport,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<(String, Body), Problem> {
+    let source = &object.spec.source;
+    match (&source.s3, &source.config_map) {
+        (Some(s3), None) => {
+            let objects = match &s3.bucket {
+                Some(bucket) => ctx.pipeline.objects.with_bucket(bucket),
+                None => ctx.pipeline.objects.clone(),
+            };
+            let unavailable = |e: payments_objectstore::ObjectStoreError| {
+                Problem::new("StorageUnavailable", e.to_string())
+            };
+            if objects.size(&s3.key).await.map_err(unavailable)?.is_none() {
+                return Err(Problem::new(
+                    "ObjectNotFound",
+                    format!(
+                        "There is no object {:?} in bucket {:?}; retrying until it appears.",
+                        s3.key,
+                        objects.bucket()
+                    ),
+                ));
+            }
+            let body = objects.get(&s3.key).await.map_err(unavailable)?;
+            let file_name = s3.key.rsplit('/').next().unwrap_or(&s3.key).to_owned();
+            Ok((file_name, Box::pin(body)))
+        }
+        (None, Some(reference)) => {
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+            let config_map = api
+                .get_opt(&reference.name)
+                .await
+                .map_err(|e| Problem::new("KubernetesUnavailable", e.to_string()))?
+                .ok_or_else(|| {
+                    Problem::new(
+                        "ConfigMapNotFound",
+                        format!(
+                            "There is no ConfigMap {:?}; retrying until it appears.",
+                            reference.name
+                        ),
+                    )
+                })?;
+            let text = config_map.data.and_then(|mut d| d.remove(&reference.key));
+            let bytes = config_map
+                .binary_data
+                .and_then(|mut d| d.remove(&reference.key))
+                .map(|b| b.0);
+            let bytes = text.map(String::into_bytes).or(bytes).ok_or_else(|| {
+                Problem::new(
+                    "ConfigMapKeyNotFound",
+                    format!(
+                        "ConfigMap {:?} has no key {:?}.",
+                        reference.name, reference.key
+                    ),
+                )
+            })?;
+            Ok((reference.key.clone(), Box::pin(Cursor::new(bytes))))
+        }
+        _ => Err(Problem::new(
+            "InvalidSpec",
+            "spec.source needs exactly one of s3 or configMap.",
+        )),
+    }
+}
+
+/// Writes the status by server-side apply and turns condition changes into Events.
+async fn apply_status(
+    object: &PaymentImport,
+    ctx: &Context,
+    id: Uuid,
+    view: Option<&ImportStatusView>,
+    problem: Option<&Problem>,
+) -> Result<()> {
+    let previous = object.status.as_ref();
+    let next = status::derive(&Observation {
+        generation: object.metadata.generation,
+        import_id: id,
+        view,
+        problem,
+        previous,
+        now: Utc::now(),
+    });
+    if previous == Some(&next) {
+        return Ok(());
+    }
+    let api: Api<PaymentImport> =
+        Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "apiVersion": PaymentImport::api_version(&()),
+        "kind": PaymentImport::kind(&()),
+        "status": next,
+    });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    for condition in status::transitions(previous, &next) {
+        let type_ = if condition.status == "False" && condition.type_ == status::READY {
+            match condition.reason.as_str() {
+                "Checking" | "Publishing" | "Ingesting" | "Importing" => EventType::Normal,
+                _ => EventType::Warning,
+            }
+        } else {
+            EventType::Normal
+        };
+        let note = format!(
+            "{} is {}: {}",
+            condition.type_, condition.status, condition.message
+        );
+        publish(ctx, object, type_, &condition.reason, note).await;
+    }
+    Ok(())
+}
+
+/// Records an Event on the resource; a failure to record one is logged, never fatal.
+async fn publish(
+    ctx: &Context,
+    object: &PaymentImport,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        // The events API caps notes at 1 kB.
+        note: Some(note.chars().take(1000).collect()),
+        action: "Import".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not record an event");
+    }
+}

@@ -1,0 +1,386 @@
+//! The status a `PaymentImport` shows, derived from the import's row in the database (the
+//! truth) and any problem met on the way. Pure, so every case is unit-tested.
+
+use chrono::{DateTime, Utc};
+use payments_pipeline::ImportStatusView;
+
+use crate::crd::{Condition, ImportCounts, PaymentImportStatus};
+use crate::error::Problem;
+
+pub const READY: &str = "Ready";
+pub const VALIDATED: &str = "Validated";
+pub const PUBLISHED: &str = "Published";
+pub const INGESTED: &str = "Ingested";
+
+/// What is known at one reconcile.
+pub struct Observation<'a> {
+    pub generation: Option<i64>,
+    pub import_id: uuid::Uuid,
+    /// The import's row, once the pipeline has created it.
+    pub view: Option<&'a ImportStatusView>,
+    /// Why the import cannot go on right now.
+    pub problem: Option<&'a Problem>,
+    pub previous: Option<&'a PaymentImportStatus>,
+    pub now: DateTime<Utc>,
+}
+
+/// True, False or Unknown, with why.
+struct Stage(&'static str, &'static str, String);
+
+fn t(reason: &'static str, message: String) -> Stage {
+    Stage("True", reason, message)
+}
+fn f(reason: &'static str, message: String) -> Stage {
+    Stage("False", reason, message)
+}
+fn unknown(reason: &'static str, message: String) -> Stage {
+    Stage("Unknown", reason, message)
+}
+
+/// The whole status for `obs`: conditions `Ready`, `Validated`, `Published`, `Ingested` (in that
+/// order), counts, times and a message. A condition keeps its `lastTransitionTime` while its
+/// status stays the same.
+pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
+    let [validated, published, ingested] = stages(obs.view);
+    let mut ready = ready(obs.view, &ingested);
+    if let Some(problem) = obs.problem {
+        ready = f(problem.reason, problem.message.clone());
+    }
+    let message = ready.2.clone();
+    let conditions = [
+        (READY, ready),
+        (VALIDATED, validated),
+        (PUBLISHED, published),
+        (INGESTED, ingested),
+    ]
+    .into_iter()
+    .map(|(type_, Stage(status, reason, message))| {
+        let since = obs
+            .previous
+            .and_then(|p| p.conditions.iter().find(|c| c.type_ == type_))
+            .filter(|c| c.status == status)
+            .map_or(obs.now, |c| c.last_transition_time);
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            last_transition_time: since,
+            observed_generation: obs.generation,
+        }
+    })
+    .collect();
+    let finished = obs
+        .view
+        .filter(|v| matches!(v.status.as_str(), "done" | "failed"));
+    PaymentImportStatus {
+        conditions,
+        observed_generation: obs.generation,
+        import_id: Some(obs.import_id.to_string()),
+        counts: obs.view.map(counts).unwrap_or_default(),
+        start_time: obs
+            .previous
+            .and_then(|p| p.start_time)
+            .or(obs.view.map(|v| v.created_at))
+            .or(Some(obs.now)),
+        completion_time: finished.map(|v| {
+            obs.previous
+                .and_then(|p| p.completion_time)
+                .unwrap_or(v.updated_at)
+        }),
+        message: Some(message),
+    }
+}
+
+fn counts(v: &ImportStatusView) -> ImportCounts {
+    ImportCounts {
+        rows: v.rows,
+        unique: v.unique,
+        duplicates: v.duplicates,
+        suspicious: v.suspicious,
+        published: v.published,
+        ingested: v.ingested,
+        rejected: v.rejected,
+    }
+}
+
+/// `Validated`, `Published`, `Ingested` from the import's row.
+fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
+    let waiting = |what: &str| unknown("Pending", format!("Waiting for the file to be {what}."));
+    let Some(v) = view else {
+        return [
+            unknown("Checking", "The file is being read.".into()),
+            waiting("checked"),
+            waiting("published"),
+        ];
+    };
+    let checked = format!(
+        "{} rows: {} unique, {} exact duplicates removed, {} suspicious.",
+        v.rows, v.unique, v.duplicates, v.suspicious
+    );
+    match v.status.as_str() {
+        "received" => [
+            unknown("Checking", "The file is being read and checked.".into()),
+            waiting("checked"),
+            waiting("published"),
+        ],
+        "stored" => [
+            t("Validated", checked),
+            unknown("Publishing", "The unique rows are being published.".into()),
+            waiting("published"),
+        ],
+        "failed" => {
+            let error = v
+                .error
+                .clone()
+                .unwrap_or_else(|| "The import failed.".into());
+            [
+                f("InvalidFile", error.clone()),
+                f("InvalidFile", "Nothing was published.".into()),
+                f("InvalidFile", "Nothing was ingested.".into()),
+            ]
+        }
+        _ if v.first_import_id.is_some() => {
+            let first = v
+                .first_import_id
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+            let message = format!(
+                "The same bytes were imported before as import {first}; no new transactions were created."
+            );
+            [
+                t("Validated", checked),
+                f("AlreadyImported", message.clone()),
+                t("AlreadyImported", message),
+            ]
+        }
+        _ if v.dry_run => [
+            t("Validated", checked),
+            f("DryRun", "Dry run: nothing was published.".into()),
+            f("DryRun", "Dry run: nothing was ingested.".into()),
+        ],
+        status => {
+            let published = t("Published", format!("{} rows published.", v.published));
+            let accounted = format!(
+                "{} of {} published rows ingested, {} rejected.",
+                v.ingested, v.published, v.rejected
+            );
+            let ingested = if status == "done" {
+                t("Ingested", accounted)
+            } else {
+                f("Ingesting", accounted)
+            };
+            [t("Validated", checked), published, ingested]
+        }
+    }
+}
+
+/// `Ready` is the last stage that matters: the file refused, still going, or finished.
+fn ready(view: Option<&ImportStatusView>, ingested: &Stage) -> Stage {
+    let Some(v) = view else {
+        return f("Importing", "The import is starting.".into());
+    };
+    match v.status.as_str() {
+        "received" => f("Checking", "The file is being read and checked.".into()),
+        "stored" => f("Publishing", "The unique rows are being published.".into()),
+        "published" => f("Ingesting", ingested.2.clone()),
+        "failed" => f(
+            "InvalidFile",
+            v.error
+                .clone()
+                .unwrap_or_else(|| "The import failed.".into()),
+        ),
+        _ if v.first_import_id.is_some() => t("AlreadyImported", ingested.2.clone()),
+        _ if v.dry_run => t(
+            "DryRunComplete",
+            format!(
+                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious; nothing was published.",
+                v.rows, v.unique, v.duplicates, v.suspicious
+            ),
+        ),
+        _ => t(
+            "Ingested",
+            format!(
+                "Imported: {} rows ingested, {} rejected ({} duplicates removed, {} suspicious).",
+                v.ingested, v.rejected, v.duplicates, v.suspicious
+            ),
+        ),
+    }
+}
+
+/// Conditions whose status or reason changed since `previous`: each becomes an Event.
+pub fn transitions<'a>(
+    previous: Option<&PaymentImportStatus>,
+    next: &'a PaymentImportStatus,
+) -> Vec<&'a Condition> {
+    next.conditions
+        .iter()
+        .filter(|c| c.status != "Unknown")
+        .filter(|c| {
+            !previous
+                .and_then(|p| p.conditions.iter().find(|o| o.type_ == c.type_))
+                .is_some_and(|o| o.status == c.status && o.reason == c.reason)
+        })
+        .collect()
+}
+
+/// Nothing will change any more: finished, or the file was refused.
+pub fn is_final(view: Option<&ImportStatusView>) -> bool {
+    view.is_some_and(|v| matches!(v.status.as_str(), "done" | "failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn view(status: &str) -> ImportStatusView {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        ImportStatusView {
+            id: uuid::Uuid::nil(),
+            file_name: "a.csv".into(),
+            object_key: None,
+            sha256: None,
+            status: status.into(),
+            error: None,
+            dry_run: false,
+            rows: 10,
+            unique: 8,
+            duplicates: 2,
+            suspicious: 1,
+            published: 8,
+            ingested: 7,
+            rejected: 1,
+            first_import_id: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn derive_for(
+        view: Option<&ImportStatusView>,
+        problem: Option<&Problem>,
+    ) -> PaymentImportStatus {
+        derive(&Observation {
+            generation: Some(1),
+            import_id: uuid::Uuid::nil(),
+            view,
+            problem,
+            previous: None,
+            now: Utc::now(),
+        })
+    }
+
+    fn condition<'a>(status: &'a PaymentImportStatus, type_: &str) -> &'a Condition {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .expect("condition present")
+    }
+
+    #[test]
+    fn ready_comes_first_and_every_condition_observes_the_generation() {
+        let status = derive_for(Some(&view("published")), None);
+        let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [READY, VALIDATED, PUBLISHED, INGESTED]);
+        assert!(status
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(1)));
+    }
+
+    #[test]
+    fn a_done_import_is_ready_with_its_counts_and_completion_time() {
+        let done = view("done");
+        let status = derive_for(Some(&done), None);
+        assert_eq!(condition(&status, READY).status, "True");
+        assert_eq!(condition(&status, READY).reason, "Ingested");
+        assert_eq!(condition(&status, INGESTED).status, "True");
+        assert_eq!(status.counts.rows, 10);
+        assert_eq!(status.counts.rejected, 1);
+        assert_eq!(status.completion_time, Some(done.updated_at));
+    }
+
+    #[test]
+    fn a_published_import_is_not_ready_yet_and_says_how_far_it_is() {
+        let status = derive_for(Some(&view("published")), None);
+        let ready = condition(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "Ingesting")
+        );
+        assert!(ready.message.contains("7 of 8"), "{}", ready.message);
+        assert_eq!(status.completion_time, None);
+    }
+
+    #[test]
+    fn a_problem_shows_on_ready_with_its_reason() {
+        let problem = Problem::new("ObjectNotFound", "no object x.csv in bucket b");
+        let status = derive_for(None, Some(&problem));
+        let ready = condition(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ObjectNotFound")
+        );
+        assert_eq!(
+            status.message.as_deref(),
+            Some("no object x.csv in bucket b")
+        );
+    }
+
+    #[test]
+    fn a_refused_file_fails_validation_with_the_error() {
+        let mut failed = view("failed");
+        failed.error = Some("row 3: amount is not a number".into());
+        let status = derive_for(Some(&failed), None);
+        assert_eq!(condition(&status, VALIDATED).status, "False");
+        assert_eq!(
+            condition(&status, READY).message,
+            "row 3: amount is not a number"
+        );
+        assert!(is_final(Some(&failed)));
+    }
+
+    #[test]
+    fn a_repeated_file_is_ready_without_publishing() {
+        let mut again = view("done");
+        again.first_import_id = Some(uuid::Uuid::from_u128(7));
+        let status = derive_for(Some(&again), None);
+        assert_eq!(condition(&status, READY).reason, "AlreadyImported");
+        assert_eq!(condition(&status, READY).status, "True");
+        assert_eq!(condition(&status, PUBLISHED).status, "False");
+    }
+
+    #[test]
+    fn transition_times_and_events_follow_changes_only() {
+        let before = derive_for(Some(&view("published")), None);
+        let again = derive(&Observation {
+            generation: Some(1),
+            import_id: uuid::Uuid::nil(),
+            view: Some(&view("published")),
+            problem: None,
+            previous: Some(&before),
+            now: Utc::now() + chrono::Duration::hours(1),
+        });
+        assert_eq!(again.conditions, before.conditions);
+        assert!(transitions(Some(&before), &again).is_empty());
+        let done = derive(&Observation {
+            generation: Some(1),
+            import_id: uuid::Uuid::nil(),
+            view: Some(&view("done")),
+            problem: None,
+            previous: Some(&before),
+            now: Utc::now(),
+        });
+        let changed: Vec<_> = transitions(Some(&before), &done)
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(changed, [READY, INGESTED]);
+        assert_eq!(
+            condition(&done, VALIDATED).last_transition_time,
+            condition(&before, VALIDATED).last_transition_time
+        );
+    }
+}

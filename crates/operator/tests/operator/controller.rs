@@ -1,0 +1,540 @@
+//! `payments controller` against a real kube-apiserver and the real stack: PostgreSQL, Kafka,
+//! the S3 server, and the ingester running in-process to take published rows in.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use payments_ingester::{Ingester, IngesterConfig};
+use payments_objectstore::ObjectStore;
+use payments_operator::{
+    ConfigMapKey, ControllerConfig, LeaseTiming, Operator, PaymentImport, PaymentImportSpec,
+    S3Object, Source, Timing,
+};
+use payments_pipeline::Pipeline;
+use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+struct Harness {
+    client: Client,
+    namespace: String,
+    db: TestDb,
+    topic: String,
+    objects: ObjectStore,
+    pipeline: Pipeline,
+    ingester: Option<Ingester>,
+    shutdown: CancellationToken,
+}
+
+async fn harness() -> Harness {
+    let client = super::client().await;
+    super::install_crd(&client).await;
+    let namespace = unique_name("pimport");
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(namespace.clone());
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let db = TestDb::create().await;
+    let topic = unique_name("import-payments-events");
+    let stream_topic = unique_name("payments-events");
+    create_topics(&[&topic, &stream_topic], 3).await;
+    let objects = payments_testkit::object_store(&unique_name("files-imported"));
+    objects.ensure_bucket().await.expect("bucket");
+    let pipeline = Pipeline {
+        pool: db.pool.clone(),
+        objects: objects.clone(),
+        producer: payments_testkit::producer(),
+        topic: topic.clone(),
+        options: payments_import::Options::default(),
+    };
+    let shutdown = CancellationToken::new();
+    let ingester = payments_ingester::start(
+        IngesterConfig {
+            group_id: unique_name("ingester"),
+            stream_topic,
+            import_topic: topic.clone(),
+            batch_size: 1000,
+            linger: Duration::from_millis(50),
+            http_addr: None,
+            max_backoff: Duration::from_millis(500),
+        },
+        db.pool.clone(),
+        payments_testkit::kafka("operator-test"),
+        shutdown.clone(),
+    )
+    .await
+    .expect("ingester");
+    Harness {
+        client,
+        namespace,
+        db,
+        topic,
+        objects,
+        pipeline,
+        ingester: Some(ingester),
+        shutdown,
+    }
+}
+
+impl Harness {
+    fn imports(&self) -> Api<PaymentImport> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// A replica with short lease timings, so fail-over takes seconds.
+    async fn controller(&self, identity: &str) -> (Operator, CancellationToken) {
+        let shutdown = CancellationToken::new();
+        let config = ControllerConfig {
+            namespace: self.namespace.clone(),
+            lease_name: "payments-controller".into(),
+            identity: identity.into(),
+            lease: LeaseTiming {
+                lease_duration: Duration::from_secs(3),
+                renew_deadline: Duration::from_secs(2),
+                retry_period: Duration::from_millis(400),
+            },
+            timing: Timing {
+                progress_interval: Duration::from_millis(300),
+                first_retry: Duration::from_millis(300),
+                max_retry: Duration::from_secs(2),
+            },
+            http_addr: Some("127.0.0.1:0".parse().expect("address")),
+        };
+        let operator = payments_operator::start(
+            config,
+            self.client.clone(),
+            self.pipeline.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .expect("controller starts");
+        (operator, shutdown)
+    }
+
+    async fn put(&self, key: &str, bytes: &[u8]) {
+        self.objects
+            .put_stream(key, Cursor::new(bytes.to_vec()), "text/csv")
+            .await
+            .expect("upload the source object");
+    }
+
+    async fn create(&self, name: &str, source: Source) -> PaymentImport {
+        let import = PaymentImport::new(
+            name,
+            PaymentImportSpec {
+                source,
+                suspicious_threshold: None,
+                dry_run: false,
+            },
+        );
+        self.imports()
+            .create(&PostParams::default(), &import)
+            .await
+            .expect("create the PaymentImport")
+    }
+
+    /// Waits until `Ready` has `status` and `reason`; returns the object then.
+    async fn wait_ready(&self, name: &str, status: &str, reason: &str) -> PaymentImport {
+        let imports = self.imports();
+        wait_for(
+            &format!("{name} to be Ready={status} ({reason})"),
+            WAIT,
+            || async {
+                let import = imports.get(name).await.ok()?;
+                let ready = import
+                    .status
+                    .as_ref()?
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (ready.status == status && ready.reason == reason).then_some(import)
+            },
+        )
+        .await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("count")
+    }
+
+    async fn events(&self, name: &str) -> Vec<Event> {
+        Api::<Event>::namespaced(self.client.clone(), &self.namespace)
+            .list(&ListParams::default().fields(&format!("regarding.name={name}")))
+            .await
+            .expect("events")
+            .items
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(ingester) = self.ingester.take() {
+            ingester.wait().await.expect("ingester stops");
+        }
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .delete(&self.namespace, &DeleteParams::default())
+            .await;
+        self.db.drop_database().await;
+    }
+}
+
+fn s3(key: &str) -> Source {
+    Source {
+        s3: Some(S3Object {
+            bucket: None,
+            key: key.into(),
+        }),
+        config_map: None,
+    }
+}
+
+/// A sample with duplicates and suspicious rows, plus one row the ingester must reject.
+fn sample_with_a_bad_row() -> Vec<u8> {
+    let mut text = payments_import::sample_csv(payments_import::samples::SUSPICIOUS_DUPLICATED)
+        .expect("sample exists");
+    text.push_str("nobody0000,jonas9882,10.00,USD,2025-07-07 01:04:27 UTC,completed\n");
+    text.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
+    let h = harness().await;
+    let bytes = sample_with_a_bad_row();
+    let expected = payments_import::analyse(&bytes[..], &payments_import::Options::default())
+        .expect("the sample is well-formed");
+    assert!(expected.duplicate_rows > 0 && expected.suspicious_rows > 0);
+    h.put("uploads/july.csv", &bytes).await;
+    let (controller, stop) = h.controller("replica-a").await;
+
+    let created = h.create("july", s3("uploads/july.csv")).await;
+    let done = h.wait_ready("july", "True", "Ingested").await;
+    let status = done.status.expect("status");
+    let counts = &status.counts;
+    assert_eq!(counts.rows, expected.rows as i64);
+    assert_eq!(counts.unique, expected.unique as i64);
+    assert_eq!(counts.duplicates, expected.duplicate_rows as i64);
+    assert_eq!(counts.suspicious, expected.suspicious_rows as i64);
+    assert_eq!(counts.published, counts.unique);
+    assert_eq!(counts.rejected, 1, "the row with an unknown sender");
+    assert_eq!(counts.ingested, counts.published - 1);
+    assert_eq!(status.observed_generation, created.metadata.generation);
+    assert!(status.start_time.is_some() && status.completion_time.is_some());
+    let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Ready", "Validated", "Published", "Ingested"]);
+    assert!(status.conditions.iter().all(|c| c.status == "True"));
+
+    // The rows are in PostgreSQL under this import, and the rejection says why.
+    let import_id = status.import_id.expect("import id");
+    let uid = created.metadata.uid.expect("uid");
+    assert_eq!(import_id, payments_operator::import_id(&uid).to_string());
+    let in_db = h
+        .count(&format!(
+            "SELECT count(*) FROM transactions WHERE import_id = '{import_id}'"
+        ))
+        .await;
+    assert_eq!(in_db, counts.ingested);
+    let reason: String = sqlx::query_scalar(&format!(
+        "SELECT reason FROM rejected_events WHERE import_id = '{import_id}'"
+    ))
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("one rejection");
+    assert!(reason.contains("nobody0000"), "{reason}");
+
+    // Reconciling again (any change to the object triggers it) never republishes.
+    let published_before = payments_testkit::topic_record_count(&h.topic);
+    let reconciles = controller.metrics.reconciles.load(Ordering::Relaxed);
+    h.imports()
+        .patch(
+            "july",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("label");
+    wait_for("another reconcile", WAIT, || async {
+        (controller.metrics.reconciles.load(Ordering::Relaxed) > reconciles).then_some(())
+    })
+    .await;
+    assert_eq!(
+        payments_testkit::topic_record_count(&h.topic),
+        published_before
+    );
+    assert_eq!(
+        controller.metrics.imports_started.load(Ordering::Relaxed),
+        1
+    );
+
+    // Each stage left an Event a person can read with `kubectl describe`.
+    let reasons: Vec<String> = h
+        .events("july")
+        .await
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    for reason in ["Started", "Validated", "Published", "Ingested"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "no {reason} event in {reasons:?}"
+        );
+    }
+
+    // Health and metrics endpoints answer.
+    let addr = controller.http_addr.expect("http address");
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    assert!(
+        metrics.contains("payments_controller_leader 1"),
+        "{metrics}"
+    );
+    let ready = reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+
+    stop.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_object_is_reported_and_retried_until_it_appears() {
+    let h = harness().await;
+    let (controller, stop) = h.controller("replica-a").await;
+    h.create("later", s3("uploads/later.csv")).await;
+    let waiting = h.wait_ready("later", "False", "ObjectNotFound").await;
+    let message = waiting.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(message.contains("uploads/later.csv"), "{message}");
+    let warnings: Vec<_> = h
+        .events("later")
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("ObjectNotFound"))
+        .collect();
+    assert!(!warnings.is_empty(), "an ObjectNotFound event");
+    assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
+
+    // The object appears; the retry with backoff picks it up.
+    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    h.put("uploads/later.csv", bytes.as_bytes()).await;
+    let done = h.wait_ready("later", "True", "Ingested").await;
+    assert_eq!(done.status.expect("status").counts.ingested, 40);
+    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+
+    stop.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_and_recreating_does_not_duplicate_transactions() {
+    let h = harness().await;
+    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    h.put("regular.csv", bytes.as_bytes()).await;
+    let (controller, stop) = h.controller("replica-a").await;
+    h.create("regular", s3("regular.csv")).await;
+    h.wait_ready("regular", "True", "Ingested").await;
+    let transactions = h.count("SELECT count(*) FROM transactions").await;
+    assert_eq!(transactions, 40);
+
+    h.imports()
+        .delete("regular", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_for("the PaymentImport to be gone", WAIT, || async {
+        h.imports()
+            .get_opt("regular")
+            .await
+            .ok()
+            .and_then(|o| o.is_none().then_some(()))
+    })
+    .await;
+    h.create("regular", s3("regular.csv")).await;
+    let again = h.wait_ready("regular", "True", "AlreadyImported").await;
+    let status = again.status.expect("status");
+    assert_eq!(status.counts.rows, 40);
+    assert_eq!(status.counts.published, 0);
+    assert_eq!(
+        h.count("SELECT count(*) FROM transactions").await,
+        transactions
+    );
+
+    stop.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_import_is_resumed_by_the_next_controller() {
+    let h = harness().await;
+    let bytes = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
+    h.put("suspicious.csv", bytes.as_bytes()).await;
+    // A controller died right after starting this import: its row exists, nothing else.
+    let created = h.create("resume", s3("suspicious.csv")).await;
+    let id = payments_operator::import_id(&created.metadata.uid.expect("uid"));
+    payments_store::create_import(
+        &h.db.pool,
+        &payments_store::NewImport {
+            id,
+            file_name: "suspicious.csv".into(),
+            suspicious_threshold: payments_import::Options::default().suspicious_threshold,
+            dry_run: false,
+        },
+    )
+    .await
+    .expect("the interrupted import's row");
+
+    let (controller, stop) = h.controller("replica-b").await;
+    let done = h.wait_ready("resume", "True", "Ingested").await;
+    assert_eq!(
+        controller.metrics.imports_resumed.load(Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        controller.metrics.imports_started.load(Ordering::Relaxed),
+        0
+    );
+    let status = done.status.expect("status");
+    assert_eq!(status.import_id, Some(id.to_string()));
+    assert_eq!(status.counts.ingested, 12);
+    assert!(status.counts.suspicious > 0);
+    assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
+    assert!(h
+        .events("resume")
+        .await
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("Resumed")));
+
+    stop.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_map_source_is_imported() {
+    let h = harness().await;
+    let text = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    let mut config_map = ConfigMap::default();
+    config_map.metadata.name = Some("small-file".into());
+    config_map.data = Some([("payments.csv".to_owned(), text)].into());
+    Api::<ConfigMap>::namespaced(h.client.clone(), &h.namespace)
+        .create(&PostParams::default(), &config_map)
+        .await
+        .expect("config map");
+    let (controller, stop) = h.controller("replica-a").await;
+    h.create(
+        "from-config-map",
+        Source {
+            s3: None,
+            config_map: Some(ConfigMapKey {
+                name: "small-file".into(),
+                key: "payments.csv".into(),
+            }),
+        },
+    )
+    .await;
+    let done = h.wait_ready("from-config-map", "True", "Ingested").await;
+    assert_eq!(done.status.expect("status").counts.ingested, 40);
+    // The original bytes are archived in the bucket like an upload's.
+    let archived = h.objects.list("").await.expect("list");
+    assert!(
+        archived
+            .iter()
+            .any(|k| k.starts_with("payments_") && k.ends_with(".csv")),
+        "{archived:?}"
+    );
+
+    stop.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_never_both_act() {
+    let h = harness().await;
+    let (a, stop_a) = h.controller("replica-a").await;
+    let (b, stop_b) = h.controller("replica-b").await;
+    let replicas = Arc::new([a, b]);
+
+    // Watch who leads, as often as we can, for the whole test.
+    let most_leaders = Arc::new(AtomicUsize::new(0));
+    let watching = CancellationToken::new();
+    let sampler = {
+        let (replicas, most, watching) = (replicas.clone(), most_leaders.clone(), watching.clone());
+        tokio::spawn(async move {
+            while !watching.is_cancelled() {
+                let leaders = replicas
+                    .iter()
+                    .filter(|r| r.is_running() && r.metrics.is_leader())
+                    .count();
+                most.fetch_max(leaders, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let first = wait_for("a leader", WAIT, || async {
+        replicas.iter().position(|r| r.metrics.is_leader())
+    })
+    .await;
+    let second = 1 - first;
+
+    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    h.put("one.csv", bytes.as_bytes()).await;
+    h.create("one", s3("one.csv")).await;
+    h.wait_ready("one", "True", "Ingested").await;
+    assert!(replicas[first].metrics.reconciles.load(Ordering::Relaxed) > 0);
+    assert_eq!(
+        replicas[second].metrics.reconciles.load(Ordering::Relaxed),
+        0,
+        "the standby replica reconciled"
+    );
+
+    // The leader dies without releasing the lease; the standby takes over once it expires.
+    replicas[first].kill();
+    wait_for("the standby to lead", WAIT, || async {
+        replicas[second].metrics.is_leader().then_some(())
+    })
+    .await;
+    let other = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
+    h.put("two.csv", other.as_bytes()).await;
+    h.create("two", s3("two.csv")).await;
+    h.wait_ready("two", "True", "Ingested").await;
+    assert!(replicas[second].metrics.reconciles.load(Ordering::Relaxed) > 0);
+
+    watching.cancel();
+    sampler.await.expect("sampler");
+    assert_eq!(
+        most_leaders.load(Ordering::SeqCst),
+        1,
+        "two replicas led at the same time"
+    );
+    let lease = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        h.client.clone(),
+        &h.namespace,
+    )
+    .get("payments-controller")
+    .await
+    .expect("lease");
+    let spec = lease.spec.expect("lease spec");
+    assert_eq!(spec.lease_transitions, Some(1));
+
+    stop_a.cancel();
+    stop_b.cancel();
+    drop(replicas);
+    h.stop().await;
+}
