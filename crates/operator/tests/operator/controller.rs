@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use payments_ingester::{Ingester, IngesterConfig};
@@ -18,6 +19,7 @@ use payments_operator::{
 };
 use payments_pipeline::Pipeline;
 use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -536,5 +538,119 @@ async fn two_replicas_never_both_act() {
     stop_a.cancel();
     stop_b.cancel();
     drop(replicas);
+    h.stop().await;
+}
+
+/// The ServiceAccount, Role and RoleBinding the chart renders for the controller.
+fn chart_rbac(namespace: &str) -> (ServiceAccount, Role, RoleBinding) {
+    let helm = super::k8s_tools_var("env", "PAYMENTS_HELM");
+    let output = std::process::Command::new(&helm)
+        .args(["template", "payments"])
+        .arg(payments_testkit::repo_root().join("charts/payments"))
+        .args(["--namespace", namespace])
+        .args(["--show-only", "templates/controller.yaml"])
+        .output()
+        .unwrap_or_else(|e| panic!("running {helm}: {e}; build it with `scripts/k8s-tools build`"));
+    assert!(
+        output.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let (mut account, mut role, mut binding) = (None, None, None);
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(document).expect("yaml");
+        match value.get("kind").and_then(|k| k.as_str()) {
+            Some("ServiceAccount") => account = serde_yaml::from_value(value).ok(),
+            Some("Role") => role = serde_yaml::from_value(value).ok(),
+            Some("RoleBinding") => binding = serde_yaml::from_value(value).ok(),
+            _ => {}
+        }
+    }
+    (
+        account.expect("the chart renders a ServiceAccount"),
+        role.expect("the chart renders a Role"),
+        binding.expect("the chart renders a RoleBinding"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_role_is_all_the_controller_needs() {
+    let h = harness().await;
+    let (account, role, binding) = chart_rbac(&h.namespace);
+    let params = PostParams::default();
+    let account = Api::<ServiceAccount>::namespaced(h.client.clone(), &h.namespace)
+        .create(&params, &account)
+        .await
+        .expect("service account");
+    Api::<Role>::namespaced(h.client.clone(), &h.namespace)
+        .create(&params, &role)
+        .await
+        .expect("role");
+    Api::<RoleBinding>::namespaced(h.client.clone(), &h.namespace)
+        .create(&params, &binding)
+        .await
+        .expect("role binding");
+    let user = format!(
+        "system:serviceaccount:{}:{}",
+        h.namespace,
+        account.metadata.name.expect("name")
+    );
+    let restricted = super::client_as(&user).await;
+
+    // Least privilege: it cannot edit what people asked for, nor read secrets.
+    let denied = Api::<PaymentImport>::namespaced(restricted.clone(), &h.namespace)
+        .create(
+            &params,
+            &PaymentImport::new(
+                "sneaky",
+                PaymentImportSpec {
+                    source: s3("x.csv"),
+                    suspicious_threshold: None,
+                    dry_run: false,
+                },
+            ),
+        )
+        .await;
+    assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
+    let denied =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(restricted.clone(), &h.namespace)
+            .list(&ListParams::default())
+            .await;
+    assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
+
+    // With only those rights, a whole import runs: lease, watch, status, events.
+    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    h.put("rbac.csv", bytes.as_bytes()).await;
+    let shutdown = CancellationToken::new();
+    let controller = payments_operator::start(
+        ControllerConfig {
+            namespace: h.namespace.clone(),
+            lease_name: "payments-controller".into(),
+            identity: "replica-rbac".into(),
+            lease: LeaseTiming::default(),
+            timing: Timing::default(),
+            http_addr: None,
+        },
+        restricted,
+        h.pipeline.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .expect("the controller starts with the chart's rights");
+    h.create("rbac", s3("rbac.csv")).await;
+    h.wait_ready("rbac", "True", "Ingested").await;
+    assert!(h
+        .events("rbac")
+        .await
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("Ingested")));
+    assert_eq!(
+        controller.metrics.reconcile_errors.load(Ordering::Relaxed),
+        0
+    );
+
+    shutdown.cancel();
+    controller.wait().await.expect("controller stops");
     h.stop().await;
 }

@@ -19,30 +19,44 @@ const START: &str =
     "no kube-apiserver is running: start one with `scripts/k8s-tools apiserver-up` \
      (or run every test with `scripts/test`)";
 
-async fn client() -> Client {
-    let kubeconfig = match std::env::var("KUBECONFIG") {
-        Ok(path) => path,
-        Err(_) => {
-            let output = Command::new(payments_testkit::repo_root().join("scripts/k8s-tools"))
-                .arg("apiserver-env")
-                .output()
-                .unwrap_or_else(|e| panic!("{START} ({e})"));
-            assert!(
-                output.status.success(),
-                "{START}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .find_map(|l| l.strip_prefix("export KUBECONFIG="))
-                .map(|v| v.trim_matches(['\'', '"']).to_owned())
-                .unwrap_or_else(|| panic!("{START}"))
-        }
-    };
+/// A variable `scripts/k8s-tools <command>` exports, unless it is set already.
+fn k8s_tools_var(command: &str, name: &str) -> String {
+    if let Ok(value) = std::env::var(name) {
+        return value;
+    }
+    let output = Command::new(payments_testkit::repo_root().join("scripts/k8s-tools"))
+        .arg(command)
+        .output()
+        .unwrap_or_else(|e| panic!("{START} ({e})"));
+    assert!(
+        output.status.success(),
+        "{START}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+        .map(|v| v.trim_matches(['\'', '"']).to_owned())
+        .unwrap_or_else(|| panic!("{START} (`scripts/k8s-tools {command}` gave no {name})"))
+}
+
+async fn config() -> Config {
+    let kubeconfig = k8s_tools_var("apiserver-env", "KUBECONFIG");
     let kubeconfig = Kubeconfig::read_from(&kubeconfig).unwrap_or_else(|e| panic!("{START} ({e})"));
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .expect("kubeconfig");
+        .expect("kubeconfig")
+}
+
+/// A client with the test's administrator rights.
+async fn client() -> Client {
+    Client::try_from(config().await).expect("client")
+}
+
+/// A client acting as `user` (for example a ServiceAccount), with only that user's rights.
+async fn client_as(user: &str) -> Client {
+    let mut config = config().await;
+    config.auth_info.impersonate = Some(user.to_owned());
     Client::try_from(config).expect("client")
 }
 
