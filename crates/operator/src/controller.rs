@@ -149,7 +149,24 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
     let uid = object
         .uid()
         .ok_or_else(|| Error::MissingField(name.clone(), "uid"))?;
-    let id = import_id(&uid);
+    // An import started elsewhere (an upload) is adopted: reported on, never run here.
+    let adopted = match object.annotations().get(crate::IMPORT_ID_ANNOTATION) {
+        Some(text) => match Uuid::parse_str(text) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                let problem = Problem::new(
+                    "InvalidSpec",
+                    format!(
+                        "annotation {} is not a UUID: {e}",
+                        crate::IMPORT_ID_ANNOTATION
+                    ),
+                );
+                return fail(&object, &ctx, import_id(&uid), None, problem).await;
+            }
+        },
+        None => None,
+    };
+    let id = adopted.unwrap_or_else(|| import_id(&uid));
 
     let (finished, running) = ctx.task_state(id);
     let mut problem = match finished {
@@ -170,7 +187,16 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
     let unfinished = view
         .as_ref()
         .is_none_or(|v| matches!(v.status.as_str(), "received" | "stored"));
-    if unfinished && !running && problem.is_none() {
+    if adopted.is_some() && view.is_none() {
+        problem = Some(Problem::new(
+            "ImportNotFound",
+            format!(
+                "annotation {} names import {id}, which does not exist.",
+                crate::IMPORT_ID_ANNOTATION
+            ),
+        ));
+    }
+    if unfinished && adopted.is_none() && !running && problem.is_none() {
         let resuming = view.is_some();
         match start(&object, &namespace, id, &ctx).await {
             Ok(()) => {

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Suspicious","type":"integer","jsonPath":".status.counts.suspicious"}"#,
     printcolumn = r#"{"name":"Ingested","type":"integer","jsonPath":".status.counts.ingested"}"#,
     printcolumn = r#"{"name":"Rejected","type":"integer","jsonPath":".status.counts.rejected"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Import","type":"string","priority":1,"jsonPath":".status.importId"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{

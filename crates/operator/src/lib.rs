@@ -8,6 +8,7 @@ pub mod crd;
 pub mod error;
 pub mod http;
 pub mod lease;
+pub mod record;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub use crd::{
 pub use error::{Error, Problem, Result};
 pub use http::Metrics;
 pub use lease::{LeaseLock, LeaseTiming};
+pub use record::{upload_name, UploadRecorder, IMPORT_ID_ANNOTATION};
 
 /// The CRD as YAML, as committed under `k8s/crds/` and in the chart.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {

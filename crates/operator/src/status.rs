@@ -108,11 +108,7 @@ fn counts(v: &ImportStatusView) -> ImportCounts {
 fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
     let waiting = |what: &str| unknown("Pending", format!("Waiting for the file to be {what}."));
     let Some(v) = view else {
-        return [
-            unknown("Checking", "The file is being read.".into()),
-            waiting("checked"),
-            waiting("published"),
-        ];
+        return [waiting("read"), waiting("checked"), waiting("published")];
     };
     let checked = format!(
         "{} rows: {} unique, {} exact duplicates removed, {} suspicious.",

@@ -189,6 +189,13 @@ struct ImporterArgs {
     /// MinIO console URL linked from the portal.
     #[arg(long, env = "PAYMENTS_MINIO_CONSOLE_URL")]
     minio_console_url: Option<String>,
+    /// Create a PaymentImport for each upload (in a cluster), so `kubectl get paymentimports`
+    /// lists every import; the controller reports on it and never imports it again.
+    #[arg(long, env = "PAYMENTS_RECORD_IN_KUBERNETES", default_value_t = false)]
+    record_in_kubernetes: bool,
+    /// Namespace of those PaymentImports.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    namespace: String,
 }
 
 #[derive(Debug, Args)]
@@ -427,7 +434,25 @@ impl Cli {
                         minio_console: args.minio_console_url,
                     },
                 };
-                let state = std::sync::Arc::new(payments_web::AppState::new(pipeline, config));
+                let threshold = pipeline.options.suspicious_threshold;
+                let bucket = pipeline.objects.bucket().to_owned();
+                let mut state = payments_web::AppState::new(pipeline, config);
+                if args.record_in_kubernetes {
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
+                    let recorder =
+                        payments_operator::UploadRecorder::new(client, &args.namespace, &bucket);
+                    state = state.with_import_hook(std::sync::Arc::new(move |report, dry_run| {
+                        let recorder = recorder.clone();
+                        Box::pin(async move {
+                            if let Err(e) = recorder.record(&report, threshold, dry_run).await {
+                                tracing::warn!(import = %report.id, error = %e, "could not create its PaymentImport");
+                            }
+                        })
+                    }));
+                }
+                let state = std::sync::Arc::new(state);
                 let listener = tokio::net::TcpListener::bind(args.http_addr)
                     .await
                     .context("binding the web address")?;

@@ -12,9 +12,18 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::future::BoxFuture;
 use minijinja::Environment;
-use payments_pipeline::Pipeline;
+use payments_pipeline::{ImportReport, Pipeline};
 use serde::Serialize;
+
+/// Called after each handled upload with its report and whether it was a dry run, for
+/// example to record the import in Kubernetes. The upload's answer waits for it (at most
+/// [`HOOK_TIMEOUT`]); it logs its own failures, which never fail the upload.
+pub type ImportHook = Arc<dyn Fn(ImportReport, bool) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Longest an upload's answer waits for the [`ImportHook`].
+pub const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Links shown on the portal (empty = hidden).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +52,7 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub config: WebConfig,
     templates: Environment<'static>,
+    import_hook: Option<ImportHook>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -67,7 +77,14 @@ impl AppState {
             pipeline,
             config,
             templates,
+            import_hook: None,
         }
+    }
+
+    /// Runs `hook` after every handled upload.
+    pub fn with_import_hook(mut self, hook: ImportHook) -> Self {
+        self.import_hook = Some(hook);
+        self
     }
 
     /// Renders a page; `.html` templates escape every value (minijinja's auto-escaping).

@@ -143,7 +143,16 @@ async fn import_field(
         };
         std::io::Error::other(format!("{kind}: {e}"))
     }));
-    Ok(state.pipeline.import(file_name, body, dry_run).await?)
+    let report = state.pipeline.import(file_name, body, dry_run).await?;
+    if let Some(hook) = &state.import_hook {
+        if tokio::time::timeout(crate::HOOK_TIMEOUT, hook(report.clone(), dry_run))
+            .await
+            .is_err()
+        {
+            tracing::warn!(import = %report.id, "the import hook timed out");
+        }
+    }
+    Ok(report)
 }
 
 /// The form post: runs the import, then shows its page (303 so a reload does not re-upload).

@@ -541,14 +541,14 @@ async fn two_replicas_never_both_act() {
     h.stop().await;
 }
 
-/// The ServiceAccount, Role and RoleBinding the chart renders for the controller.
-fn chart_rbac(namespace: &str) -> (ServiceAccount, Role, RoleBinding) {
+/// The ServiceAccount, Role and RoleBinding the chart renders in `template`.
+fn chart_rbac(namespace: &str, template: &str) -> (ServiceAccount, Role, RoleBinding) {
     let helm = super::k8s_tools_var("env", "PAYMENTS_HELM");
     let output = std::process::Command::new(&helm)
         .args(["template", "payments"])
         .arg(payments_testkit::repo_root().join("charts/payments"))
         .args(["--namespace", namespace])
-        .args(["--show-only", "templates/controller.yaml"])
+        .args(["--show-only", template])
         .output()
         .unwrap_or_else(|e| panic!("running {helm}: {e}; build it with `scripts/k8s-tools build`"));
     assert!(
@@ -574,10 +574,10 @@ fn chart_rbac(namespace: &str) -> (ServiceAccount, Role, RoleBinding) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_charts_role_is_all_the_controller_needs() {
-    let h = harness().await;
-    let (account, role, binding) = chart_rbac(&h.namespace);
+/// Creates the chart's ServiceAccount, Role and RoleBinding of `template` in the harness'
+/// namespace; returns a client acting as that ServiceAccount.
+async fn as_charts_service_account(h: &Harness, template: &str) -> Client {
+    let (account, role, binding) = chart_rbac(&h.namespace, template);
     let params = PostParams::default();
     let account = Api::<ServiceAccount>::namespaced(h.client.clone(), &h.namespace)
         .create(&params, &account)
@@ -596,7 +596,15 @@ async fn the_charts_role_is_all_the_controller_needs() {
         h.namespace,
         account.metadata.name.expect("name")
     );
-    let restricted = super::client_as(&user).await;
+    super::client_as(&user).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_roles_are_all_the_controller_and_importer_need() {
+    let h = harness().await;
+    let restricted = as_charts_service_account(&h, "templates/controller.yaml").await;
+    let importer = as_charts_service_account(&h, "templates/importer.yaml").await;
+    let params = PostParams::default();
 
     // Least privilege: it cannot edit what people asked for, nor read secrets.
     let denied = Api::<PaymentImport>::namespaced(restricted.clone(), &h.namespace)
@@ -650,7 +658,103 @@ async fn the_charts_role_is_all_the_controller_needs() {
         0
     );
 
+    // The importer's rights are enough to record an upload, and no more.
+    let other = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
+    let report = h
+        .pipeline
+        .import("upload.csv", Cursor::new(other.into_bytes()), false)
+        .await
+        .expect("import");
+    let recorder =
+        payments_operator::UploadRecorder::new(importer.clone(), &h.namespace, h.objects.bucket());
+    let threshold = payments_import::Options::default().suspicious_threshold;
+    recorder
+        .record(&report, threshold, false)
+        .await
+        .expect("the importer may create PaymentImports");
+    h.wait_ready(
+        &payments_operator::upload_name(report.id),
+        "True",
+        "Ingested",
+    )
+    .await;
+    let denied = Api::<PaymentImport>::namespaced(importer, &h.namespace)
+        .delete("rbac", &DeleteParams::default())
+        .await;
+    assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
+
     shutdown.cancel();
+    controller.wait().await.expect("controller stops");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
+    let h = harness().await;
+    let (controller, stop) = h.controller("replica-a").await;
+    // What the web importer does for an upload when it runs in a cluster.
+    let bytes = payments_import::sample_csv(payments_import::samples::SUSPICIOUS_DUPLICATED)
+        .expect("sample");
+    let report = h
+        .pipeline
+        .import("march.csv", Cursor::new(bytes.into_bytes()), false)
+        .await
+        .expect("import");
+    let recorder =
+        payments_operator::UploadRecorder::new(h.client.clone(), &h.namespace, h.objects.bucket());
+    let threshold = payments_import::Options::default().suspicious_threshold;
+    let recorded = recorder
+        .record(&report, threshold, false)
+        .await
+        .expect("record")
+        .expect("a PaymentImport");
+    assert!(
+        recorder.record(&report, threshold, false).await.is_ok(),
+        "twice is harmless"
+    );
+    let name = payments_operator::upload_name(report.id);
+    assert_eq!(recorded.metadata.name.as_deref(), Some(name.as_str()));
+
+    let done = h.wait_ready(&name, "True", "Ingested").await;
+    let status = done.status.expect("status");
+    assert_eq!(status.import_id, Some(report.id.to_string()));
+    let summary = report.summary.expect("summary");
+    assert_eq!(status.counts.duplicates, summary.duplicate_rows as i64);
+    assert_eq!(status.counts.ingested, summary.unique as i64);
+    assert_eq!(
+        controller.metrics.imports_started.load(Ordering::Relaxed),
+        0
+    );
+    assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
+    assert_eq!(
+        payments_testkit::topic_record_count(&h.topic),
+        summary.unique as i64,
+        "published once, by the importer"
+    );
+
+    // An annotation naming no import is reported, not imported.
+    let mut stray = PaymentImport::new(
+        "stray",
+        PaymentImportSpec {
+            source: s3("march.csv"),
+            suspicious_threshold: None,
+            dry_run: false,
+        },
+    );
+    stray.metadata.annotations = Some(
+        [(
+            payments_operator::IMPORT_ID_ANNOTATION.to_owned(),
+            uuid::Uuid::new_v4().to_string(),
+        )]
+        .into(),
+    );
+    h.imports()
+        .create(&PostParams::default(), &stray)
+        .await
+        .expect("create");
+    h.wait_ready("stray", "False", "ImportNotFound").await;
+
+    stop.cancel();
     controller.wait().await.expect("controller stops");
     h.stop().await;
 }

@@ -13,7 +13,7 @@ use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
 use payments_pipeline::Pipeline;
 use payments_testkit::{create_topics, unique_name, TestDb};
-use payments_web::{AppState, WebConfig};
+use payments_web::{AppState, ImportHook, WebConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,10 @@ pub struct App {
 }
 
 pub async fn spawn_app(max_upload_bytes: usize) -> App {
+    spawn_app_with_hook(max_upload_bytes, None).await
+}
+
+pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHook>) -> App {
     let db = TestDb::create().await;
     let topic = unique_name("import-payments-events");
     let stream_topic = unique_name("payments-events");
@@ -42,13 +46,17 @@ pub async fn spawn_app(max_upload_bytes: usize) -> App {
         topic: topic.clone(),
         options: payments_import::Options::default(),
     };
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         pipeline,
         WebConfig {
             max_upload_bytes,
             ..WebConfig::default()
         },
-    ));
+    );
+    if let Some(hook) = hook {
+        state = state.with_import_hook(hook);
+    }
+    let state = Arc::new(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -195,3 +195,37 @@ async fn the_pages_show_the_tables_and_history() {
     assert!(csv.starts_with("row,same_as_row,username_sender"));
     app.stop().await;
 }
+
+/// Every handled upload reaches the import hook (in a cluster it creates the PaymentImport),
+/// with its report and whether it was a dry run, before the answer is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_hook_sees_every_upload_before_the_answer() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(String, bool, Option<String>)>>> = Arc::default();
+    let record = seen.clone();
+    let hook: payments_web::ImportHook = Arc::new(move |report, dry_run| {
+        let record = record.clone();
+        Box::pin(async move {
+            record
+                .lock()
+                .expect("lock")
+                .push((report.id.to_string(), dry_run, report.object_key));
+        })
+    });
+    let app = crate::spawn_app_with_hook(1024 * 1024, Some(hook)).await;
+    let (status, body) = app
+        .upload(
+            "regular_transactions.csv",
+            sample("regular_transactions.csv"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let calls = seen.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, id);
+    assert!(!calls[0].1, "not a dry run");
+    assert!(calls[0].2.is_some(), "the stored object's key");
+    app.wait_done(&id).await;
+    app.stop().await;
+}
