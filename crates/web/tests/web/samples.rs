@@ -201,7 +201,9 @@ async fn the_pages_show_the_tables_and_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_hook_sees_every_upload_before_the_answer() {
     use std::sync::{Arc, Mutex};
-    let seen: Arc<Mutex<Vec<(String, bool, Option<String>)>>> = Arc::default();
+    /// Import id, dry run, stored object key.
+    type Call = (String, bool, Option<String>);
+    let seen: Arc<Mutex<Vec<Call>>> = Arc::default();
     let record = seen.clone();
     let hook: payments_web::ImportHook = Arc::new(move |report, dry_run| {
         let record = record.clone();
