@@ -16,6 +16,8 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -412,6 +414,10 @@ impl Pipeline {
         let file_name = file_name.to_owned();
         let sha256 = sha256.to_owned();
         let handle = tokio::runtime::Handle::current();
+        // A blocking thread cannot be aborted: when this future is dropped (the controller lost
+        // its lease, a request was cancelled) the flag stops the publisher at its next row.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancelled.clone());
         let published = tokio::task::spawn_blocking(move || -> Result<u64> {
             let reader = SyncIoBridge::new(object);
             let import = ImportRef {
@@ -425,6 +431,7 @@ impl Pipeline {
                 handle: &handle,
                 pending: VecDeque::new(),
                 delivered: 0,
+                cancelled: &cancelled,
             };
             let id_text = id.to_string();
             payments_import::publish_resolved(reader, &options, &import, &resolved, |event| {
@@ -468,10 +475,23 @@ struct KafkaSink<'a> {
     handle: &'a tokio::runtime::Handle,
     pending: VecDeque<DeliveryFuture>,
     delivered: u64,
+    cancelled: &'a AtomicBool,
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 impl KafkaSink<'_> {
     fn send(&mut self, event: &ImportEvent, import_id: &str) -> Result<(), PipelineError> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            return Err(PipelineError::Task("publishing was cancelled".into()));
+        }
         let payload = serde_json::to_vec(event).map_err(|e| PipelineError::Task(e.to_string()))?;
         let key = event.transaction_id.to_string();
         loop {

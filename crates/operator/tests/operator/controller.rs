@@ -758,3 +758,62 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     controller.wait().await.expect("controller stops");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
+    const ROWS: usize = 150_000;
+    let h = harness().await;
+    h.put("big.csv", &payments_import::samples::large_csv(ROWS))
+        .await;
+    let (a, stop_a) = h.controller("replica-a").await;
+    wait_for("replica-a to lead", WAIT, || async {
+        a.metrics.is_leader().then_some(())
+    })
+    .await;
+    let (b, stop_b) = h.controller("replica-b").await;
+    let created = h.create("big", s3("big.csv")).await;
+    let id = payments_operator::import_id(&created.metadata.uid.expect("uid"));
+
+    // Kill the leader as soon as its import exists.
+    wait_for("the import to start", WAIT, || async {
+        payments_store::get_import(&h.db.pool, id)
+            .await
+            .ok()
+            .flatten()
+            .map(|_| ())
+    })
+    .await;
+    a.kill();
+    let status_at_kill = payments_store::get_import(&h.db.pool, id)
+        .await
+        .expect("read")
+        .expect("row")
+        .import
+        .status();
+
+    let done = h.wait_ready("big", "True", "Ingested").await;
+    let counts = done.status.expect("status").counts;
+    assert_eq!(counts.rows, ROWS as i64);
+    assert_eq!(counts.ingested + counts.rejected, counts.published);
+    assert_eq!(counts.published, counts.unique);
+    assert_eq!(
+        h.count(&format!(
+            "SELECT count(*) FROM transactions WHERE import_id = '{id}'"
+        ))
+        .await,
+        counts.ingested,
+        "every unique row once, however often it was published"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
+    if status_at_kill < payments_store::ImportStatus::Published {
+        assert_eq!(b.metrics.imports_resumed.load(Ordering::Relaxed), 1);
+    } else {
+        eprintln!("the import was already {status_at_kill:?} when its leader was killed");
+    }
+    assert_eq!(b.metrics.imports_started.load(Ordering::Relaxed), 0);
+
+    stop_a.cancel();
+    stop_b.cancel();
+    b.wait().await.expect("controller stops");
+    h.stop().await;
+}
