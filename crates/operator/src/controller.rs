@@ -5,6 +5,8 @@
 //! reconcile or a controller restart finds the same import and never starts another. The
 //! import itself runs in a task of this process; reconciles read its progress from the
 //! database and write it to the status, until every published row is ingested or rejected.
+//! An import started elsewhere (an upload, named by the `payments.dev/import-id` annotation) is
+//! adopted: reported on, never run or resumed here.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -177,7 +179,7 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
         },
         None => None,
     };
-    let mut view = match ctx.pipeline.status(id).await {
+    let view = match ctx.pipeline.status(id).await {
         Ok(view) => Some(view),
         Err(PipelineError::NotFound(_)) => None,
         Err(e) => return fail(&object, &ctx, id, None, Problem::from_pipeline(&e)).await,
@@ -211,9 +213,6 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
                     ("Started", format!("Import {id} started."))
                 };
                 publish(&ctx, &object, EventType::Normal, reason, note).await;
-                // Pick up the row the task creates, if it is quick.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                view = ctx.pipeline.status(id).await.ok().or(view);
             }
             Err(p) => problem = Some(p),
         }
