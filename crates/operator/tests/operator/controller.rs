@@ -122,6 +122,11 @@ impl Harness {
         (operator, shutdown)
     }
 
+    async fn put_sample(&self, key: &str, sample: &str) {
+        let text = payments_import::sample_csv(sample).expect("a sample name");
+        self.put(key, text.as_bytes()).await;
+    }
+
     async fn put(&self, key: &str, bytes: &[u8]) {
         self.objects
             .put_stream(key, Cursor::new(bytes.to_vec()), "text/csv")
@@ -177,6 +182,13 @@ impl Harness {
             .await
             .expect("events")
             .items
+    }
+
+    /// Stops `controller` (cleanly, releasing its lease), then the harness.
+    async fn finish(self, controller: Operator, stop: CancellationToken) {
+        stop.cancel();
+        controller.wait().await.expect("controller stops");
+        self.stop().await;
     }
 
     async fn stop(mut self) {
@@ -309,9 +321,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         .expect("readyz");
     assert_eq!(ready.status(), 200);
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,22 +342,20 @@ async fn a_missing_object_is_reported_and_retried_until_it_appears() {
     assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
 
     // The object appears; the retry with backoff picks it up.
-    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
-    h.put("uploads/later.csv", bytes.as_bytes()).await;
+    h.put_sample("uploads/later.csv", payments_import::samples::REGULAR)
+        .await;
     let done = h.wait_ready("later", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);
     assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_and_recreating_does_not_duplicate_transactions() {
     let h = harness().await;
-    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
-    h.put("regular.csv", bytes.as_bytes()).await;
+    h.put_sample("regular.csv", payments_import::samples::REGULAR)
+        .await;
     let (controller, stop) = h.controller("replica-a").await;
     h.create("regular", s3("regular.csv")).await;
     h.wait_ready("regular", "True", "Ingested").await;
@@ -376,16 +384,14 @@ async fn deleting_and_recreating_does_not_duplicate_transactions() {
         transactions
     );
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_import_is_resumed_by_the_next_controller() {
     let h = harness().await;
-    let bytes = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
-    h.put("suspicious.csv", bytes.as_bytes()).await;
+    h.put_sample("suspicious.csv", payments_import::samples::SUSPICIOUS)
+        .await;
     // A controller died right after starting this import: its row exists, nothing else.
     let created = h.create("resume", s3("suspicious.csv")).await;
     let id = payments_operator::import_id(&created.metadata.uid.expect("uid"));
@@ -422,9 +428,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
         .iter()
         .any(|e| e.reason.as_deref() == Some("Resumed")));
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,9 +465,7 @@ async fn a_config_map_source_is_imported() {
         "{archived:?}"
     );
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,8 +497,8 @@ async fn two_replicas_never_both_act() {
     .await;
     let second = 1 - first;
 
-    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
-    h.put("one.csv", bytes.as_bytes()).await;
+    h.put_sample("one.csv", payments_import::samples::REGULAR)
+        .await;
     h.create("one", s3("one.csv")).await;
     h.wait_ready("one", "True", "Ingested").await;
     assert!(replicas[first].metrics.reconciles.load(Ordering::Relaxed) > 0);
@@ -512,8 +514,8 @@ async fn two_replicas_never_both_act() {
         replicas[second].metrics.is_leader().then_some(())
     })
     .await;
-    let other = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
-    h.put("two.csv", other.as_bytes()).await;
+    h.put_sample("two.csv", payments_import::samples::SUSPICIOUS)
+        .await;
     h.create("two", s3("two.csv")).await;
     h.wait_ready("two", "True", "Ingested").await;
     assert!(replicas[second].metrics.reconciles.load(Ordering::Relaxed) > 0);
@@ -628,8 +630,8 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
 
     // With only those rights, a whole import runs: lease, watch, status, events.
-    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
-    h.put("rbac.csv", bytes.as_bytes()).await;
+    h.put_sample("rbac.csv", payments_import::samples::REGULAR)
+        .await;
     let shutdown = CancellationToken::new();
     let controller = payments_operator::start(
         ControllerConfig {
@@ -754,9 +756,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
         .expect("create");
     h.wait_ready("stray", "False", "ImportNotFound").await;
 
-    stop.cancel();
-    controller.wait().await.expect("controller stops");
-    h.stop().await;
+    h.finish(controller, stop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
