@@ -817,3 +817,69 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
     b.wait().await.expect("controller stops");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
+    let h = harness().await;
+    let (controller, stop) = h.controller("replica-a").await;
+
+    // A malformed file: refused as a whole, with the row and the reason; nothing published.
+    let header = "username_sender,username_receiver,amount,currency,transaction_date,status\n";
+    let bad = format!(
+        "{header}esme6287,jonas9882,10.00,USD,2025-07-07 01:04:27 UTC,failed\nesme6287,jonas9882\n"
+    );
+    h.put("bad.csv", bad.as_bytes()).await;
+    h.create("bad", s3("bad.csv")).await;
+    let refused = h.wait_ready("bad", "False", "InvalidFile").await;
+    let status = refused.status.expect("status");
+    let message = status.message.clone().unwrap_or_default();
+    assert!(message.contains("row 2: expected 6 fields"), "{message}");
+    let validated = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Validated")
+        .expect("Validated");
+    assert_eq!(
+        (validated.status.as_str(), validated.reason.as_str()),
+        ("False", "InvalidFile")
+    );
+    assert_eq!(status.counts.published, 0);
+    assert!(status.completion_time.is_some(), "a refused file is final");
+
+    // The database stops taking connections: the status says so and the import waits.
+    let admin = sqlx::PgPool::connect(&payments_testkit::stack().admin_url)
+        .await
+        .expect("admin connection");
+    let database = h.db.name.clone();
+    sqlx::query(&format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    ))
+    .execute(&admin)
+    .await
+    .expect("refuse connections");
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&database)
+        .execute(&admin)
+        .await
+        .expect("drop connections");
+    h.put_sample("later.csv", payments_import::samples::REGULAR)
+        .await;
+    h.create("during-outage", s3("later.csv")).await;
+    let waiting = h
+        .wait_ready("during-outage", "False", "DatabaseUnavailable")
+        .await;
+    let message = waiting.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(!message.is_empty());
+
+    // It comes back: the retry with backoff finishes the import.
+    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&admin)
+        .await
+        .expect("allow connections");
+    admin.close().await;
+    let done = h.wait_ready("during-outage", "True", "Ingested").await;
+    assert_eq!(done.status.expect("status").counts.ingested, 40);
+    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+
+    h.finish(controller, stop).await;
+}
