@@ -146,6 +146,10 @@ Call with (dict "ctx" $ "name" "secret-name" "key" "password" "value" "" "length
   value: {{ .Values.log.level | quote }}
 - name: PAYMENTS_LOG_FORMAT
   value: {{ .Values.log.format | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 - name: PAYMENTS_DATABASE_URL
   valueFrom:
     secretKeyRef:

@@ -9,9 +9,11 @@ use payments_domain::{validate::Status, StreamEvent};
 use payments_store::PgPool;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -232,10 +234,14 @@ pub async fn run(
                 let producer = producer.clone();
                 let topic = config.topic.clone();
                 produced += 1;
+                // One span per event: its trace follows the record into the ingester.
+                let span = tracing::info_span!("generate_event", transaction_id = %key);
+                let traceparent = span.in_scope(payments_stream::trace::current_traceparent);
                 in_flight.push(async move {
-                    let record = FutureRecord::to(&topic).key(&key).payload(&payload);
+                    let headers = payments_stream::trace::with_traceparent(OwnedHeaders::new(), traceparent.as_deref());
+                    let record = FutureRecord::to(&topic).key(&key).payload(&payload).headers(headers);
                     producer.send(record, Duration::from_secs(60)).await.map(|_| ()).map_err(|(e, _)| e)
-                });
+                }.instrument(span));
             }
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use opentelemetry::trace::SpanContext;
 use payments_domain::{validate, Origin, ReferenceData};
 use payments_store::{Batch, PgPool, Record, RecordOutcome};
 use payments_stream::KafkaOptions;
@@ -63,7 +64,7 @@ pub(crate) async fn run(
     tracing::info!(group = %config.group_id, topics = ?[&config.stream_topic, &config.import_topic], "ingester consuming");
 
     // Two batches in flight at most: one being written, one being filled.
-    let (batches, pending) = mpsc::channel::<Batch>(1);
+    let (batches, pending) = mpsc::channel::<Collected>(1);
     let writer = tokio::spawn(write::run(
         pending,
         pool.clone(),
@@ -73,7 +74,8 @@ pub(crate) async fn run(
     ));
 
     while !shutdown.is_cancelled() {
-        let mut batch = collect(&consumer, &config, &refs.data, &health, &shutdown).await;
+        let Collected { mut batch, traces } =
+            collect(&consumer, &config, &refs.data, &health, &shutdown).await;
         if batch.records.is_empty() {
             continue;
         }
@@ -94,7 +96,7 @@ pub(crate) async fn run(
                 revalidate(&mut batch, &config, &refs.data);
             }
         }
-        if batches.send(batch).await.is_err() {
+        if batches.send(Collected { batch, traces }).await.is_err() {
             break;
         }
     }
@@ -112,6 +114,16 @@ struct References {
     loaded: Instant,
 }
 
+/// Most traces one batch span links to; a batch of generator events would otherwise carry
+/// thousands.
+const MAX_LINKS: usize = 64;
+
+/// A batch and the traces (from `traceparent` headers) of the records in it.
+pub(crate) struct Collected {
+    pub batch: Batch,
+    pub traces: Vec<SpanContext>,
+}
+
 /// Reads until the batch is full, the linger time after its first record has passed, or shutdown.
 async fn collect(
     consumer: &payments_stream::rdkafka::consumer::StreamConsumer<ResumeFromDatabase>,
@@ -119,8 +131,9 @@ async fn collect(
     refs: &ReferenceData,
     health: &Health,
     shutdown: &CancellationToken,
-) -> Batch {
+) -> Collected {
     let mut records = Vec::with_capacity(config.batch_size.min(100_000));
+    let mut traces: Vec<SpanContext> = Vec::new();
     let now = Utc::now();
     // Until the first record arrives, wake up now and then to notice shutdown.
     let mut linger = pin!(tokio::time::sleep(Duration::from_secs(1)));
@@ -137,6 +150,13 @@ async fn collect(
                         linger.as_mut().reset(tokio::time::Instant::now() + config.linger);
                     }
                     records.push(classify(&message, config, refs, now));
+                    if traces.len() < MAX_LINKS {
+                        if let Some(trace) = payments_stream::trace::span_context(message.headers()) {
+                            if !traces.iter().any(|t| t.trace_id() == trace.trace_id()) {
+                                traces.push(trace);
+                            }
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving from kafka failed");
@@ -156,7 +176,10 @@ async fn collect(
         .metrics
         .records_consumed
         .fetch_add(records.len() as u64, Ordering::Relaxed);
-    Batch { records }
+    Collected {
+        batch: Batch { records },
+        traces,
+    }
 }
 
 fn origin(topic: &str, config: &IngesterConfig) -> Origin {

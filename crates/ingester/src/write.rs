@@ -11,7 +11,10 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::consume::Collected;
 use crate::rebalance::ResumeFromDatabase;
 use crate::{Health, Result};
 
@@ -57,21 +60,35 @@ impl Retry {
 }
 
 pub(crate) async fn run(
-    mut pending: mpsc::Receiver<Batch>,
+    mut pending: mpsc::Receiver<Collected>,
     pool: PgPool,
     consumer: Arc<StreamConsumer<ResumeFromDatabase>>,
     group: String,
     retry: Retry,
 ) -> Result<()> {
-    while let Some(batch) = pending.recv().await {
+    while let Some(Collected { batch, traces }) = pending.recv().await {
+        // Linked, not parented: one batch serves many uploads and events.
+        let span = tracing::info_span!(
+            "write_batch",
+            records = batch.records.len(),
+            upserted = tracing::field::Empty,
+            rejected = tracing::field::Empty
+        );
+        for trace in traces {
+            span.add_link(trace);
+        }
         let Some(outcome) = retry
             .database("write batch", || write_batch(&pool, &group, &batch))
+            .instrument(span.clone())
             .await
         else {
             // Shutdown while the database was away: nothing was committed, the batch is replayed
             // from the stored offsets by whoever consumes these partitions next.
             return Ok(());
         };
+        span.record("upserted", outcome.upserted);
+        span.record("rejected", outcome.rejected);
+        drop(span);
         let metrics = &retry.health.metrics;
         metrics.batches_committed.fetch_add(1, Ordering::Relaxed);
         metrics

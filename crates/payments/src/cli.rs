@@ -380,6 +380,20 @@ fn shutdown_on_signal() -> CancellationToken {
 }
 
 impl Cli {
+    /// The subcommand's name, for logs and traces.
+    pub fn role(&self) -> &'static str {
+        match self.command {
+            Command::Migrate(_) => "migrate",
+            Command::Ingester(_) => "ingester",
+            Command::Generator(_) => "generator",
+            Command::Importer(_) => "importer",
+            Command::Import(_) => "import",
+            Command::SampleCsvs(_) => "sample-csvs",
+            Command::Controller(_) => "controller",
+            Command::Crd => "crd",
+        }
+    }
+
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Migrate(args) => {

@@ -9,7 +9,7 @@ mod telemetry;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    telemetry::init(&cli.log_format);
+    let _telemetry = telemetry::init(&cli.log_format, cli.role());
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

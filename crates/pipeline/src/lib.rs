@@ -169,6 +169,7 @@ impl Pipeline {
     /// before publishing had finished (`received`/`stored`): publishing again is harmless, as
     /// every row keeps its deterministic `transaction_id`. An import that got further is never
     /// run again; its report is returned as it stands. On `Err` the import stays resumable.
+    #[tracing::instrument(name = "import", skip(self, id, body), fields(import_id = %id))]
     pub async fn import_as<R>(
         &self,
         id: Uuid,
@@ -416,6 +417,7 @@ impl Pipeline {
         let handle = tokio::runtime::Handle::current();
         // A blocking thread cannot be aborted: when this future is dropped (the controller lost
         // its lease, a request was cancelled) the flag stops the publisher at its next row.
+        let traceparent = payments_stream::trace::current_traceparent();
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(cancelled.clone());
         let published = tokio::task::spawn_blocking(move || -> Result<u64> {
@@ -432,6 +434,7 @@ impl Pipeline {
                 pending: VecDeque::new(),
                 delivered: 0,
                 cancelled: &cancelled,
+                traceparent: traceparent.as_deref(),
             };
             let id_text = id.to_string();
             payments_import::publish_resolved(reader, &options, &import, &resolved, |event| {
@@ -476,6 +479,8 @@ struct KafkaSink<'a> {
     pending: VecDeque<DeliveryFuture>,
     delivered: u64,
     cancelled: &'a AtomicBool,
+    /// The import's trace, stamped on every record.
+    traceparent: Option<&'a str>,
 }
 
 /// Sets its flag when dropped.
@@ -499,6 +504,7 @@ impl KafkaSink<'_> {
                 key: "import-id",
                 value: Some(import_id),
             });
+            let headers = payments_stream::trace::with_traceparent(headers, self.traceparent);
             let record = FutureRecord::to(self.topic)
                 .key(&key)
                 .payload(&payload)

@@ -13,6 +13,8 @@ use rdkafka::types::RDKafkaErrorCode;
 
 pub use rdkafka;
 
+pub mod trace;
+
 /// Default topic of the live event stream.
 pub const PAYMENTS_TOPIC: &str = "payments-events";
 /// Default topic of rows streamed by the CSV importer.

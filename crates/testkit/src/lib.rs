@@ -249,7 +249,31 @@ where
 
 /// Every record's payload currently in `topic`, read from the start of each partition.
 pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
-    use rdkafka::message::Message;
+    read_topic_records(topic)
+        .into_iter()
+        .map(|record| record.payload)
+        .collect()
+}
+
+/// A record as read back from a topic.
+pub struct TopicRecord {
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl TopicRecord {
+    /// The value of header `key`, as text.
+    pub fn header(&self, key: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Every record currently in `topic`, with its headers, from the start of each partition.
+pub fn read_topic_records(topic: &str) -> Vec<TopicRecord> {
+    use rdkafka::message::{Headers, Message};
     use rdkafka::{Offset, TopicPartitionList};
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &stack().kafka_brokers)
@@ -281,7 +305,19 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
         );
         if let Some(message) = consumer.poll(Duration::from_millis(500)) {
             let message = message.expect("kafka message");
-            payloads.push(message.payload().unwrap_or_default().to_vec());
+            let headers = message
+                .headers()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            payloads.push(TopicRecord {
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
             remaining -= 1;
         }
     }

@@ -4,6 +4,7 @@
 mod browser;
 mod hostile;
 mod samples;
+mod traces;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
