@@ -176,12 +176,21 @@ impl Harness {
             .expect("count")
     }
 
-    async fn events(&self, name: &str) -> Vec<Event> {
-        Api::<Event>::namespaced(self.client.clone(), &self.namespace)
-            .list(&ListParams::default().fields(&format!("regarding.name={name}")))
-            .await
-            .expect("events")
-            .items
+    /// Waits for an Event with `reason` about `name`: Events are recorded after the status
+    /// write they describe, so a test that saw the status may be ahead of them.
+    async fn event(&self, name: &str, reason: &str) -> Event {
+        let events = Api::<Event>::namespaced(self.client.clone(), &self.namespace);
+        let params = ListParams::default().fields(&format!("regarding.name={name}"));
+        wait_for(&format!("a {reason} event about {name}"), WAIT, || async {
+            events
+                .list(&params)
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some(reason))
+        })
+        .await
     }
 
     /// Stops `controller` (cleanly, releasing its lease), then the harness.
@@ -291,17 +300,9 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     );
 
     // Each stage left an Event a person can read with `kubectl describe`.
-    let reasons: Vec<String> = h
-        .events("july")
-        .await
-        .into_iter()
-        .filter_map(|e| e.reason)
-        .collect();
     for reason in ["Started", "Validated", "Published", "Ingested"] {
-        assert!(
-            reasons.iter().any(|r| r == reason),
-            "no {reason} event in {reasons:?}"
-        );
+        let event = h.event("july", reason).await;
+        assert_eq!(event.type_.as_deref(), Some("Normal"));
     }
 
     // Health and metrics endpoints answer.
@@ -332,14 +333,8 @@ async fn a_missing_object_is_reported_and_retried_until_it_appears() {
     let waiting = h.wait_ready("later", "False", "ObjectNotFound").await;
     let message = waiting.status.and_then(|s| s.message).unwrap_or_default();
     assert!(message.contains("uploads/later.csv"), "{message}");
-    let warnings: Vec<_> = h
-        .events("later")
-        .await
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some("ObjectNotFound"))
-        .collect();
-    assert!(!warnings.is_empty(), "an ObjectNotFound event");
-    assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
+    let warning = h.event("later", "ObjectNotFound").await;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
 
     // The object appears; the retry with backoff picks it up.
     h.put_sample("uploads/later.csv", payments_import::samples::REGULAR)
@@ -422,11 +417,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
     assert_eq!(status.counts.ingested, 12);
     assert!(status.counts.suspicious > 0);
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
-    assert!(h
-        .events("resume")
-        .await
-        .iter()
-        .any(|e| e.reason.as_deref() == Some("Resumed")));
+    h.event("resume", "Resumed").await;
 
     h.finish(controller, stop).await;
 }
@@ -650,11 +641,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     .expect("the controller starts with the chart's rights");
     h.create("rbac", s3("rbac.csv")).await;
     h.wait_ready("rbac", "True", "Ingested").await;
-    assert!(h
-        .events("rbac")
-        .await
-        .iter()
-        .any(|e| e.reason.as_deref() == Some("Ingested")));
+    h.event("rbac", "Ingested").await;
     assert_eq!(
         controller.metrics.reconcile_errors.load(Ordering::Relaxed),
         0
