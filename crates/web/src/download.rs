@@ -7,15 +7,6 @@ use uuid::Uuid;
 
 use crate::SharedState;
 
-const HEADER: [&str; 6] = [
-    "username_sender",
-    "username_receiver",
-    "amount",
-    "currency",
-    "transaction_date",
-    "status",
-];
-
 /// A cell a spreadsheet would run as a formula gets a leading `'`, so opening a downloaded file
 /// cannot execute what an uploader wrote.
 pub fn neutralise(cell: &str) -> String {
@@ -68,7 +59,7 @@ pub async fn duplicates(State(state): State<SharedState>, Path(id): Path<Uuid>) 
     };
     let mut rows = vec![["row", "same_as_row"]
         .iter()
-        .chain(HEADER.iter())
+        .chain(payments_import::COLUMNS.iter())
         .map(|s| s.to_string())
         .collect()];
     for d in &summary.duplicates {
@@ -85,7 +76,7 @@ pub async fn suspicious(State(state): State<SharedState>, Path(id): Path<Uuid>) 
     };
     let mut rows = vec![["row", "why"]
         .iter()
-        .chain(HEADER.iter())
+        .chain(payments_import::COLUMNS.iter())
         .map(|s| s.to_string())
         .collect()];
     for s in &summary.suspicious {
