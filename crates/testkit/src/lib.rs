@@ -46,20 +46,7 @@ pub fn stack() -> &'static Stack {
             .filter(|(k, _)| k.starts_with("PAYMENTS_"))
             .collect();
         if !vars.contains_key("PAYMENTS_DATABASE_ADMIN_URL") {
-            let output = Command::new(repo_root().join("scripts/stack"))
-                .arg("env")
-                .output()
-                .unwrap_or_else(|e| panic!("{START_STACK} ({e})"));
-            assert!(
-                output.status.success(),
-                "{START_STACK}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            for line in String::from_utf8_lossy(&output.stdout).lines() {
-                if let Some((key, value)) = line.trim_start_matches("export ").split_once('=') {
-                    vars.insert(key.to_owned(), value.trim_matches(['"', '\'']).to_owned());
-                }
-            }
+            vars.extend(script_exports("scripts/stack", "env", START_STACK));
         }
         let get = |key: &str| {
             vars.get(key)
@@ -78,6 +65,25 @@ pub fn stack() -> &'static Stack {
             vars,
         }
     })
+}
+
+/// The variables `<script> <command>` prints as `export KEY=value` lines (the repository's
+/// scripts print their settings that way); panics with `hint` when the script fails.
+pub fn script_exports(script: &str, command: &str, hint: &str) -> HashMap<String, String> {
+    let output = Command::new(repo_root().join(script))
+        .arg(command)
+        .output()
+        .unwrap_or_else(|e| panic!("{hint} ({e})"));
+    assert!(
+        output.status.success(),
+        "{hint}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim_start_matches("export ").split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.trim_matches(['"', '\'']).to_owned()))
+        .collect()
 }
 
 /// `prefix-<random>`: topic, group and database names that no other test uses.

@@ -3,7 +3,6 @@
 
 mod controller;
 
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -24,19 +23,8 @@ fn k8s_tools_var(command: &str, name: &str) -> String {
     if let Ok(value) = std::env::var(name) {
         return value;
     }
-    let output = Command::new(payments_testkit::repo_root().join("scripts/k8s-tools"))
-        .arg(command)
-        .output()
-        .unwrap_or_else(|e| panic!("{START} ({e})"));
-    assert!(
-        output.status.success(),
-        "{START}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-        .map(|v| v.trim_matches(['\'', '"']).to_owned())
+    payments_testkit::script_exports("scripts/k8s-tools", command, START)
+        .remove(name)
         .unwrap_or_else(|| panic!("{START} (`scripts/k8s-tools {command}` gave no {name})"))
 }
 
