@@ -41,8 +41,9 @@ fn unknown(reason: &'static str, message: String) -> Stage {
 /// order), counts, times and a message. A condition keeps its `lastTransitionTime` while its
 /// status stays the same.
 pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
-    let [validated, published, ingested] = stages(obs.view);
-    let mut ready = ready(obs.view, &ingested);
+    let stages = stages(obs.view);
+    let mut ready = ready(obs.view, &stages);
+    let [validated, published, ingested] = stages;
     if let Some(problem) = obs.problem {
         ready = f(problem.reason, problem.message.clone());
     }
@@ -171,21 +172,18 @@ fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
     }
 }
 
-/// `Ready` is the last stage that matters: the file refused, still going, or finished.
-fn ready(view: Option<&ImportStatusView>, ingested: &Stage) -> Stage {
+/// `Ready` is the last stage that matters: the file refused, still going, or finished; while
+/// going, it says what the stage in progress says.
+fn ready(view: Option<&ImportStatusView>, stages: &[Stage; 3]) -> Stage {
+    let [validated, published, ingested] = stages;
     let Some(v) = view else {
         return f("Importing", "The import is starting.".into());
     };
     match v.status.as_str() {
-        "received" => f("Checking", "The file is being read and checked.".into()),
-        "stored" => f("Publishing", "The unique rows are being published.".into()),
+        "received" => f("Checking", validated.2.clone()),
+        "stored" => f("Publishing", published.2.clone()),
         "published" => f("Ingesting", ingested.2.clone()),
-        "failed" => f(
-            "InvalidFile",
-            v.error
-                .clone()
-                .unwrap_or_else(|| "The import failed.".into()),
-        ),
+        "failed" => f("InvalidFile", validated.2.clone()),
         _ if v.first_import_id.is_some() => t("AlreadyImported", ingested.2.clone()),
         _ if v.dry_run => t(
             "DryRunComplete",
