@@ -9,6 +9,7 @@ use chrono::Utc;
 use opentelemetry::trace::SpanContext;
 use payments_domain::{validate, Origin, ReferenceData};
 use payments_store::{Batch, PgPool, Record, RecordOutcome};
+use payments_stream::trace::TraceLinks;
 use payments_stream::KafkaOptions;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -133,7 +134,7 @@ async fn collect(
     shutdown: &CancellationToken,
 ) -> Collected {
     let mut records = Vec::with_capacity(config.batch_size.min(100_000));
-    let mut traces: Vec<SpanContext> = Vec::new();
+    let mut traces = TraceLinks::new(MAX_LINKS);
     let now = Utc::now();
     // Until the first record arrives, wake up now and then to notice shutdown.
     let mut linger = pin!(tokio::time::sleep(Duration::from_secs(1)));
@@ -150,13 +151,7 @@ async fn collect(
                         linger.as_mut().reset(tokio::time::Instant::now() + config.linger);
                     }
                     records.push(classify(&message, config, refs, now));
-                    if traces.len() < MAX_LINKS {
-                        if let Some(trace) = payments_stream::trace::span_context(message.headers()) {
-                            if !traces.iter().any(|t| t.trace_id() == trace.trace_id()) {
-                                traces.push(trace);
-                            }
-                        }
-                    }
+                    traces.add(message.headers());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving from kafka failed");
@@ -178,7 +173,7 @@ async fn collect(
         .fetch_add(records.len() as u64, Ordering::Relaxed);
     Collected {
         batch: Batch { records },
-        traces,
+        traces: traces.into_links(),
     }
 }
 
