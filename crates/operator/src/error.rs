@@ -5,8 +5,6 @@ use payments_pipeline::PipelineError;
 pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    #[error("database: {0}")]
-    Store(#[from] payments_store::StoreError),
     #[error("{}: {}", .0.reason, .0.message)]
     Import(Problem),
     #[error("{0} has no {1}")]

@@ -100,7 +100,7 @@ impl Operator {
     }
 }
 
-/// Applies the migrations, checks the CRD is installed, serves health and metrics, then stands
+/// Checks the CRD is installed, serves health and metrics, then stands
 /// by for the Lease and reconciles while it holds it, until `shutdown`.
 pub async fn start(
     config: ControllerConfig,
@@ -109,7 +109,6 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Operator> {
     config.validate().map_err(Error::Config)?;
-    payments_store::migrate(&pipeline.pool).await?;
     let imports: Api<PaymentImport> = Api::namespaced(client.clone(), &config.namespace);
     imports
         .list(&ListParams::default().limit(1))
