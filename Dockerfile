@@ -1,11 +1,19 @@
-# syntax=docker/dockerfile:1.7
 # One image for every role: `payments <role>` (migrate, ingester, generator, importer, import,
-# sample-csvs, and later controller). Build: docker build -t payments:dev .
+# sample-csvs, controller, ...). Build: docker build -t payments:dev .
 #
+# No `# syntax=` line: it makes BuildKit pull a frontend image, which a machine without a
+# registry cannot do; the built-in frontend has everything used here (cache mounts included).
+#
+# The base images are build arguments so a machine without a registry can build this same file
+# from locally assembled bases (scripts/images does, with buildah: a debootstrapped Debian and a
+# Rust toolchain on it). The defaults are the public images.
+ARG BUILDER_IMAGE=rust:1.95-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
 # Builder: the official Rust image (Debian bookworm). rdkafka builds its bundled librdkafka with
 # the mklove `configure` + make (needs make, gcc, g++, perl, python3; zlib through the `libz`
 # feature); aws-lc-rs (the S3 client's TLS) needs cmake on some targets, so it is installed too.
-FROM rust:1.95-bookworm AS builder
+FROM ${BUILDER_IMAGE} AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake perl python3 pkg-config zlib1g-dev \
@@ -26,7 +34,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # Runtime: Debian slim (libz and the C/C++ runtime that librdkafka links against), CA
 # certificates for HTTPS to S3, a non-root user with the distroless `nonroot` uid/gid 65532.
-FROM debian:bookworm-slim AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates zlib1g \
  && rm -rf /var/lib/apt/lists/* \
