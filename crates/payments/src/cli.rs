@@ -137,20 +137,27 @@ struct PipelineArgs {
     /// Rows above this amount are reported as suspicious (and still published).
     #[arg(long, env = "PAYMENTS_SUSPICIOUS_THRESHOLD", default_value = "8000")]
     suspicious_threshold: rust_decimal::Decimal,
+    /// How long to keep retrying at start while the database, Kafka or S3 cannot be reached
+    /// (in a cluster they may start after this process) before giving up.
+    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    startup_timeout: Duration,
 }
 
 impl PipelineArgs {
     async fn pipeline(&self, application: &str) -> anyhow::Result<payments_pipeline::Pipeline> {
         let pool = self.database.pool(application)?;
-        payments_store::migrate(&pool)
-            .await
-            .context("applying migrations")?;
+        let timeout = self.startup_timeout;
+        until_available("applying migrations", timeout, || {
+            payments_store::migrate(&pool)
+        })
+        .await?;
         let kafka = self.kafka.options(application);
         if self.kafka.create_topics {
-            kafka
-                .ensure_topics(&[&self.import_topic], self.kafka.topic_partitions)
-                .await
-                .context("creating topics")?;
+            let topics = [self.import_topic.as_str()];
+            until_available("creating topics", timeout, || {
+                kafka.ensure_topics(&topics, self.kafka.topic_partitions)
+            })
+            .await?;
         }
         let objects = payments_objectstore::ObjectStore::new(&payments_objectstore::S3Options {
             endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
@@ -159,10 +166,7 @@ impl PipelineArgs {
             secret_key: SecretString::from(self.s3.secret_key.clone()),
             bucket: self.s3.bucket.clone(),
         });
-        objects
-            .ensure_bucket()
-            .await
-            .context("checking the bucket")?;
+        until_available("checking the bucket", timeout, || objects.ensure_bucket()).await?;
         Ok(payments_pipeline::Pipeline {
             pool,
             objects,
@@ -330,6 +334,39 @@ struct GeneratorArgs {
 }
 
 /// `250ms`, `2s`, `1m` or a bare number of seconds.
+/// Runs a start-up step until it succeeds, retrying with capped exponential backoff for at most
+/// `timeout`: a process that exits instead would be restarted by Kubernetes with ever longer
+/// back-off delays while its dependencies come up. Each failed attempt is logged.
+async fn until_available<T, E, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut step: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match step().await {
+            Ok(value) => return Ok(value),
+            Err(error) if started.elapsed() + delay < timeout => {
+                tracing::warn!(%error, attempt, retry_in = ?delay, "{what}: not available yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context(format!("{what} (gave up after {attempt} attempts)")))
+            }
+        }
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
