@@ -276,6 +276,10 @@ struct MigrateArgs {
     /// Do not insert the demo users.
     #[arg(long, env = "PAYMENTS_NO_DEMO_USERS")]
     no_demo_users: bool,
+    /// How long to keep retrying while the database cannot be reached (in a cluster it may
+    /// start after this process) before giving up.
+    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    startup_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -435,9 +439,10 @@ impl Cli {
         match self.command {
             Command::Migrate(args) => {
                 let pool = args.database.pool("payments-migrate")?;
-                payments_store::migrate(&pool)
-                    .await
-                    .context("applying migrations")?;
+                until_available("applying migrations", args.startup_timeout, || {
+                    payments_store::migrate(&pool)
+                })
+                .await?;
                 if !args.no_demo_users {
                     let added = payments_store::seed_demo_users(&pool)
                         .await

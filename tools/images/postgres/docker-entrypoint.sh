@@ -13,13 +13,16 @@ if [[ ${1:-postgres} != postgres ]]; then exec "$@"; fi
 : "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
 export POSTGRES_USER POSTGRES_DB PGDATA
 
+# As the official entrypoint does on every start: PostgreSQL refuses a data directory that
+# others may read, and a volume's ownership management may have widened it.
+mkdir -p "$PGDATA"
+chmod 00700 "$PGDATA" 2>/dev/null || :
+
 if [[ ! -s $PGDATA/PG_VERSION ]]; then
   if [[ -z ${POSTGRES_PASSWORD:-} && $POSTGRES_HOST_AUTH_METHOD != trust ]]; then
     echo "error: database is uninitialized and POSTGRES_PASSWORD is not set" >&2
     exit 1
   fi
-  mkdir -p "$PGDATA"
-  chmod 700 "$PGDATA"
   # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of words, as in the official image
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") \
     ${POSTGRES_INITDB_ARGS:-}
