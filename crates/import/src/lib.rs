@@ -11,21 +11,19 @@
 //! 2. read the stored copy again with [`publish_resolved`], passing that SHA-256 and map: each
 //!    unique row gets `transaction_id = import_transaction_id(sha256, row)` and the hash is
 //!    verified at the end.
-//!
-//! [`publish`] does both in one pass over a single reader, keeping a hash per distinct row in
-//! memory (for small files and callers with only one reader).
 
 mod analyse;
 mod error;
 mod hashing;
+#[cfg(test)]
+mod in_memory;
 mod records;
 pub mod samples;
 mod spill;
 mod summary;
 
 pub use analyse::{
-    analyse, analyse_resolved, dry_run, publish, publish_resolved, ImportRef, Options, Resolved,
-    COLUMNS,
+    analyse, analyse_resolved, dry_run, publish_resolved, ImportRef, Options, Resolved, COLUMNS,
 };
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};

@@ -40,6 +40,7 @@ impl Problem {
         let reason = match error {
             PipelineError::Store(_) => "DatabaseUnavailable",
             PipelineError::ObjectStore(_) | PipelineError::Upload(_) => "StorageUnavailable",
+            PipelineError::TooLarge => "TooLarge",
             PipelineError::Kafka(_) => "BrokerUnavailable",
             PipelineError::Task(_) | PipelineError::NotFound(_) => "ImportInterrupted",
         };

@@ -168,8 +168,8 @@ async fn lead(
         if !stand_by(&mut lock, &shutdown).await {
             return Ok(());
         }
-        metrics.leader.store(true, Ordering::SeqCst);
-        metrics.leader_transitions.fetch_add(1, Ordering::Relaxed);
+        metrics.set_leader(true);
+        metrics.leader_transitions.inc();
         tracing::info!(
             identity = config.identity,
             lease = config.lease_name,
@@ -196,7 +196,7 @@ async fn lead(
             _ = shutdown.cancelled() => TermEnd::Shutdown,
         };
         // The controller (and with it the context, which aborts running imports) is dropped.
-        metrics.leader.store(false, Ordering::SeqCst);
+        metrics.set_leader(false);
         match end {
             TermEnd::Shutdown => {
                 if let Err(e) = lock.release().await {

@@ -141,35 +141,26 @@ struct PipelineArgs {
 
 impl PipelineArgs {
     async fn pipeline(&self, application: &str) -> anyhow::Result<payments_pipeline::Pipeline> {
-        let pool = self.database.pool(application)?;
-        payments_store::migrate(&pool)
-            .await
-            .context("applying migrations")?;
-        let kafka = self.kafka.options(application);
-        if self.kafka.create_topics {
-            kafka
-                .ensure_topics(&[&self.import_topic], self.kafka.topic_partitions)
-                .await
-                .context("creating topics")?;
-        }
-        let objects = payments_objectstore::ObjectStore::new(&payments_objectstore::S3Options {
-            endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
-            region: self.s3.region.clone(),
-            access_key: self.s3.access_key.clone(),
-            secret_key: SecretString::from(self.s3.secret_key.clone()),
-            bucket: self.s3.bucket.clone(),
-        });
-        objects
-            .ensure_bucket()
-            .await
-            .context("checking the bucket")?;
-        Ok(payments_pipeline::Pipeline {
-            pool,
-            objects,
-            producer: kafka.producer()?,
+        let config = payments_pipeline::PipelineConfig {
+            database: self.database.connect_options(application),
+            kafka: self.kafka.options(application),
+            create_topic_partitions: self
+                .kafka
+                .create_topics
+                .then_some(self.kafka.topic_partitions),
+            s3: payments_objectstore::S3Options {
+                endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
+                region: self.s3.region.clone(),
+                access_key: self.s3.access_key.clone(),
+                secret_key: SecretString::from(self.s3.secret_key.clone()),
+                bucket: self.s3.bucket.clone(),
+            },
             topic: self.import_topic.clone(),
-            options: payments_pipeline::options_with_threshold(self.suspicious_threshold),
-        })
+            suspicious_threshold: self.suspicious_threshold,
+        };
+        payments_pipeline::Pipeline::connect(config)
+            .await
+            .context("connecting the import pipeline (database, broker, object storage)")
     }
 }
 
@@ -235,10 +226,14 @@ struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    fn pool(&self, application: &str) -> anyhow::Result<PgPool> {
+    fn connect_options(&self, application: &str) -> ConnectOptions {
         let mut options = ConnectOptions::new(SecretString::from(self.url.clone()), application);
         options.max_connections = self.max_connections;
-        Ok(payments_store::connect(&options)?)
+        options
+    }
+
+    fn pool(&self, application: &str) -> anyhow::Result<PgPool> {
+        Ok(payments_store::connect(&self.connect_options(application))?)
     }
 }
 
@@ -301,6 +296,9 @@ struct IngesterArgs {
     /// Longest wait between retries while the database is unavailable.
     #[arg(long, env = "PAYMENTS_MAX_BACKOFF", default_value = "5s", value_parser = parse_duration)]
     max_backoff: Duration,
+    /// How often published imports are checked for completion (every row ingested or rejected).
+    #[arg(long, env = "PAYMENTS_FINALISE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    finalise_interval: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -329,23 +327,14 @@ struct GeneratorArgs {
     seed: Option<u64>,
 }
 
-/// `250ms`, `2s`, `1m` or a bare number of seconds.
+/// A humantime duration (`250ms`, `2s`, `1m`, `1h 30m`), or a bare number of seconds as
+/// earlier releases accepted.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit in {text:?}; use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string());
+    }
+    humantime::parse_duration(text).map_err(|e| format!("not a duration: {text:?}: {e}"))
 }
 
 /// Cancelled on Ctrl-C or SIGTERM, so every role stops cleanly (flushes, commits).
@@ -430,6 +419,7 @@ impl Cli {
                     linger: args.linger,
                     http_addr: Some(args.http_addr),
                     max_backoff: args.max_backoff,
+                    finalise_interval: args.finalise_interval,
                 };
                 let ingester =
                     payments_ingester::start(config, pool, kafka, shutdown_on_signal()).await?;
@@ -448,8 +438,8 @@ impl Cli {
                         minio_console: args.minio_console_url,
                     },
                 };
-                let threshold = pipeline.options.suspicious_threshold;
-                let bucket = pipeline.objects.bucket().to_owned();
+                let threshold = pipeline.suspicious_threshold();
+                let bucket = pipeline.bucket().to_owned();
                 let mut state = payments_web::AppState::new(pipeline, config);
                 if args.record_in_kubernetes {
                     let client = kube::Client::try_default()
@@ -568,7 +558,8 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("2 parsecs").is_err());
         assert!(parse_duration("x").is_err());
     }
 }

@@ -70,20 +70,25 @@ async fn run() {
     let produce_secs = started.elapsed().as_secs_f64();
     let baseline_secs = s3_secs + produce_secs;
 
-    let pipeline = Pipeline {
-        pool: db.pool.clone(),
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
         objects,
-        producer: producer(),
-        topic: topic.clone(),
-        options: Options::default(),
-    };
+        producer(),
+        topic.clone(),
+        Options::default(),
+    );
     let started = Instant::now();
     let report = pipeline
         .import("bench.csv", &bytes[..], false)
         .await
         .expect("import");
     let publish_secs = started.elapsed().as_secs_f64();
-    assert_eq!(report.status, "published", "{}", report.message);
+    assert_eq!(
+        report.status,
+        payments_pipeline::ImportStatus::Published,
+        "{}",
+        report.message
+    );
     assert_eq!(
         payments_testkit::topic_record_count(&topic) as u64,
         summary.unique

@@ -17,7 +17,7 @@ use payments_operator::{
     ConfigMapKey, ControllerConfig, LeaseTiming, Operator, PaymentImport, PaymentImportSpec,
     S3Object, Source, Timing,
 };
-use payments_pipeline::Pipeline;
+use payments_pipeline::{ImportStatus, Pipeline};
 use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -51,13 +51,13 @@ async fn harness() -> Harness {
     create_topics(&[&topic, &stream_topic], 3).await;
     let objects = payments_testkit::object_store(&unique_name("files-imported"));
     objects.ensure_bucket().await.expect("bucket");
-    let pipeline = Pipeline {
-        pool: db.pool.clone(),
-        objects: objects.clone(),
-        producer: payments_testkit::producer(),
-        topic: topic.clone(),
-        options: payments_import::Options::default(),
-    };
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
+        objects.clone(),
+        payments_testkit::producer(),
+        topic.clone(),
+        payments_import::Options::default(),
+    );
     let shutdown = CancellationToken::new();
     let ingester = payments_ingester::start(
         IngesterConfig {
@@ -68,6 +68,7 @@ async fn harness() -> Harness {
             linger: Duration::from_millis(50),
             http_addr: None,
             max_backoff: Duration::from_millis(500),
+            finalise_interval: Duration::from_millis(100),
         },
         db.pool.clone(),
         payments_testkit::kafka("operator-test"),
@@ -277,7 +278,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
 
     // Reconciling again (any change to the object triggers it) never republishes.
     let published_before = payments_testkit::topic_record_count(&h.topic);
-    let reconciles = controller.metrics.reconciles.load(Ordering::Relaxed);
+    let reconciles = controller.metrics.reconciles.get();
     h.imports()
         .patch(
             "july",
@@ -287,17 +288,14 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         .await
         .expect("label");
     wait_for("another reconcile", WAIT, || async {
-        (controller.metrics.reconciles.load(Ordering::Relaxed) > reconciles).then_some(())
+        (controller.metrics.reconciles.get() > reconciles).then_some(())
     })
     .await;
     assert_eq!(
         payments_testkit::topic_record_count(&h.topic),
         published_before
     );
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(controller.metrics.imports_started.get(), 1);
 
     // Each stage left an Event a person can read with `kubectl describe`.
     for reason in ["Started", "Validated", "Published", "Ingested"] {
@@ -315,6 +313,10 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         .expect("metrics body");
     assert!(
         metrics.contains("payments_controller_leader 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("payments_controller_reconcile_seconds_count"),
         "{metrics}"
     );
     let ready = reqwest::get(format!("http://{addr}/readyz"))
@@ -341,7 +343,7 @@ async fn a_missing_object_is_reported_and_retried_until_it_appears() {
         .await;
     let done = h.wait_ready("later", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);
-    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+    assert!(controller.metrics.reconcile_errors.get() >= 1);
 
     h.finish(controller, stop).await;
 }
@@ -404,14 +406,8 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
 
     let (controller, stop) = h.controller("replica-b").await;
     let done = h.wait_ready("resume", "True", "Ingested").await;
-    assert_eq!(
-        controller.metrics.imports_resumed.load(Ordering::Relaxed),
-        1
-    );
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.imports_resumed.get(), 1);
+    assert_eq!(controller.metrics.imports_started.get(), 0);
     let status = done.status.expect("status");
     assert_eq!(status.import_id, Some(id.to_string()));
     assert_eq!(status.counts.ingested, 12);
@@ -492,9 +488,9 @@ async fn two_replicas_never_both_act() {
         .await;
     h.create("one", s3("one.csv")).await;
     h.wait_ready("one", "True", "Ingested").await;
-    assert!(replicas[first].metrics.reconciles.load(Ordering::Relaxed) > 0);
+    assert!(replicas[first].metrics.reconciles.get() > 0);
     assert_eq!(
-        replicas[second].metrics.reconciles.load(Ordering::Relaxed),
+        replicas[second].metrics.reconciles.get(),
         0,
         "the standby replica reconciled"
     );
@@ -509,7 +505,7 @@ async fn two_replicas_never_both_act() {
         .await;
     h.create("two", s3("two.csv")).await;
     h.wait_ready("two", "True", "Ingested").await;
-    assert!(replicas[second].metrics.reconciles.load(Ordering::Relaxed) > 0);
+    assert!(replicas[second].metrics.reconciles.get() > 0);
 
     watching.cancel();
     sampler.await.expect("sampler");
@@ -642,10 +638,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     h.create("rbac", s3("rbac.csv")).await;
     h.wait_ready("rbac", "True", "Ingested").await;
     h.event("rbac", "Ingested").await;
-    assert_eq!(
-        controller.metrics.reconcile_errors.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.reconcile_errors.get(), 0);
 
     // The importer's rights are enough to record an upload, and no more.
     let other = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
@@ -710,10 +703,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     let summary = report.summary.expect("summary");
     assert_eq!(status.counts.duplicates, summary.duplicate_rows as i64);
     assert_eq!(status.counts.ingested, summary.unique as i64);
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.imports_started.get(), 0);
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
     assert_eq!(
         payments_testkit::topic_record_count(&h.topic),
@@ -747,6 +737,56 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_api_and_status_agree_on_done_without_anyone_opening_the_import() {
+    let h = harness().await;
+    let bytes = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    let report = h
+        .pipeline
+        .import("april.csv", Cursor::new(bytes.into_bytes()), false)
+        .await
+        .expect("import");
+    assert_eq!(report.status, ImportStatus::Published);
+
+    // Only the history is read, as its page does: the data, not a reader, completes the import.
+    let listed = wait_for("the history to show the import done", WAIT, || async {
+        h.pipeline
+            .history(10)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|i| i.id == report.id && i.status == ImportStatus::Done)
+    })
+    .await;
+    assert_eq!(
+        listed.counts.ingested + listed.counts.rejected,
+        listed.counts.published
+    );
+    let api = h.pipeline.status(report.id).await.expect("the API's view");
+    assert_eq!(api, listed, "the API shows what the history shows");
+
+    // The PaymentImport recorded for the upload shows the same, once the controller looks.
+    let (controller, stop) = h.controller("replica-a").await;
+    let recorder =
+        payments_operator::UploadRecorder::new(h.client.clone(), &h.namespace, h.objects.bucket());
+    let threshold = payments_import::Options::default().suspicious_threshold;
+    recorder
+        .record(&report, threshold, false)
+        .await
+        .expect("record");
+    let done = h
+        .wait_ready(
+            &payments_operator::upload_name(report.id),
+            "True",
+            "Ingested",
+        )
+        .await;
+    let status = done.status.expect("status");
+    assert_eq!(status.counts, listed.counts);
+    assert!(status.completion_time.is_some());
+    h.finish(controller, stop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
     const ROWS: usize = 150_000;
     let h = harness().await;
@@ -775,8 +815,7 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
         .await
         .expect("read")
         .expect("row")
-        .import
-        .status();
+        .status;
 
     let done = h.wait_ready("big", "True", "Ingested").await;
     let counts = done.status.expect("status").counts;
@@ -792,12 +831,12 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
         "every unique row once, however often it was published"
     );
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
-    if status_at_kill < payments_store::ImportStatus::Published {
-        assert_eq!(b.metrics.imports_resumed.load(Ordering::Relaxed), 1);
+    if status_at_kill < ImportStatus::Published {
+        assert_eq!(b.metrics.imports_resumed.get(), 1);
     } else {
         eprintln!("the import was already {status_at_kill:?} when its leader was killed");
     }
-    assert_eq!(b.metrics.imports_started.load(Ordering::Relaxed), 0);
+    assert_eq!(b.metrics.imports_started.get(), 0);
 
     stop_a.cancel();
     stop_b.cancel();
@@ -866,7 +905,7 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
     admin.close().await;
     let done = h.wait_ready("during-outage", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);
-    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+    assert!(controller.metrics.reconcile_errors.get() >= 1);
 
     h.finish(controller, stop).await;
 }
