@@ -7,103 +7,34 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use payments_runtime::{Counter, Gauge, Histogram, Registry};
+use payments_runtime::Registry;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// What the ingester has done since start, for `/metrics`.
-#[derive(Debug)]
-pub struct Metrics {
-    pub records_consumed: Counter,
-    pub transactions_upserted: Counter,
-    pub records_rejected: Counter,
-    pub records_already_applied: Counter,
-    pub batches_committed: Counter,
-    pub database_retries: Counter,
-    database_up: Gauge,
-    kafka_up: Gauge,
-    /// Seconds from a batch's hand-over to its commit, retries included.
-    pub batch_seconds: Histogram,
-    /// Records per committed batch.
-    pub batch_records: Histogram,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
-            records_consumed: Counter::default(),
-            transactions_upserted: Counter::default(),
-            records_rejected: Counter::default(),
-            records_already_applied: Counter::default(),
-            batches_committed: Counter::default(),
-            database_retries: Counter::default(),
-            database_up: Gauge::default(),
-            kafka_up: Gauge::default(),
-            batch_seconds: Histogram::new(payments_runtime::latency_buckets()),
-            // 1 to 65,536 records.
-            batch_records: Histogram::new(payments_runtime::exponential_buckets(1.0, 2.0, 17)),
-        }
-    }
-}
-
-impl Metrics {
-    fn register(&self, registry: &mut Registry) {
-        let counters = [
-            (
-                "payments_ingester_records_consumed",
-                &self.records_consumed,
-                "Records read from Kafka",
-            ),
-            (
-                "payments_ingester_transactions_upserted",
-                &self.transactions_upserted,
-                "Rows inserted or changed in transactions",
-            ),
-            (
-                "payments_ingester_records_rejected",
-                &self.records_rejected,
-                "Records recorded in rejected_events",
-            ),
-            (
-                "payments_ingester_records_already_applied",
-                &self.records_already_applied,
-                "Replayed records skipped because their offset was already applied",
-            ),
-            (
-                "payments_ingester_batches_committed",
-                &self.batches_committed,
-                "Database transactions committed",
-            ),
-            (
-                "payments_ingester_database_retries",
-                &self.database_retries,
-                "Failed database operations (migrations, reference loads, batch writes) that were retried",
-            ),
-        ];
-        for (name, counter, help) in counters {
-            registry.register(name, help, counter.clone());
-        }
-        registry.register(
-            "payments_ingester_database_up",
-            "Whether the last database operation succeeded",
-            self.database_up.clone(),
-        );
-        registry.register(
-            "payments_ingester_kafka_up",
-            "Whether the broker is reachable",
-            self.kafka_up.clone(),
-        );
-        registry.register(
-            "payments_ingester_batch_seconds",
-            "Seconds from a batch's hand-over to its commit, retries included",
-            self.batch_seconds.clone(),
-        );
-        registry.register(
-            "payments_ingester_batch_records",
-            "Records per committed batch",
-            self.batch_records.clone(),
-        );
+payments_runtime::metrics! {
+    /// What the ingester has done since start, for `/metrics`.
+    pub struct Metrics in "payments_ingester" {
+        /// Records read from Kafka.
+        records_consumed: Counter,
+        /// Rows inserted or changed in transactions.
+        transactions_upserted: Counter,
+        /// Records recorded in rejected_events.
+        records_rejected: Counter,
+        /// Replayed records skipped because their offset was already applied.
+        records_already_applied: Counter,
+        /// Database transactions committed.
+        batches_committed: Counter,
+        /// Failed database operations (migrations, reference loads, batch writes) that were retried.
+        database_retries: Counter,
+        /// Whether the last database operation succeeded.
+        database_up: Gauge,
+        /// Whether the broker is reachable.
+        kafka_up: Gauge,
+        /// Seconds from a batch's hand-over to its commit, retries included.
+        batch_seconds: Histogram = payments_runtime::latency_buckets(),
+        /// Records per committed batch (1 to 65,536).
+        batch_records: Histogram = payments_runtime::exponential_buckets(1.0, 2.0, 17),
     }
 }
 

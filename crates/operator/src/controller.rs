@@ -20,7 +20,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
-use payments_pipeline::{Import, ImportReport, Pipeline, PipelineError};
+use payments_imports::{Import, ImportReport, Pipeline, PipelineError};
 use payments_runtime::backon::{BackoffBuilder, ExponentialBackoff};
 use rust_decimal::Decimal;
 use tokio::io::AsyncRead;

@@ -1,4 +1,4 @@
-use payments_pipeline::PipelineError;
+use payments_imports::PipelineError;
 
 /// Everything the controller can fail at.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,6 @@ pub mod record;
 pub mod status;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -20,7 +19,7 @@ use kube::api::ListParams;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client};
-use payments_pipeline::Pipeline;
+use payments_imports::Pipeline;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +114,7 @@ pub async fn start(
         .await
         .map_err(Error::CrdMissing)?;
     let metrics = Arc::new(Metrics::default());
-    metrics.started.store(true, Ordering::SeqCst);
+    metrics.ready.set(1);
     let http_addr = match config.http_addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -169,7 +168,7 @@ async fn lead(
             return Ok(());
         }
         metrics.set_leader(true);
-        metrics.leader_transitions.inc();
+        metrics.leader_acquired.inc();
         tracing::info!(
             identity = config.identity,
             lease = config.lease_name,

@@ -2,7 +2,7 @@
 //! truth) and any problem met on the way. Pure, so every case is unit-tested.
 
 use chrono::{DateTime, Utc};
-use payments_pipeline::{Import, ImportFailure, ImportStatus};
+use payments_imports::{Import, ImportFailure, ImportStatus};
 
 use crate::crd::{Condition, PaymentImportStatus};
 use crate::error::Problem;
@@ -245,7 +245,7 @@ mod tests {
             first_import_id: None,
             created_at: at,
             updated_at: at,
-            counts: payments_pipeline::ImportCounts {
+            counts: payments_imports::ImportCounts {
                 rows: 10,
                 unique: 8,
                 duplicates: 2,
@@ -343,12 +343,20 @@ mod tests {
 
     #[test]
     fn an_import_failed_by_the_platform_is_not_an_invalid_file() {
-        let mut failed = view(ImportStatus::Failed);
-        failed.failure = Some(ImportFailure::PlatformUnavailable);
-        failed.error = Some("publishing to kafka: broker down".into());
-        let status = derive_for(Some(&failed), None);
-        assert_eq!(condition(&status, READY).reason, "PlatformUnavailable");
-        assert_eq!(condition(&status, VALIDATED).reason, "PlatformUnavailable");
+        let failed = |failure| Import {
+            failure: Some(failure),
+            error: Some("publishing to kafka: broker down".into()),
+            ..view(ImportStatus::Failed)
+        };
+        for (failure, reason) in [
+            (ImportFailure::PlatformUnavailable, "PlatformUnavailable"),
+            (ImportFailure::TooLarge, "TooLarge"),
+        ] {
+            let status = derive_for(Some(&failed(failure)), None);
+            for type_ in [READY, VALIDATED] {
+                assert_eq!(condition(&status, type_).reason, reason);
+            }
+        }
     }
 
     #[test]

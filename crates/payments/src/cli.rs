@@ -140,8 +140,8 @@ struct PipelineArgs {
 }
 
 impl PipelineArgs {
-    async fn pipeline(&self, application: &str) -> anyhow::Result<payments_pipeline::Pipeline> {
-        let config = payments_pipeline::PipelineConfig {
+    async fn pipeline(&self, application: &str) -> anyhow::Result<payments_imports::Pipeline> {
+        let config = payments_imports::PipelineConfig {
             database: self.database.connect_options(application),
             kafka: self.kafka.options(application),
             create_topic_partitions: self
@@ -158,7 +158,7 @@ impl PipelineArgs {
             topic: self.import_topic.clone(),
             suspicious_threshold: self.suspicious_threshold,
         };
-        payments_pipeline::Pipeline::connect(config)
+        payments_imports::Pipeline::connect(config)
             .await
             .context("connecting the import pipeline (database, broker, object storage)")
     }
@@ -257,6 +257,18 @@ struct KafkaArgs {
 impl KafkaArgs {
     fn options(&self, client_id: &str) -> KafkaOptions {
         KafkaOptions::new(&self.brokers, client_id)
+    }
+
+    /// Client options, creating `topics` first when `--create-topics` is set.
+    async fn with_topics(&self, client_id: &str, topics: &[&str]) -> anyhow::Result<KafkaOptions> {
+        let kafka = self.options(client_id);
+        if self.create_topics {
+            kafka
+                .ensure_topics(topics, self.topic_partitions)
+                .await
+                .context("creating topics")?;
+        }
+        Ok(kafka)
     }
 }
 
@@ -401,16 +413,13 @@ impl Cli {
             }
             Command::Ingester(args) => {
                 let pool = args.database.pool("payments-ingester")?;
-                let kafka = args.kafka.options("payments-ingester");
-                if args.kafka.create_topics {
-                    kafka
-                        .ensure_topics(
-                            &[&args.stream_topic, &args.import_topic],
-                            args.kafka.topic_partitions,
-                        )
-                        .await
-                        .context("creating topics")?;
-                }
+                let kafka = args
+                    .kafka
+                    .with_topics(
+                        "payments-ingester",
+                        &[&args.stream_topic, &args.import_topic],
+                    )
+                    .await?;
                 let config = IngesterConfig {
                     group_id: args.group_id,
                     stream_topic: args.stream_topic,
@@ -469,7 +478,7 @@ impl Cli {
             }
             Command::Import(args) => {
                 crate::import::run(
-                    args.pipeline.pipeline("payments-import").await?,
+                    args.pipeline.pipeline("payments-csv").await?,
                     &args.file,
                     args.dry_run,
                 )
@@ -510,7 +519,7 @@ impl Cli {
                 Ok(())
             }
             Command::SampleCsvs(args) => {
-                for path in payments_import::sample_csvs(&args.dir)
+                for path in payments_csv::sample_csvs(&args.dir)
                     .with_context(|| format!("writing {}", args.dir.display()))?
                 {
                     println!("{}", path.display());
@@ -519,13 +528,10 @@ impl Cli {
             }
             Command::Generator(args) => {
                 let pool = args.database.pool("payments-generator")?;
-                let kafka = args.kafka.options("payments-generator");
-                if args.kafka.create_topics {
-                    kafka
-                        .ensure_topics(&[&args.topic], args.kafka.topic_partitions)
-                        .await
-                        .context("creating topics")?;
-                }
+                let kafka = args
+                    .kafka
+                    .with_topics("payments-generator", &[&args.topic])
+                    .await?;
                 let config = GeneratorConfig {
                     topic: args.topic,
                     interval: args.interval,

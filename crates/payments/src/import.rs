@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub async fn run(
-    pipeline: payments_pipeline::Pipeline,
+    pipeline: payments_imports::Pipeline,
     file: &Path,
     dry_run: bool,
 ) -> anyhow::Result<()> {
@@ -58,7 +58,7 @@ pub async fn run(
             println!("  invalid row {}: {}", i.row, i.reasons.join("; "));
         }
     }
-    if report.status == payments_pipeline::ImportStatus::Failed {
+    if report.status == payments_imports::ImportStatus::Failed {
         anyhow::bail!("the file was not imported");
     }
     Ok(())

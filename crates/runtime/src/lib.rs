@@ -46,6 +46,69 @@ where
     )
 }
 
+/// Declares a role's metrics once: the struct (a public field per metric, documented by its
+/// help text), its `Default`, and `register`, which names each metric `<prefix>_<field>`.
+/// Kinds are `Counter`, `Gauge`, or `Histogram = buckets`.
+///
+/// ```
+/// payments_runtime::metrics! {
+///     /// What the example did.
+///     pub struct ExampleMetrics in "payments_example" {
+///         /// Things done.
+///         things: Counter,
+///         /// Seconds a thing took.
+///         thing_seconds: Histogram = payments_runtime::latency_buckets(),
+///     }
+/// }
+/// let metrics = ExampleMetrics::default();
+/// metrics.things.inc();
+/// let mut registry = payments_runtime::Registry::default();
+/// metrics.register(&mut registry);
+/// assert!(payments_runtime::render(&registry).contains("payments_example_things_total 1"));
+/// ```
+#[macro_export]
+macro_rules! metrics {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident in $prefix:literal {
+            $( #[doc = $help:literal] $field:ident: $kind:ident $(= $buckets:expr)? ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        $vis struct $name {
+            $( #[doc = $help] pub $field: $crate::$kind, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $( $field: $crate::metrics!(@new $kind $(= $buckets)?), )* }
+            }
+        }
+
+        impl $name {
+            /// Registers every metric under this role's prefix.
+            pub fn register(&self, registry: &mut $crate::Registry) {
+                let registry = registry.sub_registry_with_prefix($prefix);
+                $(
+                    // The text format adds the final period.
+                    registry.register(
+                        stringify!($field),
+                        $help.trim().trim_end_matches('.'),
+                        self.$field.clone(),
+                    );
+                )*
+            }
+        }
+    };
+    (@new Histogram = $buckets:expr) => {
+        $crate::Histogram::new($buckets)
+    };
+    (@new $kind:ident) => {
+        <$crate::$kind>::default()
+    };
+}
+
 /// Seconds-scale latency buckets, 1 ms to about 33 s.
 pub fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.001, 2.0, 16)

@@ -12,8 +12,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::Result;
@@ -261,24 +262,32 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     Ok(row)
 }
 
-/// Locks the import's row for the rest of `tx` and says whether it may move to `next`.
-async fn may_move(tx: &mut PgConnection, id: Uuid, next: ImportStatus) -> Result<bool> {
+/// Moves import `id` to `next` with `update` (which sets `status` and whatever goes with the
+/// step) when its current state allows, checked under the row's lock in the same transaction.
+/// Returns whether it moved, so a late or repeated step changes nothing.
+async fn transition(
+    pool: &PgPool,
+    id: Uuid,
+    next: ImportStatus,
+    update: Query<'_, Postgres, PgArguments>,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
     let current: Option<ImportStatus> =
         sqlx::query_scalar("SELECT status FROM imports WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    Ok(current.is_some_and(|c| c.may_become(next)))
+    if !current.is_some_and(|c| c.may_become(next)) {
+        return Ok(false);
+    }
+    update.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// `received` → `stored`: records where the original bytes were stored and their identity.
-/// Returns whether it moved, so a late or repeated step changes nothing.
 pub async fn mark_stored(pool: &PgPool, id: Uuid, file: &StoredFile<'_>) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    if !may_move(&mut tx, id, ImportStatus::Stored).await? {
-        return Ok(false);
-    }
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE imports
             SET object_key = $2, sha256 = $3, size_bytes = $4, first_import_id = $5,
                 status = $6, updated_at = now()
@@ -289,70 +298,46 @@ pub async fn mark_stored(pool: &PgPool, id: Uuid, file: &StoredFile<'_>) -> Resu
     .bind(file.sha256)
     .bind(file.size_bytes)
     .bind(file.first_import_id)
-    .bind(ImportStatus::Stored)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    .bind(ImportStatus::Stored);
+    transition(pool, id, ImportStatus::Stored, update).await
 }
 
-/// Records what the analysis found (not allowed once the import is final; `ingested` and
-/// `rejected` are counted, never stored, and `published` is set by [`mark_published`]).
+/// Records what the analysis found, until the import is final (`ingested` and `rejected` are
+/// counted, never stored, and `published` is set by [`mark_published`]).
 pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    let current: Option<ImportStatus> =
-        sqlx::query_scalar("SELECT status FROM imports WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if current.is_none_or(ImportStatus::is_final) {
-        return Ok(false);
-    }
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE imports
             SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND NOT status = ANY($6)",
     )
     .bind(id)
     .bind(counts.rows)
     .bind(counts.unique)
     .bind(counts.duplicates)
     .bind(counts.suspicious)
-    .execute(&mut *tx)
+    .bind(&[ImportStatus::Done, ImportStatus::Failed][..])
+    .execute(pool)
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(done.rows_affected() == 1)
 }
 
 /// `stored` → `published`, with how many rows were delivered to Kafka.
 pub async fn mark_published(pool: &PgPool, id: Uuid, published: i64) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    if !may_move(&mut tx, id, ImportStatus::Published).await? {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE imports SET status = $2, published = $3, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(ImportStatus::Published)
-        .bind(published)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(true)
+    let update = sqlx::query(
+        "UPDATE imports SET status = $2, published = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(ImportStatus::Published)
+    .bind(published);
+    transition(pool, id, ImportStatus::Published, update).await
 }
 
 /// `stored` → `done` with nothing to wait for: a dry run, or bytes imported before.
 pub async fn mark_done(pool: &PgPool, id: Uuid) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    if !may_move(&mut tx, id, ImportStatus::Done).await? {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE imports SET status = $2, updated_at = now() WHERE id = $1")
+    let update = sqlx::query("UPDATE imports SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
-        .bind(ImportStatus::Done)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(true)
+        .bind(ImportStatus::Done);
+    transition(pool, id, ImportStatus::Done, update).await
 }
 
 /// Anything not final → `failed`, with why.
@@ -362,22 +347,15 @@ pub async fn mark_failed(
     failure: ImportFailure,
     error: &str,
 ) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    if !may_move(&mut tx, id, ImportStatus::Failed).await? {
-        return Ok(false);
-    }
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE imports SET status = $2, failure = $3, error = $4, updated_at = now()
           WHERE id = $1",
     )
     .bind(id)
     .bind(ImportStatus::Failed)
     .bind(failure)
-    .bind(error)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    .bind(error);
+    transition(pool, id, ImportStatus::Failed, update).await
 }
 
 /// `published` → `done` for every import whose published rows are all ingested or rejected,

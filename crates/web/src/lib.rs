@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures::future::BoxFuture;
 use minijinja::Environment;
-use payments_pipeline::{ImportReport, Pipeline};
+use payments_imports::{ImportReport, Pipeline};
 use serde::Serialize;
 
 /// Called after each handled upload with its report and whether it was a dry run, for
@@ -112,7 +112,9 @@ impl AppState {
 /// The whole web app.
 pub fn app(state: SharedState) -> Router {
     let limit = state.config.max_upload_bytes;
-    let registry = Arc::new(state.metrics.registry());
+    let mut registry = payments_runtime::Registry::default();
+    state.metrics.register(&mut registry);
+    let registry = Arc::new(registry);
     Router::new()
         .route("/", get(pages::index))
         .route("/imports/new", get(pages::upload_form))

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use futures::TryStreamExt;
 use minijinja::context;
-use payments_import::{Summary, Suspicion};
-use payments_pipeline::{ImportReport, ImportStatus, PipelineError};
+use payments_csv::{Summary, Suspicion};
+use payments_imports::{ImportReport, ImportStatus, PipelineError};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::io::StreamReader;
@@ -280,7 +280,7 @@ fn paged<T: Serialize + Clone>(all: &[T], page: Option<usize>) -> Paged<T> {
 struct SuspiciousRow {
     row: u64,
     why: String,
-    values: payments_import::CsvRow,
+    values: payments_csv::CsvRow,
 }
 
 pub async fn import(
@@ -328,7 +328,7 @@ pub async fn import(
             import => &view,
             failed => view.status == ImportStatus::Failed,
             final_statuses => final_statuses(),
-            message => payments_pipeline::message(&view),
+            message => payments_imports::message(&view),
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
             invalid => paged(&summary.invalid, None),

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use payments_imports::Pipeline;
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
-use payments_pipeline::Pipeline;
 use payments_store::ImportStatus;
 use payments_testkit::{create_topics, unique_name, TestDb};
 use payments_web::{AppState, ImportHook, WebConfig};
@@ -51,7 +51,7 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
         objects.clone(),
         payments_testkit::producer(),
         topic.clone(),
-        payments_import::Options::default(),
+        payments_csv::Options::default(),
     );
     let mut state = AppState::new(
         pipeline,

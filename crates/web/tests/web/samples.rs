@@ -50,7 +50,7 @@ fn rows_of(list: &Value) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_sample_file_lands_exactly_once_with_its_flags() {
     let app = spawn_app(64 * 1024 * 1024).await;
-    for name in payments_import::SAMPLE_FILES {
+    for name in payments_csv::SAMPLE_FILES {
         let bytes = sample(name);
         let (unique, duplicates, suspicious) = expected(&bytes);
         let (status, report) = app.upload(name, bytes.clone()).await;
@@ -119,7 +119,7 @@ async fn each_sample_file_lands_exactly_once_with_its_flags() {
             "{name}: suspicious flag stored on the rows"
         );
     }
-    let total: usize = payments_import::SAMPLE_FILES
+    let total: usize = payments_csv::SAMPLE_FILES
         .iter()
         .map(|n| expected(&sample(n)).0)
         .sum();
@@ -131,12 +131,12 @@ async fn each_sample_file_lands_exactly_once_with_its_flags() {
     // The importer's /metrics, from the same crate as every role's.
     let (code, metrics) = app.page("/metrics").await;
     assert_eq!(code, 200);
-    let uploads = payments_import::SAMPLE_FILES.len();
-    let rows: usize = payments_import::SAMPLE_FILES
+    let uploads = payments_csv::SAMPLE_FILES.len();
+    let rows: usize = payments_csv::SAMPLE_FILES
         .iter()
         .map(|n| String::from_utf8_lossy(&sample(n)).lines().skip(1).count())
         .sum();
-    let bytes: usize = payments_import::SAMPLE_FILES
+    let bytes: usize = payments_csv::SAMPLE_FILES
         .iter()
         .map(|n| sample(n).len())
         .sum();

@@ -1,4 +1,4 @@
-//! The import pipeline's core: reads an uploaded CSV as a stream (one record at a time, memory
+//! The CSV file format of imports (`payments-imports` runs them): reads an uploaded CSV as a stream (one record at a time, memory
 //! bounded whatever the file's size: duplicate detection spills to temporary files), rejects malformed files as a whole with the row and
 //! reason, reports exact duplicates and suspicious rows, and turns each unique row into an
 //! [`ImportEvent`](payments_domain::ImportEvent). No network I/O: callers bring a reader and a

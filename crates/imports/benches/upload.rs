@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use payments_import::{analyse, Options};
-use payments_pipeline::Pipeline;
+use payments_csv::{analyse, Options};
+use payments_imports::Pipeline;
 use payments_testkit::{create_topics, produce, producer, unique_name, TestDb};
 
 const ANALYSIS_TARGET: f64 = 1_000_000.0;
@@ -31,7 +31,7 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let bytes = payments_import::samples::large_csv(rows);
+    let bytes = payments_csv::samples::large_csv(rows);
     let mb = bytes.len() as f64 / 1e6;
 
     let started = Instant::now();
@@ -85,7 +85,7 @@ async fn run() {
     let publish_secs = started.elapsed().as_secs_f64();
     assert_eq!(
         report.status,
-        payments_pipeline::ImportStatus::Published,
+        payments_imports::ImportStatus::Published,
         "{}",
         report.message
     );

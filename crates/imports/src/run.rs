@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Utc;
-use payments_import::{ImportError, ImportRef, Resolved, Summary};
+use payments_csv::{ImportError, ImportRef, Resolved, Summary};
 use payments_objectstore::object_key;
 use payments_store::{ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -222,9 +222,9 @@ impl Pipeline {
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
             match refs {
-                Some(refs) => payments_import::dry_run(reader, &options, &refs, Utc::now())
+                Some(refs) => payments_csv::dry_run(reader, &options, &refs, Utc::now())
                     .map(|summary| (summary, None)),
-                None => payments_import::analyse_resolved(reader, &options)
+                None => payments_csv::analyse_resolved(reader, &options)
                     .map(|(summary, resolved)| (summary, Some(resolved))),
             }
         });
@@ -298,7 +298,7 @@ impl Pipeline {
             };
             let mut sink = publisher.blocking(handle, MAX_IN_FLIGHT);
             let id_text = id.to_string();
-            payments_import::publish_resolved(reader, &options, &import, &resolved, |event| {
+            payments_csv::publish_resolved(reader, &options, &import, &resolved, |event| {
                 if cancelled.load(Ordering::SeqCst) {
                     return Err(PipelineError::Task("publishing was cancelled".into()));
                 }

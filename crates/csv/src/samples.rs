@@ -240,7 +240,7 @@ mod tests {
     }
 
     /// The committed `csvs/` must be exactly what the generator writes; regenerate with
-    /// `cargo run -p payments-import --example sample-csvs -- csvs`.
+    /// `cargo run -p payments-csv --example sample-csvs -- csvs`.
     #[test]
     fn committed_samples_match_the_generator() {
         let dir = tempfile::tempdir().unwrap();

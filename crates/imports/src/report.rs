@@ -1,7 +1,7 @@
 //! What callers are told about an import.
 
 use chrono::Utc;
-use payments_import::Summary;
+use payments_csv::Summary;
 use payments_store::{Import, ImportStatus};
 use serde::Serialize;
 use uuid::Uuid;

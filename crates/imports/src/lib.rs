@@ -22,7 +22,7 @@ mod error;
 mod report;
 mod run;
 
-use payments_import::{Options, Summary};
+use payments_csv::{Options, Summary};
 use payments_objectstore::{ObjectStore, S3Options};
 use payments_store::{ConnectOptions, PgPool};
 use payments_stream::{KafkaOptions, Publisher};

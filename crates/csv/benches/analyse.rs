@@ -1,19 +1,19 @@
 //! Analysis throughput on a generated 1,000,000-row CSV (about 65 MB), next to a baseline of the
 //! `csv` crate reading the same bytes into a reused `ByteRecord` and doing nothing else.
 //!
-//! `cargo bench -p payments-import --bench analyse` (rows with `ROWS=n`).
+//! `cargo bench -p payments-csv --bench analyse` (rows with `ROWS=n`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use payments_import::{analyse, analyse_resolved, publish_resolved, sha256_of, ImportRef, Options};
+use payments_csv::{analyse, analyse_resolved, publish_resolved, sha256_of, ImportRef, Options};
 use uuid::Uuid;
 
 const RUNS: usize = 3;
 
 /// Deterministic rows in the sample files' shape; about 1 in 200 repeats a recent row.
 fn generate(rows: usize) -> Vec<u8> {
-    payments_import::samples::large_csv(rows)
+    payments_csv::samples::large_csv(rows)
 }
 
 fn best<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
