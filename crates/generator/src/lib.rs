@@ -6,11 +6,13 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use payments_domain::{validate::Status, StreamEvent};
+use payments_runtime::backon::Retryable;
 use payments_store::PgPool;
+use payments_stream::Publisher;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -51,7 +53,7 @@ pub enum GeneratorError {
     #[error(transparent)]
     Store(#[from] payments_store::StoreError),
     #[error("publishing to kafka: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
+    Kafka(#[from] payments_stream::StreamError),
 }
 
 pub type Result<T, E = GeneratorError> = std::result::Result<T, E>;
@@ -94,18 +96,22 @@ impl Participants {
     /// Reads active users and currencies; waits (retrying) until the database has at least
     /// two users, so the generator can start before migrations have run.
     pub async fn load(pool: &PgPool, shutdown: &CancellationToken) -> Option<Self> {
-        let mut backoff = Duration::from_millis(200);
-        loop {
+        let policy =
+            payments_runtime::retry_policy(Duration::from_millis(200), Duration::from_secs(5));
+        let attempts = (|| async {
             match load_participants(pool).await {
-                Ok(p) if p.users.len() >= 2 && !p.currencies.is_empty() => return Some(p),
-                Ok(_) => tracing::warn!("waiting for at least two users and one currency"),
-                Err(e) => tracing::warn!(error = %e, "loading users failed"),
+                Ok(p) if p.users.len() >= 2 && !p.currencies.is_empty() => Ok(p),
+                Ok(_) => Err("waiting for at least two users and one currency".to_owned()),
+                Err(e) => Err(format!("loading users failed: {e}")),
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+        })
+        .retry(policy)
+        .sleep(tokio::time::sleep)
+        .notify(|why, _| tracing::warn!("{why}"));
+        tokio::select! {
+            _ = shutdown.cancelled() => None,
+            // The policy retries forever, so only success ends it.
+            loaded = attempts => loaded.ok(),
         }
     }
 }
@@ -212,6 +218,7 @@ pub async fn run(
     };
     tracing::info!(users = participants.users.len(), topic = %config.topic, period = ?config.period(), "generator publishing");
     let mut factory = EventFactory::new(participants, config.invalid_ratio, config.seed);
+    let publisher = Publisher::new(producer, config.topic.clone());
     let mut ticker = tokio::time::interval(config.period());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut in_flight = FuturesUnordered::new();
@@ -231,16 +238,14 @@ pub async fn run(
             }
             _ = ticker.tick(), if more && in_flight.len() < MAX_IN_FLIGHT => {
                 let (key, payload) = factory.next_record();
-                let producer = producer.clone();
-                let topic = config.topic.clone();
+                let publisher = publisher.clone();
                 produced += 1;
                 // One span per event: its trace follows the record into the ingester.
                 let span = tracing::info_span!("generate_event", transaction_id = %key);
                 let traceparent = span.in_scope(payments_stream::trace::current_traceparent);
                 in_flight.push(async move {
                     let headers = payments_stream::trace::with_traceparent(OwnedHeaders::new(), traceparent.as_deref());
-                    let record = FutureRecord::to(&topic).key(&key).payload(&payload).headers(headers);
-                    producer.send(record, Duration::from_secs(60)).await.map(|_| ()).map_err(|(e, _)| e)
+                    publisher.publish(&key, &payload, headers).await
                 }.instrument(span));
             }
         }

@@ -77,6 +77,7 @@ async fn run() {
         linger: Duration::from_millis(100),
         http_addr: None,
         max_backoff: Duration::from_secs(1),
+        finalise_interval: Duration::from_secs(1),
     };
     let started = Instant::now();
     let ingester = payments_ingester::start(

@@ -1,7 +1,6 @@
 //! The consumer task: reads records, validates them and hands whole batches to the writer.
 
 use std::pin::pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +49,11 @@ pub(crate) async fn run(
     else {
         return Ok(());
     };
+    tokio::spawn(crate::finalise::run(
+        pool.clone(),
+        config.finalise_interval,
+        shutdown.clone(),
+    ));
     let mut refs = References {
         data: refs,
         loaded: Instant::now(),
@@ -167,10 +171,7 @@ async fn collect(
             }
         }
     }
-    health
-        .metrics
-        .records_consumed
-        .fetch_add(records.len() as u64, Ordering::Relaxed);
+    health.metrics.records_consumed.inc_by(records.len() as u64);
     Collected {
         batch: Batch { records },
         traces: traces.into_links(),

@@ -1,25 +1,41 @@
 //! `/healthz`, `/readyz` and `/metrics`, read from flags the two tasks keep current.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use payments_runtime::Registry;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Running totals since start.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub records_consumed: AtomicU64,
-    pub transactions_upserted: AtomicU64,
-    pub records_rejected: AtomicU64,
-    pub records_already_applied: AtomicU64,
-    pub batches_committed: AtomicU64,
-    pub database_retries: AtomicU64,
+payments_runtime::metrics! {
+    /// What the ingester has done since start, for `/metrics`.
+    pub struct Metrics in "payments_ingester" {
+        /// Records read from Kafka.
+        records_consumed: Counter,
+        /// Rows inserted or changed in transactions.
+        transactions_upserted: Counter,
+        /// Records recorded in rejected_events.
+        records_rejected: Counter,
+        /// Replayed records skipped because their offset was already applied.
+        records_already_applied: Counter,
+        /// Database transactions committed.
+        batches_committed: Counter,
+        /// Failed database operations (migrations, reference loads, batch writes) that were retried.
+        database_retries: Counter,
+        /// Whether the last database operation succeeded.
+        database_up: Gauge,
+        /// Whether the broker is reachable.
+        kafka_up: Gauge,
+        /// Seconds from a batch's hand-over to its commit, retries included.
+        batch_seconds: Histogram = payments_runtime::latency_buckets(),
+        /// Records per committed batch (1 to 65,536).
+        batch_records: Histogram = payments_runtime::exponential_buckets(1.0, 2.0, 17),
+    }
 }
 
 /// What the ingester knows about its dependencies, as last observed.
@@ -47,11 +63,13 @@ impl Health {
 
     pub(crate) fn set_database(&self, up: bool, error: Option<String>) {
         self.database_up.store(up, Ordering::Relaxed);
+        self.metrics.database_up.set(i64::from(up));
         self.remember(error);
     }
 
     pub(crate) fn set_kafka(&self, up: bool, error: Option<String>) {
         self.kafka_up.store(up, Ordering::Relaxed);
+        self.metrics.kafka_up.set(i64::from(up));
         self.remember(error);
     }
 
@@ -70,56 +88,6 @@ impl Health {
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
-
-    fn prometheus(&self) -> String {
-        let m = &self.metrics;
-        let counters = [
-            (
-                "payments_ingester_records_consumed_total",
-                &m.records_consumed,
-                "Records read from Kafka.",
-            ),
-            (
-                "payments_ingester_transactions_upserted_total",
-                &m.transactions_upserted,
-                "Rows inserted or changed in transactions.",
-            ),
-            (
-                "payments_ingester_records_rejected_total",
-                &m.records_rejected,
-                "Records recorded in rejected_events.",
-            ),
-            (
-                "payments_ingester_records_already_applied_total",
-                &m.records_already_applied,
-                "Replayed records skipped because their offset was already applied.",
-            ),
-            (
-                "payments_ingester_batches_committed_total",
-                &m.batches_committed,
-                "Database transactions committed.",
-            ),
-            (
-                "payments_ingester_database_retries_total",
-                &m.database_retries,
-                "Failed database operations (migrations, reference loads, batch writes) that were retried.",
-            ),
-        ];
-        let mut out = String::new();
-        for (name, value, help) in counters {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                value.load(Ordering::Relaxed)
-            ));
-        }
-        for (name, up) in [
-            ("payments_ingester_database_up", self.database_up()),
-            ("payments_ingester_kafka_up", self.kafka_up()),
-        ] {
-            out.push_str(&format!("# TYPE {name} gauge\n{name} {}\n", u8::from(up)));
-        }
-        out
-    }
 }
 
 #[derive(Serialize)]
@@ -131,15 +99,14 @@ struct Readiness {
 }
 
 pub(crate) async fn serve(listener: TcpListener, health: Arc<Health>, shutdown: CancellationToken) {
+    let mut registry = Registry::default();
+    health.metrics.register(&mut registry);
     let app = Router::new()
         // Alive as long as the process answers: outages are reported by /readyz, not by restarts.
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|State(h): State<Arc<Health>>| async move { h.prometheus() }),
-        )
-        .with_state(health);
+        .with_state(health)
+        .merge(payments_runtime::metrics_router(Arc::new(registry)));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

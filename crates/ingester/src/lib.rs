@@ -5,6 +5,7 @@
 //! validates batches, the writer task commits them and only then acknowledges them to Kafka.
 
 mod consume;
+mod finalise;
 mod health;
 mod rebalance;
 mod write;
@@ -34,6 +35,8 @@ pub struct IngesterConfig {
     pub http_addr: Option<SocketAddr>,
     /// Longest pause between two attempts when the database or broker is unavailable.
     pub max_backoff: Duration,
+    /// How often published imports are checked for completion (every row ingested or rejected).
+    pub finalise_interval: Duration,
 }
 
 impl Default for IngesterConfig {
@@ -46,6 +49,7 @@ impl Default for IngesterConfig {
             linger: Duration::from_millis(100),
             http_addr: None,
             max_backoff: Duration::from_secs(5),
+            finalise_interval: Duration::from_secs(1),
         }
     }
 }
@@ -71,6 +75,11 @@ impl IngesterConfig {
         if self.batch_size == 0 {
             return Err(IngesterError::Config(
                 "batch size must be at least 1".into(),
+            ));
+        }
+        if self.finalise_interval.is_zero() {
+            return Err(IngesterError::Config(
+                "the finalise interval must be longer than zero".into(),
             ));
         }
         if self.stream_topic == self.import_topic {

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use payments_runtime::backon::Retryable;
 use payments_store::{write_batch, Batch, PgPool, RecordOutcome, StoreError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -28,32 +28,28 @@ pub(crate) struct Retry {
 
 impl Retry {
     /// `None` only when shutdown was requested before the work succeeded.
-    pub async fn database<T, F, Fut>(&self, what: &str, mut work: F) -> Option<T>
+    pub async fn database<T, F, Fut>(&self, what: &str, work: F) -> Option<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match work().await {
-                Ok(value) => {
-                    self.health.set_database(true, None);
-                    return Some(value);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "{what} failed");
-                    self.health
-                        .set_database(false, Some(format!("{what}: {e}")));
-                    self.health
-                        .metrics
-                        .database_retries
-                        .fetch_add(1, Ordering::Relaxed);
-                    tokio::select! {
-                        _ = self.shutdown.cancelled() => return None,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(self.max_backoff);
-                }
+        let policy = payments_runtime::retry_policy(Duration::from_millis(100), self.max_backoff);
+        let attempts = work
+            .retry(policy)
+            .sleep(tokio::time::sleep)
+            .notify(|e, retry_in| {
+                tracing::warn!(error = %e, ?retry_in, "{what} failed");
+                self.health
+                    .set_database(false, Some(format!("{what}: {e}")));
+                self.health.metrics.database_retries.inc();
+            });
+        tokio::select! {
+            _ = self.shutdown.cancelled() => None,
+            done = attempts => {
+                // The policy retries forever, so only success ends it.
+                let value = done.ok()?;
+                self.health.set_database(true, None);
+                Some(value)
             }
         }
     }
@@ -77,6 +73,7 @@ pub(crate) async fn run(
         for trace in traces {
             span.add_link(trace);
         }
+        let started = Instant::now();
         let Some(outcome) = retry
             .database("write batch", || write_batch(&pool, &group, &batch))
             .instrument(span.clone())
@@ -90,16 +87,16 @@ pub(crate) async fn run(
         span.record("rejected", outcome.rejected);
         drop(span);
         let metrics = &retry.health.metrics;
-        metrics.batches_committed.fetch_add(1, Ordering::Relaxed);
         metrics
-            .transactions_upserted
-            .fetch_add(outcome.upserted, Ordering::Relaxed);
-        metrics
-            .records_rejected
-            .fetch_add(outcome.rejected, Ordering::Relaxed);
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.batch_records.observe(batch.records.len() as f64);
+        metrics.batches_committed.inc();
+        metrics.transactions_upserted.inc_by(outcome.upserted);
+        metrics.records_rejected.inc_by(outcome.rejected);
         metrics
             .records_already_applied
-            .fetch_add(outcome.already_applied as u64, Ordering::Relaxed);
+            .inc_by(outcome.already_applied as u64);
         if outcome.rejected > 0 {
             log_rejections(&batch, &outcome.refused);
         }

@@ -11,9 +11,8 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -21,7 +20,8 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
-use payments_pipeline::{ImportReport, ImportStatusView, Pipeline, PipelineError};
+use payments_imports::{Import, ImportReport, Pipeline, PipelineError};
+use payments_runtime::backon::{BackoffBuilder, ExponentialBackoff};
 use rust_decimal::Decimal;
 use tokio::io::AsyncRead;
 use tokio::task::JoinHandle;
@@ -72,7 +72,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub timing: Timing,
     tasks: Mutex<HashMap<Uuid, ImportTask>>,
-    failures: Mutex<HashMap<String, u32>>,
+    /// Per resource, the delays still to come since its last success.
+    failures: Mutex<HashMap<String, ExponentialBackoff>>,
 }
 
 impl Context {
@@ -110,19 +111,21 @@ impl Context {
         }
     }
 
-    /// Next retry delay for `key`: doubles per consecutive failure, capped.
+    /// Next retry delay for `key`, by the platform's retry policy: grows per consecutive
+    /// failure, capped.
     fn backoff(&self, key: &str) -> Duration {
         let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let n = failures.entry(key.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
-        self.timing
-            .first_retry
-            .saturating_mul(factor)
-            .min(self.timing.max_retry)
+        failures
+            .entry(key.to_owned())
+            .or_insert_with(|| {
+                payments_runtime::retry_policy(self.timing.first_retry, self.timing.max_retry)
+                    .build()
+            })
+            .next()
+            .unwrap_or(self.timing.max_retry)
     }
 
     fn succeeded(&self, key: &str) {
@@ -143,7 +146,16 @@ impl Drop for Context {
 
 /// Brings one `PaymentImport`'s status up to date, starting or resuming its import when needed.
 pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    ctx.metrics.reconciles.inc();
+    let started = Instant::now();
+    let action = bring_up_to_date(object, ctx.clone()).await;
+    ctx.metrics
+        .reconcile_seconds
+        .observe(started.elapsed().as_secs_f64());
+    action
+}
+
+async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<Action> {
     let name = object.name_any();
     let namespace = object
         .namespace()
@@ -186,9 +198,7 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
     };
     // Not started, or interrupted before everything was published: (re)start it, unless it
     // just failed, in which case error_policy's backoff decides when.
-    let unfinished = view
-        .as_ref()
-        .is_none_or(|v| matches!(v.status.as_str(), "received" | "stored"));
+    let unfinished = view.as_ref().is_none_or(|v| v.status.is_resumable());
     if adopted.is_some() && view.is_none() {
         problem = Some(Problem::new(
             "ImportNotFound",
@@ -203,16 +213,16 @@ pub async fn reconcile(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Result<
         match start(&object, &namespace, id, &ctx).await {
             Ok(()) => {
                 let (reason, note) = if resuming {
-                    ctx.metrics.imports_resumed.fetch_add(1, Ordering::Relaxed);
+                    ctx.metrics.imports_resumed.inc();
                     (
                         "Resumed",
                         format!("Resuming import {id}, which was interrupted."),
                     )
                 } else {
-                    ctx.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
+                    ctx.metrics.imports_started.inc();
                     ("Started", format!("Import {id} started."))
                 };
-                publish(&ctx, &object, EventType::Normal, reason, note).await;
+                record_event(&ctx, &object, EventType::Normal, reason, note).await;
             }
             Err(p) => problem = Some(p),
         }
@@ -234,16 +244,16 @@ async fn fail(
     object: &PaymentImport,
     ctx: &Context,
     id: Uuid,
-    view: Option<&ImportStatusView>,
+    view: Option<&Import>,
     problem: Problem,
 ) -> Result<Action> {
     apply_status(object, ctx, id, view, Some(&problem)).await?;
     Err(Error::Import(problem))
 }
 
-/// Retries with a per-resource backoff: 1 s, 2 s, 4 s… up to 5 minutes.
+/// Retries with a per-resource backoff: about 1 s, 2 s, 4 s… up to 5 minutes.
 pub fn error_policy(object: Arc<PaymentImport>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_errors.fetch_add(1, Ordering::Relaxed);
+    ctx.metrics.reconcile_errors.inc();
     let key = object.uid().unwrap_or_else(|| object.name_any());
     let delay = ctx.backoff(&key);
     tracing::warn!(
@@ -263,16 +273,18 @@ async fn start(
     id: Uuid,
     ctx: &Context,
 ) -> Result<(), Problem> {
-    let mut pipeline = ctx.pipeline.clone();
-    if let Some(threshold) = &object.spec.suspicious_threshold {
-        let threshold: Decimal = threshold.parse().map_err(|e| {
-            Problem::new(
-                "InvalidSpec",
-                format!("suspiciousThreshold {threshold:?} is not a decimal: {e}"),
-            )
-        })?;
-        pipeline.options = payments_pipeline::options_with_threshold(threshold);
-    }
+    let pipeline = match &object.spec.suspicious_threshold {
+        Some(threshold) => {
+            let threshold: Decimal = threshold.parse().map_err(|e| {
+                Problem::new(
+                    "InvalidSpec",
+                    format!("suspiciousThreshold {threshold:?} is not a decimal: {e}"),
+                )
+            })?;
+            ctx.pipeline.with_threshold(threshold)
+        }
+        None => ctx.pipeline.clone(),
+    };
     let (file_name, body) = open_source(object, namespace, ctx).await?;
     let dry_run = object.spec.dry_run;
     let task = tokio::spawn(async move {
@@ -297,24 +309,21 @@ async fn open_source(
     let source = &object.spec.source;
     match (&source.s3, &source.config_map) {
         (Some(s3), None) => {
-            let objects = match &s3.bucket {
-                Some(bucket) => ctx.pipeline.objects.with_bucket(bucket),
-                None => ctx.pipeline.objects.clone(),
-            };
-            let unavailable = |e: payments_objectstore::ObjectStoreError| {
-                Problem::new("StorageUnavailable", e.to_string())
-            };
-            if objects.size(&s3.key).await.map_err(unavailable)?.is_none() {
-                return Err(Problem::new(
-                    "ObjectNotFound",
-                    format!(
-                        "There is no object {:?} in bucket {:?}; retrying until it appears.",
-                        s3.key,
-                        objects.bucket()
-                    ),
-                ));
-            }
-            let body = objects.get(&s3.key).await.map_err(unavailable)?;
+            let body = ctx
+                .pipeline
+                .open_object(s3.bucket.as_deref(), &s3.key)
+                .await
+                .map_err(|e| Problem::new("StorageUnavailable", e.to_string()))?
+                .ok_or_else(|| {
+                    Problem::new(
+                        "ObjectNotFound",
+                        format!(
+                            "There is no object {:?} in bucket {:?}; retrying until it appears.",
+                            s3.key,
+                            s3.bucket.as_deref().unwrap_or(ctx.pipeline.bucket())
+                        ),
+                    )
+                })?;
             let file_name = s3.key.rsplit('/').next().unwrap_or(&s3.key).to_owned();
             Ok((file_name, Box::pin(body)))
         }
@@ -361,7 +370,7 @@ async fn apply_status(
     object: &PaymentImport,
     ctx: &Context,
     id: Uuid,
-    view: Option<&ImportStatusView>,
+    view: Option<&Import>,
     problem: Option<&Problem>,
 ) -> Result<()> {
     let previous = object.status.as_ref();
@@ -402,13 +411,13 @@ async fn apply_status(
             "{} is {}: {}",
             condition.type_, condition.status, condition.message
         );
-        publish(ctx, object, type_, &condition.reason, note).await;
+        record_event(ctx, object, type_, &condition.reason, note).await;
     }
     Ok(())
 }
 
 /// Records an Event on the resource; a failure to record one is logged, never fatal.
-async fn publish(
+async fn record_event(
     ctx: &Context,
     object: &PaymentImport,
     type_: EventType,

@@ -3,6 +3,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The counts are the platform's own type, shown as they are.
+pub use payments_store::ImportCounts;
+
 /// Imports one CSV file of payments: the file is checked, exact duplicates are dropped,
 /// suspicious rows are flagged and every unique row is sent for ingestion exactly once.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -97,17 +100,6 @@ pub struct PaymentImportStatus {
     /// What a person should know, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-}
-
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct ImportCounts {
-    pub rows: i64,
-    pub unique: i64,
-    pub duplicates: i64,
-    pub suspicious: i64,
-    pub published: i64,
-    pub ingested: i64,
-    pub rejected: i64,
 }
 
 /// A condition in the shape of `metav1.Condition`.

@@ -1,4 +1,4 @@
-use payments_pipeline::PipelineError;
+use payments_imports::PipelineError;
 
 /// Everything the controller can fail at.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,7 @@ impl Problem {
         let reason = match error {
             PipelineError::Store(_) => "DatabaseUnavailable",
             PipelineError::ObjectStore(_) | PipelineError::Upload(_) => "StorageUnavailable",
+            PipelineError::TooLarge => "TooLarge",
             PipelineError::Kafka(_) => "BrokerUnavailable",
             PipelineError::Task(_) | PipelineError::NotFound(_) => "ImportInterrupted",
         };

@@ -12,7 +12,6 @@ pub mod record;
 pub mod status;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -20,7 +19,7 @@ use kube::api::ListParams;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client};
-use payments_pipeline::Pipeline;
+use payments_imports::Pipeline;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +114,7 @@ pub async fn start(
         .await
         .map_err(Error::CrdMissing)?;
     let metrics = Arc::new(Metrics::default());
-    metrics.started.store(true, Ordering::SeqCst);
+    metrics.ready.set(1);
     let http_addr = match config.http_addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -168,8 +167,8 @@ async fn lead(
         if !stand_by(&mut lock, &shutdown).await {
             return Ok(());
         }
-        metrics.leader.store(true, Ordering::SeqCst);
-        metrics.leader_transitions.fetch_add(1, Ordering::Relaxed);
+        metrics.set_leader(true);
+        metrics.leader_acquired.inc();
         tracing::info!(
             identity = config.identity,
             lease = config.lease_name,
@@ -196,7 +195,7 @@ async fn lead(
             _ = shutdown.cancelled() => TermEnd::Shutdown,
         };
         // The controller (and with it the context, which aborts running imports) is dropped.
-        metrics.leader.store(false, Ordering::SeqCst);
+        metrics.set_leader(false);
         match end {
             TermEnd::Shutdown => {
                 if let Err(e) = lock.release().await {

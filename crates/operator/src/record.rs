@@ -4,7 +4,7 @@
 
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
-use payments_pipeline::ImportReport;
+use payments_imports::ImportReport;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 

@@ -2,9 +2,9 @@
 //! truth) and any problem met on the way. Pure, so every case is unit-tested.
 
 use chrono::{DateTime, Utc};
-use payments_pipeline::ImportStatusView;
+use payments_imports::{Import, ImportFailure, ImportStatus};
 
-use crate::crd::{Condition, ImportCounts, PaymentImportStatus};
+use crate::crd::{Condition, PaymentImportStatus};
 use crate::error::Problem;
 
 pub const READY: &str = "Ready";
@@ -17,7 +17,7 @@ pub struct Observation<'a> {
     pub generation: Option<i64>,
     pub import_id: uuid::Uuid,
     /// The import's row, once the pipeline has created it.
-    pub view: Option<&'a ImportStatusView>,
+    pub view: Option<&'a Import>,
     /// Why the import cannot go on right now.
     pub problem: Option<&'a Problem>,
     pub previous: Option<&'a PaymentImportStatus>,
@@ -71,14 +71,12 @@ pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
         }
     })
     .collect();
-    let finished = obs
-        .view
-        .filter(|v| matches!(v.status.as_str(), "done" | "failed"));
+    let finished = obs.view.filter(|v| v.status.is_final());
     PaymentImportStatus {
         conditions,
         observed_generation: obs.generation,
         import_id: Some(obs.import_id.to_string()),
-        counts: obs.view.map(counts).unwrap_or_default(),
+        counts: obs.view.map(|v| v.counts).unwrap_or_default(),
         start_time: obs
             .previous
             .and_then(|p| p.start_time)
@@ -93,48 +91,50 @@ pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
     }
 }
 
-fn counts(v: &ImportStatusView) -> ImportCounts {
-    ImportCounts {
-        rows: v.rows,
-        unique: v.unique,
-        duplicates: v.duplicates,
-        suspicious: v.suspicious,
-        published: v.published,
-        ingested: v.ingested,
-        rejected: v.rejected,
+/// The condition reason of a failed import: the file, or the platform on the way (an import
+/// failed before failures had kinds was refused as a file).
+fn failure_reason(failure: Option<ImportFailure>) -> &'static str {
+    match failure {
+        None | Some(ImportFailure::InvalidFile) => "InvalidFile",
+        Some(ImportFailure::TooLarge) => "TooLarge",
+        Some(ImportFailure::UploadInterrupted) => "UploadInterrupted",
+        Some(ImportFailure::PlatformUnavailable) => "PlatformUnavailable",
     }
 }
 
 /// `Validated`, `Published`, `Ingested` from the import's row.
-fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
+fn stages(view: Option<&Import>) -> [Stage; 3] {
     let waiting = |what: &str| unknown("Pending", format!("Waiting for the file to be {what}."));
+    let to_publish = "sent to the ingester";
     let Some(v) = view else {
-        return [waiting("read"), waiting("checked"), waiting("published")];
+        return [waiting("read"), waiting("checked"), waiting(to_publish)];
     };
+    let c = &v.counts;
     let checked = format!(
         "{} rows: {} unique, {} exact duplicates removed, {} suspicious.",
-        v.rows, v.unique, v.duplicates, v.suspicious
+        c.rows, c.unique, c.duplicates, c.suspicious
     );
-    match v.status.as_str() {
-        "received" => [
+    match v.status {
+        ImportStatus::Received => [
             unknown("Checking", "The file is being read and checked.".into()),
             waiting("checked"),
-            waiting("published"),
+            waiting(to_publish),
         ],
-        "stored" => [
+        ImportStatus::Stored => [
             t("Validated", checked),
             unknown("Publishing", "The unique rows are being published.".into()),
-            waiting("published"),
+            waiting(to_publish),
         ],
-        "failed" => {
+        ImportStatus::Failed => {
             let error = v
                 .error
                 .clone()
                 .unwrap_or_else(|| "The import failed.".into());
+            let reason = failure_reason(v.failure);
             [
-                f("InvalidFile", error.clone()),
-                f("InvalidFile", "Nothing was published.".into()),
-                f("InvalidFile", "Nothing was ingested.".into()),
+                f(reason, error.clone()),
+                f(reason, "Nothing was published.".into()),
+                f(reason, "Nothing was ingested.".into()),
             ]
         }
         _ if v.first_import_id.is_some() => {
@@ -157,12 +157,12 @@ fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
             f("DryRun", "Dry run: nothing was ingested.".into()),
         ],
         status => {
-            let published = t("Published", format!("{} rows published.", v.published));
+            let published = t("Published", format!("{} rows published.", c.published));
             let accounted = format!(
                 "{} of {} published rows ingested, {} rejected.",
-                v.ingested, v.published, v.rejected
+                c.ingested, c.published, c.rejected
             );
-            let ingested = if status == "done" {
+            let ingested = if status == ImportStatus::Done {
                 t("Ingested", accounted)
             } else {
                 f("Ingesting", accounted)
@@ -174,29 +174,30 @@ fn stages(view: Option<&ImportStatusView>) -> [Stage; 3] {
 
 /// `Ready` is the last stage that matters: the file refused, still going, or finished; while
 /// going, it says what the stage in progress says.
-fn ready(view: Option<&ImportStatusView>, stages: &[Stage; 3]) -> Stage {
+fn ready(view: Option<&Import>, stages: &[Stage; 3]) -> Stage {
     let [validated, published, ingested] = stages;
     let Some(v) = view else {
         return f("Importing", "The import is starting.".into());
     };
-    match v.status.as_str() {
-        "received" => f("Checking", validated.2.clone()),
-        "stored" => f("Publishing", published.2.clone()),
-        "published" => f("Ingesting", ingested.2.clone()),
-        "failed" => f("InvalidFile", validated.2.clone()),
+    let c = &v.counts;
+    match v.status {
+        ImportStatus::Received => f("Checking", validated.2.clone()),
+        ImportStatus::Stored => f("Publishing", published.2.clone()),
+        ImportStatus::Published => f("Ingesting", ingested.2.clone()),
+        ImportStatus::Failed => f(failure_reason(v.failure), validated.2.clone()),
         _ if v.first_import_id.is_some() => t("AlreadyImported", ingested.2.clone()),
         _ if v.dry_run => t(
             "DryRunComplete",
             format!(
                 "Dry run: {} rows, {} unique, {} duplicates, {} suspicious; nothing was published.",
-                v.rows, v.unique, v.duplicates, v.suspicious
+                c.rows, c.unique, c.duplicates, c.suspicious
             ),
         ),
         _ => t(
             "Ingested",
             format!(
                 "Imported: {} rows ingested, {} rejected ({} duplicates removed, {} suspicious).",
-                v.ingested, v.rejected, v.duplicates, v.suspicious
+                c.ingested, c.rejected, c.duplicates, c.suspicious
             ),
         ),
     }
@@ -219,8 +220,8 @@ pub fn transitions<'a>(
 }
 
 /// Nothing will change any more: finished, or the file was refused.
-pub fn is_final(view: Option<&ImportStatusView>) -> bool {
-    view.is_some_and(|v| matches!(v.status.as_str(), "done" | "failed"))
+pub fn is_final(view: Option<&Import>) -> bool {
+    view.is_some_and(|v| v.status.is_final())
 }
 
 #[cfg(test)]
@@ -228,33 +229,35 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn view(status: &str) -> ImportStatusView {
+    fn view(status: ImportStatus) -> Import {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
-        ImportStatusView {
+        Import {
             id: uuid::Uuid::nil(),
             file_name: "a.csv".into(),
             object_key: None,
             sha256: None,
-            status: status.into(),
+            size_bytes: None,
+            status,
+            failure: None,
             error: None,
+            suspicious_threshold: 8000.into(),
             dry_run: false,
-            rows: 10,
-            unique: 8,
-            duplicates: 2,
-            suspicious: 1,
-            published: 8,
-            ingested: 7,
-            rejected: 1,
             first_import_id: None,
             created_at: at,
             updated_at: at,
+            counts: payments_imports::ImportCounts {
+                rows: 10,
+                unique: 8,
+                duplicates: 2,
+                suspicious: 1,
+                published: 8,
+                ingested: 7,
+                rejected: 1,
+            },
         }
     }
 
-    fn derive_for(
-        view: Option<&ImportStatusView>,
-        problem: Option<&Problem>,
-    ) -> PaymentImportStatus {
+    fn derive_for(view: Option<&Import>, problem: Option<&Problem>) -> PaymentImportStatus {
         derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
@@ -275,7 +278,7 @@ mod tests {
 
     #[test]
     fn ready_comes_first_and_every_condition_observes_the_generation() {
-        let status = derive_for(Some(&view("published")), None);
+        let status = derive_for(Some(&view(ImportStatus::Published)), None);
         let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [READY, VALIDATED, PUBLISHED, INGESTED]);
         assert!(status
@@ -286,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_done_import_is_ready_with_its_counts_and_completion_time() {
-        let done = view("done");
+        let done = view(ImportStatus::Done);
         let status = derive_for(Some(&done), None);
         assert_eq!(condition(&status, READY).status, "True");
         assert_eq!(condition(&status, READY).reason, "Ingested");
@@ -298,7 +301,7 @@ mod tests {
 
     #[test]
     fn a_published_import_is_not_ready_yet_and_says_how_far_it_is() {
-        let status = derive_for(Some(&view("published")), None);
+        let status = derive_for(Some(&view(ImportStatus::Published)), None);
         let ready = condition(&status, READY);
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
@@ -325,10 +328,12 @@ mod tests {
 
     #[test]
     fn a_refused_file_fails_validation_with_the_error() {
-        let mut failed = view("failed");
+        let mut failed = view(ImportStatus::Failed);
+        failed.failure = Some(ImportFailure::InvalidFile);
         failed.error = Some("row 3: amount is not a number".into());
         let status = derive_for(Some(&failed), None);
         assert_eq!(condition(&status, VALIDATED).status, "False");
+        assert_eq!(condition(&status, READY).reason, "InvalidFile");
         assert_eq!(
             condition(&status, READY).message,
             "row 3: amount is not a number"
@@ -337,8 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn an_import_failed_by_the_platform_is_not_an_invalid_file() {
+        let failed = |failure| Import {
+            failure: Some(failure),
+            error: Some("publishing to kafka: broker down".into()),
+            ..view(ImportStatus::Failed)
+        };
+        for (failure, reason) in [
+            (ImportFailure::PlatformUnavailable, "PlatformUnavailable"),
+            (ImportFailure::TooLarge, "TooLarge"),
+        ] {
+            let status = derive_for(Some(&failed(failure)), None);
+            for type_ in [READY, VALIDATED] {
+                assert_eq!(condition(&status, type_).reason, reason);
+            }
+        }
+    }
+
+    #[test]
     fn a_repeated_file_is_ready_without_publishing() {
-        let mut again = view("done");
+        let mut again = view(ImportStatus::Done);
         again.first_import_id = Some(uuid::Uuid::from_u128(7));
         let status = derive_for(Some(&again), None);
         assert_eq!(condition(&status, READY).reason, "AlreadyImported");
@@ -348,11 +371,11 @@ mod tests {
 
     #[test]
     fn transition_times_and_events_follow_changes_only() {
-        let before = derive_for(Some(&view("published")), None);
+        let before = derive_for(Some(&view(ImportStatus::Published)), None);
         let again = derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view: Some(&view("published")),
+            view: Some(&view(ImportStatus::Published)),
             problem: None,
             previous: Some(&before),
             now: Utc::now() + chrono::Duration::hours(1),
@@ -362,7 +385,7 @@ mod tests {
         let done = derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view: Some(&view("done")),
+            view: Some(&view(ImportStatus::Done)),
             problem: None,
             previous: Some(&before),
             now: Utc::now(),

@@ -144,36 +144,30 @@ struct PipelineArgs {
 }
 
 impl PipelineArgs {
-    async fn pipeline(&self, application: &str) -> anyhow::Result<payments_pipeline::Pipeline> {
-        let pool = self.database.pool(application)?;
-        let timeout = self.startup_timeout;
-        until_available("applying migrations", timeout, || {
-            payments_store::migrate(&pool)
-        })
-        .await?;
-        let kafka = self.kafka.options(application);
-        if self.kafka.create_topics {
-            let topics = [self.import_topic.as_str()];
-            until_available("creating topics", timeout, || {
-                kafka.ensure_topics(&topics, self.kafka.topic_partitions)
-            })
-            .await?;
-        }
-        let objects = payments_objectstore::ObjectStore::new(&payments_objectstore::S3Options {
-            endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
-            region: self.s3.region.clone(),
-            access_key: self.s3.access_key.clone(),
-            secret_key: SecretString::from(self.s3.secret_key.clone()),
-            bucket: self.s3.bucket.clone(),
-        });
-        until_available("checking the bucket", timeout, || objects.ensure_bucket()).await?;
-        Ok(payments_pipeline::Pipeline {
-            pool,
-            objects,
-            producer: kafka.producer()?,
+    async fn pipeline(&self, application: &str) -> anyhow::Result<payments_imports::Pipeline> {
+        let config = payments_imports::PipelineConfig {
+            database: self.database.connect_options(application),
+            kafka: self.kafka.options(application),
+            create_topic_partitions: self
+                .kafka
+                .create_topics
+                .then_some(self.kafka.topic_partitions),
+            s3: payments_objectstore::S3Options {
+                endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
+                region: self.s3.region.clone(),
+                access_key: self.s3.access_key.clone(),
+                secret_key: SecretString::from(self.s3.secret_key.clone()),
+                bucket: self.s3.bucket.clone(),
+            },
             topic: self.import_topic.clone(),
-            options: payments_pipeline::options_with_threshold(self.suspicious_threshold),
-        })
+            suspicious_threshold: self.suspicious_threshold,
+        };
+        until_available(
+            "connecting the import pipeline (database, broker, object storage)",
+            self.startup_timeout,
+            || payments_imports::Pipeline::connect(config.clone()),
+        )
+        .await
     }
 }
 
@@ -239,10 +233,14 @@ struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    fn pool(&self, application: &str) -> anyhow::Result<PgPool> {
+    fn connect_options(&self, application: &str) -> ConnectOptions {
         let mut options = ConnectOptions::new(SecretString::from(self.url.clone()), application);
         options.max_connections = self.max_connections;
-        Ok(payments_store::connect(&options)?)
+        options
+    }
+
+    fn pool(&self, application: &str) -> anyhow::Result<PgPool> {
+        Ok(payments_store::connect(&self.connect_options(application))?)
     }
 }
 
@@ -266,6 +264,18 @@ struct KafkaArgs {
 impl KafkaArgs {
     fn options(&self, client_id: &str) -> KafkaOptions {
         KafkaOptions::new(&self.brokers, client_id)
+    }
+
+    /// Client options, creating `topics` first when `--create-topics` is set.
+    async fn with_topics(&self, client_id: &str, topics: &[&str]) -> anyhow::Result<KafkaOptions> {
+        let kafka = self.options(client_id);
+        if self.create_topics {
+            kafka
+                .ensure_topics(topics, self.topic_partitions)
+                .await
+                .context("creating topics")?;
+        }
+        Ok(kafka)
     }
 }
 
@@ -309,6 +319,9 @@ struct IngesterArgs {
     /// Longest wait between retries while the database is unavailable.
     #[arg(long, env = "PAYMENTS_MAX_BACKOFF", default_value = "5s", value_parser = parse_duration)]
     max_backoff: Duration,
+    /// How often published imports are checked for completion (every row ingested or rejected).
+    #[arg(long, env = "PAYMENTS_FINALISE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    finalise_interval: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -337,56 +350,41 @@ struct GeneratorArgs {
     seed: Option<u64>,
 }
 
-/// `250ms`, `2s`, `1m` or a bare number of seconds.
-/// Runs a start-up step until it succeeds, retrying with capped exponential backoff for at most
+/// Runs a start-up step until it succeeds, with the platform's retry policy, for at most
 /// `timeout`: a process that exits instead would be restarted by Kubernetes with ever longer
-/// back-off delays while its dependencies come up. Each failed attempt is logged.
-async fn until_available<T, E, F, Fut>(
-    what: &str,
-    timeout: Duration,
-    mut step: F,
-) -> anyhow::Result<T>
+/// back-off delays while its dependencies (database, broker, object storage) come up. Each
+/// failed attempt is logged.
+async fn until_available<T, E, F, Fut>(what: &str, timeout: Duration, step: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
+    use payments_runtime::backon::Retryable;
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(250);
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match step().await {
-            Ok(value) => return Ok(value),
-            Err(error) if started.elapsed() + delay < timeout => {
-                tracing::warn!(%error, attempt, retry_in = ?delay, "{what}: not available yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(error) => {
-                return Err(anyhow::Error::new(error)
-                    .context(format!("{what} (gave up after {attempt} attempts)")))
-            }
-        }
-    }
+    step.retry(payments_runtime::retry_policy(
+        Duration::from_millis(250),
+        Duration::from_secs(5),
+    ))
+    .when(|_| started.elapsed() < timeout)
+    .notify(|error, delay| tracing::warn!(%error, retry_in = ?delay, "{what}: not available yet"))
+    .await
+    .with_context(|| {
+        format!(
+            "{what} (gave up after {})",
+            humantime::format_duration(timeout)
+        )
+    })
 }
 
+/// A humantime duration (`250ms`, `2s`, `1m`, `1h 30m`), or a bare number of seconds as
+/// earlier releases accepted.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit in {text:?}; use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string());
+    }
+    humantime::parse_duration(text).map_err(|e| format!("not a duration: {text:?}: {e}"))
 }
 
 /// Cancelled on Ctrl-C or SIGTERM, so every role stops cleanly (flushes, commits).
@@ -454,16 +452,13 @@ impl Cli {
             }
             Command::Ingester(args) => {
                 let pool = args.database.pool("payments-ingester")?;
-                let kafka = args.kafka.options("payments-ingester");
-                if args.kafka.create_topics {
-                    kafka
-                        .ensure_topics(
-                            &[&args.stream_topic, &args.import_topic],
-                            args.kafka.topic_partitions,
-                        )
-                        .await
-                        .context("creating topics")?;
-                }
+                let kafka = args
+                    .kafka
+                    .with_topics(
+                        "payments-ingester",
+                        &[&args.stream_topic, &args.import_topic],
+                    )
+                    .await?;
                 let config = IngesterConfig {
                     group_id: args.group_id,
                     stream_topic: args.stream_topic,
@@ -472,6 +467,7 @@ impl Cli {
                     linger: args.linger,
                     http_addr: Some(args.http_addr),
                     max_backoff: args.max_backoff,
+                    finalise_interval: args.finalise_interval,
                 };
                 let ingester =
                     payments_ingester::start(config, pool, kafka, shutdown_on_signal()).await?;
@@ -490,8 +486,8 @@ impl Cli {
                         minio_console: args.minio_console_url,
                     },
                 };
-                let threshold = pipeline.options.suspicious_threshold;
-                let bucket = pipeline.objects.bucket().to_owned();
+                let threshold = pipeline.suspicious_threshold();
+                let bucket = pipeline.bucket().to_owned();
                 let mut state = payments_web::AppState::new(pipeline, config);
                 if args.record_in_kubernetes {
                     let client = kube::Client::try_default()
@@ -521,7 +517,7 @@ impl Cli {
             }
             Command::Import(args) => {
                 crate::import::run(
-                    args.pipeline.pipeline("payments-import").await?,
+                    args.pipeline.pipeline("payments-csv").await?,
                     &args.file,
                     args.dry_run,
                 )
@@ -562,7 +558,7 @@ impl Cli {
                 Ok(())
             }
             Command::SampleCsvs(args) => {
-                for path in payments_import::sample_csvs(&args.dir)
+                for path in payments_csv::sample_csvs(&args.dir)
                     .with_context(|| format!("writing {}", args.dir.display()))?
                 {
                     println!("{}", path.display());
@@ -571,13 +567,10 @@ impl Cli {
             }
             Command::Generator(args) => {
                 let pool = args.database.pool("payments-generator")?;
-                let kafka = args.kafka.options("payments-generator");
-                if args.kafka.create_topics {
-                    kafka
-                        .ensure_topics(&[&args.topic], args.kafka.topic_partitions)
-                        .await
-                        .context("creating topics")?;
-                }
+                let kafka = args
+                    .kafka
+                    .with_topics("payments-generator", &[&args.topic])
+                    .await?;
                 let config = GeneratorConfig {
                     topic: args.topic,
                     interval: args.interval,
@@ -610,7 +603,8 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("2 parsecs").is_err());
         assert!(parse_duration("x").is_err());
     }
 }

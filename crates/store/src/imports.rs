@@ -1,15 +1,28 @@
 //! The `imports` table: one row per uploaded file and its progress. Ingested and rejected counts
 //! are derived from `transactions` and `rejected_events` in the same query, never stored.
+//!
+//! An import's life is [`ImportStatus`]; each step is a `mark_*` function that locks the row,
+//! checks inside the transaction that the current state may take that step, and moves it.
+//! Completion is driven by the data: [`finalise_imports`] (run in a loop by the ingester) moves
+//! a published import to `done` once every published row is a transaction or a rejection.
+
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::PgPool;
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::Result;
 
-/// Where an import stands. The order of the variants is the order of progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Where an import stands. The order of the variants is the order of progress. Stored as text
+/// (the migration's CHECK lists the same names); serialised in the same lower-case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ImportStatus {
     /// The upload has started; nothing is known about the file yet.
     Received,
@@ -19,7 +32,7 @@ pub enum ImportStatus {
     Published,
     /// Every published row is either a transaction or a rejection.
     Done,
-    /// The file was refused or a step broke; `error` says why.
+    /// The file was refused or a step broke; `failure` and `error` say why.
     Failed,
 }
 
@@ -42,15 +55,115 @@ impl ImportStatus {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// Nothing moves an import out of these.
     pub fn is_final(self) -> bool {
         matches!(self, ImportStatus::Done | ImportStatus::Failed)
     }
+
+    /// Still being read, checked or published: an interrupted import in one of these states
+    /// can be run again (its rows keep their deterministic ids).
+    pub fn is_resumable(self) -> bool {
+        matches!(self, ImportStatus::Received | ImportStatus::Stored)
+    }
+
+    /// Whether an import in this state may move to `next`: forward only, or to `failed` from
+    /// anything not final.
+    pub fn may_become(self, next: ImportStatus) -> bool {
+        !self.is_final() && (next == ImportStatus::Failed || self < next)
+    }
 }
+
+/// Why an import failed: the file itself, or the platform on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFailure {
+    /// The file is not a CSV of payments (header, a malformed row, an encoding).
+    InvalidFile,
+    /// The upload was over the size limit.
+    TooLarge,
+    /// The upload broke off before its end.
+    UploadInterrupted,
+    /// Storage, database or broker failed; the file may be fine.
+    PlatformUnavailable,
+}
+
+impl ImportFailure {
+    pub const ALL: [ImportFailure; 4] = [
+        ImportFailure::InvalidFile,
+        ImportFailure::TooLarge,
+        ImportFailure::UploadInterrupted,
+        ImportFailure::PlatformUnavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportFailure::InvalidFile => "invalid_file",
+            ImportFailure::TooLarge => "too_large",
+            ImportFailure::UploadInterrupted => "upload_interrupted",
+            ImportFailure::PlatformUnavailable => "platform_unavailable",
+        }
+    }
+}
+
+/// A name that is not one of an enum's variants.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a known {1}")]
+pub struct UnknownName(String, &'static str);
+
+/// `as_str`/`FromStr`/`Display` and the text encoding in PostgreSQL, for an enum with `ALL`.
+macro_rules! text_enum {
+    ($ty:ident, $what:literal) => {
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                Self::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| UnknownName(text.to_owned(), $what))
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl sqlx::Type<Postgres> for $ty {
+            fn type_info() -> PgTypeInfo {
+                <&str as sqlx::Type<Postgres>>::type_info()
+            }
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <&str as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl PgHasArrayType for $ty {
+            fn array_type_info() -> PgTypeInfo {
+                <&str as PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl sqlx::Encode<'_, Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'_, Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Postgres> for $ty {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                Ok(text.parse()?)
+            }
+        }
+    };
+}
+
+text_enum!(ImportStatus, "import status");
+text_enum!(ImportFailure, "import failure");
 
 /// What is known when an upload starts.
 #[derive(Debug, Clone)]
@@ -61,84 +174,81 @@ pub struct NewImport {
     pub dry_run: bool,
 }
 
-/// The counts an analysis and the publisher produce.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The file's rows: how many, unique, exact duplicates and suspicious; then how many were
+/// published, and of those how many the ingester stored or rejected.
+// The one shape of these numbers, from the database to the PaymentImport status; ingested and
+// rejected are counted from the data, never stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportCounts {
     pub rows: i64,
-    pub unique_rows: i64,
+    pub unique: i64,
     pub duplicates: i64,
     pub suspicious: i64,
     pub published: i64,
+    pub ingested: i64,
+    pub rejected: i64,
 }
 
-/// One row of `imports`.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct ImportRow {
+/// One import: its row of `imports` with its counts, as pages, the JSON API, the CLI and the
+/// controller show it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Import {
     pub id: Uuid,
     pub file_name: String,
     pub object_key: Option<String>,
     pub sha256: Option<String>,
     pub size_bytes: Option<i64>,
-    pub rows: i64,
-    pub unique_rows: i64,
-    pub duplicates: i64,
-    pub suspicious: i64,
-    pub published: i64,
-    pub status: String,
+    pub status: ImportStatus,
+    /// Set exactly when `status` is `failed` (older rows may lack it).
+    pub failure: Option<ImportFailure>,
     pub error: Option<String>,
     pub suspicious_threshold: Decimal,
     pub dry_run: bool,
     pub first_import_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub counts: ImportCounts,
 }
 
-impl ImportRow {
-    /// The status as an enum; the table's CHECK guarantees it parses.
-    pub fn status(&self) -> ImportStatus {
-        ImportStatus::parse(&self.status).unwrap_or(ImportStatus::Failed)
-    }
-}
-
-/// An import with how far the ingester has got with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportProgress {
-    pub import: ImportRow,
-    /// Transactions carrying this import's id.
-    pub ingested: i64,
-    /// Distinct rows of this import the ingester rejected and that did not become a
-    /// transaction later (a row rejected on one delivery and stored on another counts once).
-    pub rejected: i64,
-}
-
-impl ImportProgress {
+impl Import {
     /// Every published row is accounted for.
     pub fn is_complete(&self) -> bool {
-        self.ingested + self.rejected >= self.import.published
+        self.counts.ingested + self.counts.rejected >= self.counts.published
     }
 }
 
-const COLUMNS: &str = "id, file_name, object_key, sha256, size_bytes, rows, unique_rows, \
-     duplicates, suspicious, published, status, error, suspicious_threshold, dry_run, \
-     first_import_id, created_at, updated_at";
+/// Where the original bytes of an import are, and what they are.
+#[derive(Debug, Clone)]
+pub struct StoredFile<'a> {
+    pub object_key: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    /// The earlier import of the same bytes, if any ([`find_by_sha256`]).
+    pub first_import_id: Option<Uuid>,
+}
 
-/// `ingested` and `rejected` of import `i.id`, as SQL expressions.
-const PROGRESS: &str = "
+/// The columns of [`Import`] for `imports i`, `ingested` and `rejected` counted from the data.
+const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
+     i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.created_at,
+     i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
     (SELECT count(DISTINCT r.row_number) + count(*) FILTER (WHERE r.row_number IS NULL)
        FROM rejected_events r
       WHERE r.import_id = i.id
         AND NOT EXISTS (SELECT 1 FROM transactions t
                          WHERE t.import_id = r.import_id AND t.import_row = r.row_number)
-    ) AS rejected";
+    ) AS rejected"#;
 
 /// Records a new upload in state `received`; when an import with this id exists already (a
 /// resumed import, whose id the caller derived), returns it unchanged.
-pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<ImportRow> {
+pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     // The no-op update makes RETURNING yield the existing row too.
     let row = sqlx::query_as(&format!(
-        "INSERT INTO imports (id, file_name, suspicious_threshold, dry_run)
-         VALUES ($1, $2, $3, $4)
+        "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
     ))
@@ -146,128 +256,147 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<ImportRow> 
     .bind(&new.file_name)
     .bind(new.suspicious_threshold)
     .bind(new.dry_run)
+    .bind(ImportStatus::Received)
     .fetch_one(pool)
     .await?;
     Ok(row)
 }
 
-/// Records where the original bytes were stored and their identity, and moves to `stored`.
-/// `first_import_id` is the earlier import of the same bytes, if any ([`find_by_sha256`]).
-pub async fn set_stored(
+/// Moves import `id` to `next` with `update` (which sets `status` and whatever goes with the
+/// step) when its current state allows, checked under the row's lock in the same transaction.
+/// Returns whether it moved, so a late or repeated step changes nothing.
+async fn transition(
     pool: &PgPool,
     id: Uuid,
-    object_key: &str,
-    sha256: &str,
-    size_bytes: i64,
-    first_import_id: Option<Uuid>,
+    next: ImportStatus,
+    update: Query<'_, Postgres, PgArguments>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports
-            SET object_key = $2, sha256 = $3, size_bytes = $4, first_import_id = $5,
-                status = 'stored', updated_at = now()
-          WHERE id = $1 AND status = 'received'",
-    )
-    .bind(id)
-    .bind(object_key)
-    .bind(sha256)
-    .bind(size_bytes)
-    .bind(first_import_id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let mut tx = pool.begin().await?;
+    let current: Option<ImportStatus> =
+        sqlx::query_scalar("SELECT status FROM imports WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if !current.is_some_and(|c| c.may_become(next)) {
+        return Ok(false);
+    }
+    update.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
-/// Replaces the counts (not allowed once the import is final).
+/// `received` → `stored`: records where the original bytes were stored and their identity.
+pub async fn mark_stored(pool: &PgPool, id: Uuid, file: &StoredFile<'_>) -> Result<bool> {
+    let update = sqlx::query(
+        "UPDATE imports
+            SET object_key = $2, sha256 = $3, size_bytes = $4, first_import_id = $5,
+                status = $6, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(file.object_key)
+    .bind(file.sha256)
+    .bind(file.size_bytes)
+    .bind(file.first_import_id)
+    .bind(ImportStatus::Stored);
+    transition(pool, id, ImportStatus::Stored, update).await
+}
+
+/// Records what the analysis found, until the import is final (`ingested` and `rejected` are
+/// counted, never stored, and `published` is set by [`mark_published`]).
 pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE imports
-            SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, published = $6,
-                updated_at = now()
-          WHERE id = $1 AND status NOT IN ('done', 'failed')",
+            SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, updated_at = now()
+          WHERE id = $1 AND NOT status = ANY($6)",
     )
     .bind(id)
     .bind(counts.rows)
-    .bind(counts.unique_rows)
+    .bind(counts.unique)
     .bind(counts.duplicates)
     .bind(counts.suspicious)
-    .bind(counts.published)
+    .bind(&[ImportStatus::Done, ImportStatus::Failed][..])
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Moves an import forward only: to a later status, or to `failed` from anything but `done`
-/// (with `error`). Returns whether it moved, so a late or repeated step changes nothing.
-pub async fn set_status(
-    pool: &PgPool,
-    id: Uuid,
-    status: ImportStatus,
-    error: Option<&str>,
-) -> Result<bool> {
-    let error = match status {
-        ImportStatus::Failed => Some(error.unwrap_or("failed")),
-        _ => None,
-    };
-    let earlier: Vec<&str> = ImportStatus::ALL
-        .into_iter()
-        .filter(|s| !s.is_final() && (*s < status || status == ImportStatus::Failed))
-        .map(ImportStatus::as_str)
-        .collect();
-    let done = sqlx::query(
-        "UPDATE imports SET status = $2, error = $3, updated_at = now()
-          WHERE id = $1 AND status = ANY($4)",
+/// `stored` → `published`, with how many rows were delivered to Kafka.
+pub async fn mark_published(pool: &PgPool, id: Uuid, published: i64) -> Result<bool> {
+    let update = sqlx::query(
+        "UPDATE imports SET status = $2, published = $3, updated_at = now() WHERE id = $1",
     )
     .bind(id)
-    .bind(status.as_str())
-    .bind(error)
-    .bind(&earlier)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(ImportStatus::Published)
+    .bind(published);
+    transition(pool, id, ImportStatus::Published, update).await
+}
+
+/// `stored` → `done` with nothing to wait for: a dry run, or bytes imported before.
+pub async fn mark_done(pool: &PgPool, id: Uuid) -> Result<bool> {
+    let update = sqlx::query("UPDATE imports SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(ImportStatus::Done);
+    transition(pool, id, ImportStatus::Done, update).await
+}
+
+/// Anything not final → `failed`, with why.
+pub async fn mark_failed(
+    pool: &PgPool,
+    id: Uuid,
+    failure: ImportFailure,
+    error: &str,
+) -> Result<bool> {
+    let update = sqlx::query(
+        "UPDATE imports SET status = $2, failure = $3, error = $4, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(ImportStatus::Failed)
+    .bind(failure)
+    .bind(error);
+    transition(pool, id, ImportStatus::Failed, update).await
+}
+
+/// `published` → `done` for every import whose published rows are all ingested or rejected,
+/// decided in one statement so concurrent finalisers agree. Returns the imports it moved.
+pub async fn finalise_imports(pool: &PgPool) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(&format!(
+        "UPDATE imports u SET status = $2, updated_at = now()
+          FROM (SELECT {COLUMNS} FROM imports i WHERE i.status = $1) p
+         WHERE u.id = p.id AND u.status = $1 AND p.ingested + p.rejected >= u.published
+         RETURNING u.id"
+    ))
+    .bind(ImportStatus::Published)
+    .bind(ImportStatus::Done)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The earliest import of these exact bytes that got its rows out (published or done): a new
 /// upload of them creates no transactions and points at it.
-pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<ImportRow>> {
+pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<Import>> {
     let row = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM imports
-          WHERE sha256 = $1 AND status IN ('published', 'done') AND NOT dry_run
-          ORDER BY created_at, id
+        "SELECT {COLUMNS} FROM imports i
+          WHERE i.sha256 = $1 AND i.status = ANY($2) AND NOT i.dry_run
+          ORDER BY i.created_at, i.id
           LIMIT 1"
     ))
     .bind(sha256)
+    .bind(&[ImportStatus::Published, ImportStatus::Done][..])
     .fetch_optional(pool)
     .await?;
     Ok(row)
 }
 
-#[derive(sqlx::FromRow)]
-struct ProgressRow {
-    #[sqlx(flatten)]
-    import: ImportRow,
-    ingested: i64,
-    rejected: i64,
-}
-
-impl From<ProgressRow> for ImportProgress {
-    fn from(row: ProgressRow) -> Self {
-        ImportProgress {
-            import: row.import,
-            ingested: row.ingested,
-            rejected: row.rejected,
-        }
-    }
-}
-
 /// An import with its ingested and rejected counts, computed now.
-pub async fn get_import(pool: &PgPool, id: Uuid) -> Result<Option<ImportProgress>> {
-    let row: Option<ProgressRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, {PROGRESS} FROM imports i WHERE i.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Into::into))
+pub async fn get_import(pool: &PgPool, id: Uuid) -> Result<Option<Import>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM imports i WHERE i.id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// The newest imports first, for the history page; `before` pages by `created_at`.
@@ -275,9 +404,9 @@ pub async fn recent_imports(
     pool: &PgPool,
     limit: i64,
     before: Option<DateTime<Utc>>,
-) -> Result<Vec<ImportProgress>> {
-    let rows: Vec<ProgressRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, {PROGRESS} FROM imports i
+) -> Result<Vec<Import>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM imports i
           WHERE $2::timestamptz IS NULL OR i.created_at < $2
           ORDER BY i.created_at DESC, i.id DESC
           LIMIT $1"
@@ -285,24 +414,8 @@ pub async fn recent_imports(
     .bind(limit)
     .bind(before)
     .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    .await?)
 }
-
-/// Moves a `published` import to `done` once every published row is ingested or rejected,
-/// deciding in one statement so concurrent callers agree. Returns whether it moved.
-pub async fn complete_if_ingested(pool: &PgPool, id: Uuid) -> Result<bool> {
-    let done = sqlx::query(&format!(
-        "UPDATE imports u SET status = 'done', updated_at = now()
-          FROM (SELECT i.id, {PROGRESS} FROM imports i WHERE i.id = $1) p
-         WHERE u.id = p.id AND u.status = 'published' AND p.ingested + p.rejected >= u.published"
-    ))
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Keeps what the analysis found (capped lists) for the result page.
 pub async fn save_report(pool: &PgPool, id: Uuid, summary: &serde_json::Value) -> Result<()> {
     sqlx::query(
@@ -340,4 +453,36 @@ pub async fn import_rejections(
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_same_in_sql_and_json() {
+        for status in ImportStatus::ALL {
+            let json = serde_json::to_value(status).expect("serialises");
+            assert_eq!(json, status.as_str());
+            assert_eq!(status.as_str().parse::<ImportStatus>().ok(), Some(status));
+        }
+        for failure in ImportFailure::ALL {
+            let json = serde_json::to_value(failure).expect("serialises");
+            assert_eq!(json, failure.as_str());
+            assert_eq!(
+                failure.as_str().parse::<ImportFailure>().ok(),
+                Some(failure)
+            );
+        }
+    }
+
+    #[test]
+    fn an_import_moves_forward_or_fails_until_it_is_final() {
+        use ImportStatus::*;
+        assert!(Received.may_become(Stored) && Stored.may_become(Published));
+        assert!(Stored.may_become(Done) && Published.may_become(Done));
+        assert!(Received.may_become(Failed) && Published.may_become(Failed));
+        assert!(!Published.may_become(Stored) && !Stored.may_become(Stored));
+        assert!(!Done.may_become(Failed) && !Failed.may_become(Done));
+    }
 }

@@ -9,9 +9,9 @@ mod reference;
 
 pub use error::{Result, StoreError};
 pub use imports::{
-    complete_if_ingested, create_import, find_by_sha256, get_import, import_rejections,
-    load_report, recent_imports, save_report, set_counts, set_status, set_stored, ImportCounts,
-    ImportProgress, ImportRow, ImportStatus, NewImport,
+    create_import, finalise_imports, find_by_sha256, get_import, import_rejections, load_report,
+    mark_done, mark_failed, mark_published, mark_stored, recent_imports, save_report, set_counts,
+    Import, ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile, UnknownName,
 };
 pub use ingest::{
     load_offsets, write_batch, Batch, BatchOutcome, Record, RecordOutcome, StoredOffset,

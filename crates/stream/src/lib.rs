@@ -1,4 +1,4 @@
-//! Kafka plumbing shared by the roles: client configuration, topic creation and the producer.
+//! Kafka plumbing shared by the roles: client configuration, topic creation and the publisher.
 //! Roles own their consume loops; this crate only builds correctly configured clients.
 
 use std::time::Duration;
@@ -13,7 +13,10 @@ use rdkafka::types::RDKafkaErrorCode;
 
 pub use rdkafka;
 
+mod publish;
 pub mod trace;
+
+pub use publish::{BlockingPublisher, Publisher};
 
 /// Default topic of the live event stream.
 pub const PAYMENTS_TOPIC: &str = "payments-events";
@@ -29,6 +32,8 @@ pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 pub enum StreamError {
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("the producer dropped a delivery")]
+    DeliveryDropped,
     #[error("creating topic {topic}: {code}")]
     CreateTopic {
         topic: String,

@@ -42,7 +42,7 @@ fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Response {
     }
 }
 
-fn values(v: &payments_import::CsvRow) -> Vec<String> {
+fn values(v: &payments_csv::CsvRow) -> Vec<String> {
     vec![
         v.username_sender.clone(),
         v.username_receiver.clone(),
@@ -59,7 +59,7 @@ pub async fn duplicates(State(state): State<SharedState>, Path(id): Path<Uuid>) 
     };
     let mut rows = vec![["row", "same_as_row"]
         .iter()
-        .chain(payments_import::COLUMNS.iter())
+        .chain(payments_csv::COLUMNS.iter())
         .map(|s| s.to_string())
         .collect()];
     for d in &summary.duplicates {
@@ -76,7 +76,7 @@ pub async fn suspicious(State(state): State<SharedState>, Path(id): Path<Uuid>) 
     };
     let mut rows = vec![["row", "why"]
         .iter()
-        .chain(payments_import::COLUMNS.iter())
+        .chain(payments_csv::COLUMNS.iter())
         .map(|s| s.to_string())
         .collect()];
     for s in &summary.suspicious {

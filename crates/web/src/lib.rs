@@ -1,8 +1,10 @@
 //! The importer role's web app: a portal page, the upload page (with a progress bar), result
-//! and history pages, CSV downloads and the JSON API, over the shared import pipeline.
+//! and history pages, CSV downloads, the JSON API and `/metrics`, over the shared import
+//! pipeline.
 
 mod csrf;
 mod download;
+mod metrics;
 mod pages;
 
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures::future::BoxFuture;
 use minijinja::Environment;
-use payments_pipeline::{ImportReport, Pipeline};
+use payments_imports::{ImportReport, Pipeline};
 use serde::Serialize;
 
 /// Called after each handled upload with its report and whether it was a dry run, for
@@ -48,9 +50,12 @@ impl Default for WebConfig {
     }
 }
 
+pub use metrics::WebMetrics;
+
 pub struct AppState {
     pub pipeline: Pipeline,
     pub config: WebConfig,
+    pub metrics: WebMetrics,
     templates: Environment<'static>,
     import_hook: Option<ImportHook>,
 }
@@ -76,6 +81,7 @@ impl AppState {
         AppState {
             pipeline,
             config,
+            metrics: WebMetrics::default(),
             templates,
             import_hook: None,
         }
@@ -106,6 +112,9 @@ impl AppState {
 /// The whole web app.
 pub fn app(state: SharedState) -> Router {
     let limit = state.config.max_upload_bytes;
+    let mut registry = payments_runtime::Registry::default();
+    state.metrics.register(&mut registry);
+    let registry = Arc::new(registry);
     Router::new()
         .route("/", get(pages::index))
         .route("/imports/new", get(pages::upload_form))
@@ -124,6 +133,7 @@ pub fn app(state: SharedState) -> Router {
         // Multipart bodies stream; the limit is enforced while reading and answered with 413.
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+        .merge(payments_runtime::metrics_router(registry))
 }
 
 async fn stylesheet() -> impl IntoResponse {

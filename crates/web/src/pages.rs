@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use futures::TryStreamExt;
 use minijinja::context;
-use payments_import::{Summary, Suspicion};
-use payments_pipeline::{ImportReport, PipelineError};
+use payments_csv::{Summary, Suspicion};
+use payments_imports::{ImportReport, ImportStatus, PipelineError};
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
 
@@ -31,7 +32,7 @@ pub(crate) fn why(reasons: &[Suspicion]) -> String {
 pub async fn index(State(state): State<SharedState>) -> Response {
     state.render(
         "index.html",
-        context! { links => &state.config.links, bucket => state.pipeline.objects.bucket() },
+        context! { links => &state.config.links, bucket => state.pipeline.bucket() },
     )
 }
 
@@ -42,7 +43,7 @@ pub async fn upload_form(State(state): State<SharedState>) -> Response {
         context! {
             links => &state.config.links,
             csrf_token => &token,
-            threshold => state.pipeline.options.suspicious_threshold.to_string(),
+            threshold => state.pipeline.suspicious_threshold().to_string(),
             max_upload => human_bytes(state.config.max_upload_bytes),
         },
     );
@@ -82,10 +83,7 @@ impl From<MultipartError> for Failure {
 impl From<PipelineError> for Failure {
     fn from(e: PipelineError) -> Self {
         tracing::error!(error = %e, "import failed");
-        // A body that broke off because it was over the limit surfaces as an I/O error.
-        let too_large =
-            matches!(&e, PipelineError::Upload(io) if io.to_string().contains("length limit"));
-        if too_large {
+        if matches!(e, PipelineError::TooLarge) {
             return Failure {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 message: "The file is larger than the upload limit.".into(),
@@ -135,15 +133,34 @@ async fn import_field(
     field: Field<'_>,
     dry_run: bool,
 ) -> Result<ImportReport, Failure> {
+    let metrics = &state.metrics;
+    let started = Instant::now();
+    let field = field.inspect_ok(|chunk| {
+        metrics.bytes.inc_by(chunk.len() as u64);
+    });
+    // The pipeline tells an upload over the limit from one that broke off by the error kind.
     let body = StreamReader::new(field.map_err(|e| {
         let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "length limit exceeded"
+            std::io::ErrorKind::FileTooLarge
         } else {
-            "upload broke off"
+            std::io::ErrorKind::UnexpectedEof
         };
-        std::io::Error::other(format!("{kind}: {e}"))
+        std::io::Error::new(kind, e)
     }));
-    let report = state.pipeline.import(file_name, body, dry_run).await?;
+    let report = match state.pipeline.import(file_name, body, dry_run).await {
+        Ok(report) => report,
+        Err(e) => {
+            metrics.uploads_failed.inc();
+            return Err(e.into());
+        }
+    };
+    metrics.uploads.inc();
+    metrics
+        .publish_seconds
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(summary) = &report.summary {
+        metrics.rows.inc_by(summary.rows);
+    }
     if let Some(hook) = &state.import_hook {
         if tokio::time::timeout(crate::HOOK_TIMEOUT, hook(report.clone(), dry_run))
             .await
@@ -175,7 +192,7 @@ pub async fn upload(
 pub async fn api_upload(State(state): State<SharedState>, multipart: Multipart) -> Response {
     match run_upload(&state, multipart, None).await {
         Ok(report) => {
-            let status = if report.status == "failed" {
+            let status = if report.status == ImportStatus::Failed {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {
                 StatusCode::CREATED
@@ -263,7 +280,7 @@ fn paged<T: Serialize + Clone>(all: &[T], page: Option<usize>) -> Paged<T> {
 struct SuspiciousRow {
     row: u64,
     why: String,
-    values: payments_import::CsvRow,
+    values: payments_csv::CsvRow,
 }
 
 pub async fn import(
@@ -309,13 +326,25 @@ pub async fn import(
         context! {
             links => &state.config.links,
             import => &view,
-            message => payments_pipeline::message(&view),
+            failed => view.status == ImportStatus::Failed,
+            final_statuses => final_statuses(),
+            message => payments_imports::message(&view),
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
             invalid => paged(&summary.invalid, None),
             rejected,
         },
     )
+}
+
+/// The statuses after which an import's page stops polling, space-separated for its script.
+fn final_statuses() -> String {
+    ImportStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(ImportStatus::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub async fn readyz(State(state): State<SharedState>) -> Response {

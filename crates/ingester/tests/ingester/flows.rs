@@ -212,6 +212,17 @@ async fn health_endpoints_tell_the_truth() {
         metrics.contains("payments_ingester_transactions_upserted_total 1"),
         "{metrics}"
     );
+    // Served by the same crate as every role's: batch latency and size as histograms.
+    assert!(
+        metrics.contains("application/openmetrics-text"),
+        "{metrics}"
+    );
+    for histogram in [
+        "payments_ingester_batch_seconds_count",
+        "payments_ingester_batch_records_count",
+    ] {
+        assert!(metrics.contains(histogram), "{histogram}: {metrics}");
+    }
     assert!(http_get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
     app.stop().await;
 }

@@ -11,13 +11,13 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use payments_imports::{ImportStatus, Pipeline};
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
 use payments_operator::{
     ConfigMapKey, ControllerConfig, LeaseTiming, Operator, PaymentImport, PaymentImportSpec,
     S3Object, Source, Timing,
 };
-use payments_pipeline::Pipeline;
 use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -51,13 +51,13 @@ async fn harness() -> Harness {
     create_topics(&[&topic, &stream_topic], 3).await;
     let objects = payments_testkit::object_store(&unique_name("files-imported"));
     objects.ensure_bucket().await.expect("bucket");
-    let pipeline = Pipeline {
-        pool: db.pool.clone(),
-        objects: objects.clone(),
-        producer: payments_testkit::producer(),
-        topic: topic.clone(),
-        options: payments_import::Options::default(),
-    };
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
+        objects.clone(),
+        payments_testkit::producer(),
+        topic.clone(),
+        payments_csv::Options::default(),
+    );
     let shutdown = CancellationToken::new();
     let ingester = payments_ingester::start(
         IngesterConfig {
@@ -68,6 +68,7 @@ async fn harness() -> Harness {
             linger: Duration::from_millis(50),
             http_addr: None,
             max_backoff: Duration::from_millis(500),
+            finalise_interval: Duration::from_millis(100),
         },
         db.pool.clone(),
         payments_testkit::kafka("operator-test"),
@@ -123,7 +124,7 @@ impl Harness {
     }
 
     async fn put_sample(&self, key: &str, sample: &str) {
-        let text = payments_import::sample_csv(sample).expect("a sample name");
+        let text = payments_csv::sample_csv(sample).expect("a sample name");
         self.put(key, text.as_bytes()).await;
     }
 
@@ -224,7 +225,7 @@ fn s3(key: &str) -> Source {
 
 /// A sample with duplicates and suspicious rows, plus one row the ingester must reject.
 fn sample_with_a_bad_row() -> Vec<u8> {
-    let mut text = payments_import::sample_csv(payments_import::samples::SUSPICIOUS_DUPLICATED)
+    let mut text = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED)
         .expect("sample exists");
     text.push_str("nobody0000,jonas9882,10.00,USD,2025-07-07 01:04:27 UTC,completed\n");
     text.into_bytes()
@@ -234,7 +235,7 @@ fn sample_with_a_bad_row() -> Vec<u8> {
 async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     let h = harness().await;
     let bytes = sample_with_a_bad_row();
-    let expected = payments_import::analyse(&bytes[..], &payments_import::Options::default())
+    let expected = payments_csv::analyse(&bytes[..], &payments_csv::Options::default())
         .expect("the sample is well-formed");
     assert!(expected.duplicate_rows > 0 && expected.suspicious_rows > 0);
     h.put("uploads/july.csv", &bytes).await;
@@ -277,7 +278,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
 
     // Reconciling again (any change to the object triggers it) never republishes.
     let published_before = payments_testkit::topic_record_count(&h.topic);
-    let reconciles = controller.metrics.reconciles.load(Ordering::Relaxed);
+    let reconciles = controller.metrics.reconciles.get();
     h.imports()
         .patch(
             "july",
@@ -287,17 +288,14 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         .await
         .expect("label");
     wait_for("another reconcile", WAIT, || async {
-        (controller.metrics.reconciles.load(Ordering::Relaxed) > reconciles).then_some(())
+        (controller.metrics.reconciles.get() > reconciles).then_some(())
     })
     .await;
     assert_eq!(
         payments_testkit::topic_record_count(&h.topic),
         published_before
     );
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(controller.metrics.imports_started.get(), 1);
 
     // Each stage left an Event a person can read with `kubectl describe`.
     for reason in ["Started", "Validated", "Published", "Ingested"] {
@@ -315,6 +313,10 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         .expect("metrics body");
     assert!(
         metrics.contains("payments_controller_leader 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("payments_controller_reconcile_seconds_count"),
         "{metrics}"
     );
     let ready = reqwest::get(format!("http://{addr}/readyz"))
@@ -337,11 +339,11 @@ async fn a_missing_object_is_reported_and_retried_until_it_appears() {
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
 
     // The object appears; the retry with backoff picks it up.
-    h.put_sample("uploads/later.csv", payments_import::samples::REGULAR)
+    h.put_sample("uploads/later.csv", payments_csv::samples::REGULAR)
         .await;
     let done = h.wait_ready("later", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);
-    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+    assert!(controller.metrics.reconcile_errors.get() >= 1);
 
     h.finish(controller, stop).await;
 }
@@ -349,7 +351,7 @@ async fn a_missing_object_is_reported_and_retried_until_it_appears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_and_recreating_does_not_duplicate_transactions() {
     let h = harness().await;
-    h.put_sample("regular.csv", payments_import::samples::REGULAR)
+    h.put_sample("regular.csv", payments_csv::samples::REGULAR)
         .await;
     let (controller, stop) = h.controller("replica-a").await;
     h.create("regular", s3("regular.csv")).await;
@@ -385,7 +387,7 @@ async fn deleting_and_recreating_does_not_duplicate_transactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_import_is_resumed_by_the_next_controller() {
     let h = harness().await;
-    h.put_sample("suspicious.csv", payments_import::samples::SUSPICIOUS)
+    h.put_sample("suspicious.csv", payments_csv::samples::SUSPICIOUS)
         .await;
     // A controller died right after starting this import: its row exists, nothing else.
     let created = h.create("resume", s3("suspicious.csv")).await;
@@ -395,7 +397,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
         &payments_store::NewImport {
             id,
             file_name: "suspicious.csv".into(),
-            suspicious_threshold: payments_import::Options::default().suspicious_threshold,
+            suspicious_threshold: payments_csv::Options::default().suspicious_threshold,
             dry_run: false,
         },
     )
@@ -404,14 +406,8 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
 
     let (controller, stop) = h.controller("replica-b").await;
     let done = h.wait_ready("resume", "True", "Ingested").await;
-    assert_eq!(
-        controller.metrics.imports_resumed.load(Ordering::Relaxed),
-        1
-    );
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.imports_resumed.get(), 1);
+    assert_eq!(controller.metrics.imports_started.get(), 0);
     let status = done.status.expect("status");
     assert_eq!(status.import_id, Some(id.to_string()));
     assert_eq!(status.counts.ingested, 12);
@@ -425,7 +421,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_map_source_is_imported() {
     let h = harness().await;
-    let text = payments_import::sample_csv(payments_import::samples::REGULAR).expect("sample");
+    let text = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("sample");
     let mut config_map = ConfigMap::default();
     config_map.metadata.name = Some("small-file".into());
     config_map.data = Some([("payments.csv".to_owned(), text)].into());
@@ -488,13 +484,13 @@ async fn two_replicas_never_both_act() {
     .await;
     let second = 1 - first;
 
-    h.put_sample("one.csv", payments_import::samples::REGULAR)
+    h.put_sample("one.csv", payments_csv::samples::REGULAR)
         .await;
     h.create("one", s3("one.csv")).await;
     h.wait_ready("one", "True", "Ingested").await;
-    assert!(replicas[first].metrics.reconciles.load(Ordering::Relaxed) > 0);
+    assert!(replicas[first].metrics.reconciles.get() > 0);
     assert_eq!(
-        replicas[second].metrics.reconciles.load(Ordering::Relaxed),
+        replicas[second].metrics.reconciles.get(),
         0,
         "the standby replica reconciled"
     );
@@ -505,11 +501,11 @@ async fn two_replicas_never_both_act() {
         replicas[second].metrics.is_leader().then_some(())
     })
     .await;
-    h.put_sample("two.csv", payments_import::samples::SUSPICIOUS)
+    h.put_sample("two.csv", payments_csv::samples::SUSPICIOUS)
         .await;
     h.create("two", s3("two.csv")).await;
     h.wait_ready("two", "True", "Ingested").await;
-    assert!(replicas[second].metrics.reconciles.load(Ordering::Relaxed) > 0);
+    assert!(replicas[second].metrics.reconciles.get() > 0);
 
     watching.cancel();
     sampler.await.expect("sampler");
@@ -621,7 +617,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
 
     // With only those rights, a whole import runs: lease, watch, status, events.
-    h.put_sample("rbac.csv", payments_import::samples::REGULAR)
+    h.put_sample("rbac.csv", payments_csv::samples::REGULAR)
         .await;
     let shutdown = CancellationToken::new();
     let controller = payments_operator::start(
@@ -642,13 +638,10 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     h.create("rbac", s3("rbac.csv")).await;
     h.wait_ready("rbac", "True", "Ingested").await;
     h.event("rbac", "Ingested").await;
-    assert_eq!(
-        controller.metrics.reconcile_errors.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.reconcile_errors.get(), 0);
 
     // The importer's rights are enough to record an upload, and no more.
-    let other = payments_import::sample_csv(payments_import::samples::SUSPICIOUS).expect("sample");
+    let other = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS).expect("sample");
     let report = h
         .pipeline
         .import("upload.csv", Cursor::new(other.into_bytes()), false)
@@ -656,7 +649,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
         .expect("import");
     let recorder =
         payments_operator::UploadRecorder::new(importer.clone(), &h.namespace, h.objects.bucket());
-    let threshold = payments_import::Options::default().suspicious_threshold;
+    let threshold = payments_csv::Options::default().suspicious_threshold;
     recorder
         .record(&report, threshold, false)
         .await
@@ -682,8 +675,8 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     let h = harness().await;
     let (controller, stop) = h.controller("replica-a").await;
     // What the web importer does for an upload when it runs in a cluster.
-    let bytes = payments_import::sample_csv(payments_import::samples::SUSPICIOUS_DUPLICATED)
-        .expect("sample");
+    let bytes =
+        payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
     let report = h
         .pipeline
         .import("march.csv", Cursor::new(bytes.into_bytes()), false)
@@ -691,7 +684,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
         .expect("import");
     let recorder =
         payments_operator::UploadRecorder::new(h.client.clone(), &h.namespace, h.objects.bucket());
-    let threshold = payments_import::Options::default().suspicious_threshold;
+    let threshold = payments_csv::Options::default().suspicious_threshold;
     let recorded = recorder
         .record(&report, threshold, false)
         .await
@@ -710,10 +703,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     let summary = report.summary.expect("summary");
     assert_eq!(status.counts.duplicates, summary.duplicate_rows as i64);
     assert_eq!(status.counts.ingested, summary.unique as i64);
-    assert_eq!(
-        controller.metrics.imports_started.load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(controller.metrics.imports_started.get(), 0);
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
     assert_eq!(
         payments_testkit::topic_record_count(&h.topic),
@@ -747,10 +737,60 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_api_and_status_agree_on_done_without_anyone_opening_the_import() {
+    let h = harness().await;
+    let bytes = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("sample");
+    let report = h
+        .pipeline
+        .import("april.csv", Cursor::new(bytes.into_bytes()), false)
+        .await
+        .expect("import");
+    assert_eq!(report.status, ImportStatus::Published);
+
+    // Only the history is read, as its page does: the data, not a reader, completes the import.
+    let listed = wait_for("the history to show the import done", WAIT, || async {
+        h.pipeline
+            .history(10)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|i| i.id == report.id && i.status == ImportStatus::Done)
+    })
+    .await;
+    assert_eq!(
+        listed.counts.ingested + listed.counts.rejected,
+        listed.counts.published
+    );
+    let api = h.pipeline.status(report.id).await.expect("the API's view");
+    assert_eq!(api, listed, "the API shows what the history shows");
+
+    // The PaymentImport recorded for the upload shows the same, once the controller looks.
+    let (controller, stop) = h.controller("replica-a").await;
+    let recorder =
+        payments_operator::UploadRecorder::new(h.client.clone(), &h.namespace, h.objects.bucket());
+    let threshold = payments_csv::Options::default().suspicious_threshold;
+    recorder
+        .record(&report, threshold, false)
+        .await
+        .expect("record");
+    let done = h
+        .wait_ready(
+            &payments_operator::upload_name(report.id),
+            "True",
+            "Ingested",
+        )
+        .await;
+    let status = done.status.expect("status");
+    assert_eq!(status.counts, listed.counts);
+    assert!(status.completion_time.is_some());
+    h.finish(controller, stop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
     const ROWS: usize = 150_000;
     let h = harness().await;
-    h.put("big.csv", &payments_import::samples::large_csv(ROWS))
+    h.put("big.csv", &payments_csv::samples::large_csv(ROWS))
         .await;
     let (a, stop_a) = h.controller("replica-a").await;
     wait_for("replica-a to lead", WAIT, || async {
@@ -775,8 +815,7 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
         .await
         .expect("read")
         .expect("row")
-        .import
-        .status();
+        .status;
 
     let done = h.wait_ready("big", "True", "Ingested").await;
     let counts = done.status.expect("status").counts;
@@ -792,12 +831,12 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
         "every unique row once, however often it was published"
     );
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
-    if status_at_kill < payments_store::ImportStatus::Published {
-        assert_eq!(b.metrics.imports_resumed.load(Ordering::Relaxed), 1);
+    if status_at_kill < ImportStatus::Published {
+        assert_eq!(b.metrics.imports_resumed.get(), 1);
     } else {
         eprintln!("the import was already {status_at_kill:?} when its leader was killed");
     }
-    assert_eq!(b.metrics.imports_started.load(Ordering::Relaxed), 0);
+    assert_eq!(b.metrics.imports_started.get(), 0);
 
     stop_a.cancel();
     stop_b.cancel();
@@ -849,7 +888,7 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
         .execute(&admin)
         .await
         .expect("drop connections");
-    h.put_sample("later.csv", payments_import::samples::REGULAR)
+    h.put_sample("later.csv", payments_csv::samples::REGULAR)
         .await;
     h.create("during-outage", s3("later.csv")).await;
     let waiting = h
@@ -866,7 +905,7 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
     admin.close().await;
     let done = h.wait_ready("during-outage", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);
-    assert!(controller.metrics.reconcile_errors.load(Ordering::Relaxed) >= 1);
+    assert!(controller.metrics.reconcile_errors.get() >= 1);
 
     h.finish(controller, stop).await;
 }

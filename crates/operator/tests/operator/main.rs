@@ -165,7 +165,7 @@ async fn the_crd_installs_and_its_objects_validate() {
             ingested: 40,
             ..ImportCounts::default()
         },
-        message: Some("done".into()),
+        message: Some("Imported.".into()),
         ..PaymentImportStatus::default()
     };
     let patch = serde_json::json!({

@@ -7,9 +7,9 @@ use payments_domain::demo::demo_users;
 use payments_domain::event::import_transaction_id;
 use payments_domain::{Payment, Source, Status};
 use payments_store::{
-    complete_if_ingested, create_import, find_by_sha256, get_import, recent_imports, set_counts,
-    set_status, set_stored, write_batch, Batch, ImportCounts, ImportStatus, NewImport, Record,
-    RecordOutcome,
+    create_import, finalise_imports, find_by_sha256, get_import, mark_done, mark_failed,
+    mark_published, mark_stored, recent_imports, set_counts, write_batch, Batch, ImportCounts,
+    ImportFailure, ImportStatus, NewImport, Record, RecordOutcome, StoredFile,
 };
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;
@@ -23,6 +23,15 @@ fn new_import(file_name: &str) -> NewImport {
         file_name: file_name.to_owned(),
         suspicious_threshold: Decimal::from(8000),
         dry_run: false,
+    }
+}
+
+fn stored<'a>(key: &'a str, sha256: &'a str, first_import_id: Option<Uuid>) -> StoredFile<'a> {
+    StoredFile {
+        object_key: key,
+        sha256,
+        size_bytes: if key.starts_with("regular") { 2616 } else { 10 },
+        first_import_id,
     }
 }
 
@@ -71,37 +80,39 @@ async fn an_import_moves_forward_and_counts_its_rows_from_the_data() {
     let id = new.id;
 
     let created = create_import(pool, &new).await.unwrap();
-    assert_eq!(created.status(), ImportStatus::Received);
+    assert_eq!(created.status, ImportStatus::Received);
     assert_eq!(created.suspicious_threshold, Decimal::from(8000));
     let progress = get_import(pool, id).await.unwrap().unwrap();
-    assert_eq!((progress.ingested, progress.rejected), (0, 0));
+    assert_eq!((progress.counts.ingested, progress.counts.rejected), (0, 0));
     assert!(get_import(pool, Uuid::new_v4()).await.unwrap().is_none());
 
     let key = "regular_transactions_20251125_214500.csv";
-    assert!(set_stored(pool, id, key, SHA, 2616, None).await.unwrap());
+    assert!(mark_stored(pool, id, &stored(key, SHA, None))
+        .await
+        .unwrap());
     let resumed = create_import(pool, &new).await.unwrap();
     assert_eq!(
-        (resumed.status(), resumed.object_key.as_deref()),
+        (resumed.status, resumed.object_key.as_deref()),
         (ImportStatus::Stored, Some(key)),
         "creating an existing import (a resumed one) returns it unchanged"
     );
     assert!(
-        !set_stored(pool, id, key, SHA, 2616, None).await.unwrap(),
+        !mark_stored(pool, id, &stored(key, SHA, None))
+            .await
+            .unwrap(),
         "only once"
     );
     let counts = ImportCounts {
         rows: 6,
-        unique_rows: 5,
+        unique: 5,
         duplicates: 1,
         suspicious: 1,
-        published: 5,
+        ..ImportCounts::default()
     };
     assert!(set_counts(pool, id, &counts).await.unwrap());
-    assert!(set_status(pool, id, ImportStatus::Published, None)
-        .await
-        .unwrap());
+    assert!(mark_published(pool, id, 5).await.unwrap());
     assert!(
-        !set_status(pool, id, ImportStatus::Stored, None)
+        !mark_stored(pool, id, &stored(key, SHA, None))
             .await
             .unwrap(),
         "never backwards"
@@ -119,12 +130,12 @@ async fn an_import_moves_forward_and_counts_its_rows_from_the_data() {
     };
     write_batch(pool, "test-group", &batch).await.unwrap();
     let progress = get_import(pool, id).await.unwrap().unwrap();
-    assert_eq!((progress.ingested, progress.rejected), (3, 1));
-    assert_eq!(progress.import.published, 5);
-    assert_eq!(progress.import.object_key.as_deref(), Some(key));
-    assert_eq!(progress.import.sha256.as_deref(), Some(SHA));
+    assert_eq!((progress.counts.ingested, progress.counts.rejected), (3, 1));
+    assert_eq!(progress.counts.published, 5);
+    assert_eq!(progress.object_key.as_deref(), Some(key));
+    assert_eq!(progress.sha256.as_deref(), Some(SHA));
     assert!(!progress.is_complete());
-    assert!(!complete_if_ingested(pool, id).await.unwrap());
+    assert!(finalise_imports(pool).await.unwrap().is_empty());
 
     // Row 4 is stored after all (users reloaded) and row 5 arrives: every row accounted for.
     let batch = Batch {
@@ -132,18 +143,20 @@ async fn an_import_moves_forward_and_counts_its_rows_from_the_data() {
     };
     write_batch(pool, "test-group", &batch).await.unwrap();
     let progress = get_import(pool, id).await.unwrap().unwrap();
-    assert_eq!((progress.ingested, progress.rejected), (5, 0));
+    assert_eq!((progress.counts.ingested, progress.counts.rejected), (5, 0));
     assert!(progress.is_complete());
-    assert!(complete_if_ingested(pool, id).await.unwrap());
-    assert!(!complete_if_ingested(pool, id).await.unwrap());
-    let done = get_import(pool, id).await.unwrap().unwrap().import;
-    assert_eq!(done.status(), ImportStatus::Done);
+    assert_eq!(finalise_imports(pool).await.unwrap(), [id]);
+    assert!(finalise_imports(pool).await.unwrap().is_empty());
+    let done = get_import(pool, id).await.unwrap().unwrap();
+    assert_eq!(done.status, ImportStatus::Done);
     assert!(done.updated_at >= done.created_at);
 
     // Final states are final.
-    assert!(!set_status(pool, id, ImportStatus::Failed, Some("late"))
-        .await
-        .unwrap());
+    assert!(
+        !mark_failed(pool, id, ImportFailure::PlatformUnavailable, "late")
+            .await
+            .unwrap()
+    );
     assert!(!set_counts(pool, id, &ImportCounts::default())
         .await
         .unwrap());
@@ -157,59 +170,51 @@ async fn the_same_bytes_are_found_at_their_first_import() {
     assert!(find_by_sha256(pool, SHA).await.unwrap().is_none());
 
     // Stored but never published: not a previous import.
-    let stored = new_import("a.csv");
-    create_import(pool, &stored).await.unwrap();
-    set_stored(pool, stored.id, "a.csv", SHA, 10, None)
+    let only_stored = new_import("a.csv");
+    create_import(pool, &only_stored).await.unwrap();
+    mark_stored(pool, only_stored.id, &stored("a.csv", SHA, None))
         .await
         .unwrap();
     // A dry run publishes nothing: not a previous import either.
     let mut dry = new_import("a.csv");
     dry.dry_run = true;
     create_import(pool, &dry).await.unwrap();
-    set_stored(pool, dry.id, "a.csv", SHA, 10, None)
+    mark_stored(pool, dry.id, &stored("a.csv", SHA, None))
         .await
         .unwrap();
-    set_status(pool, dry.id, ImportStatus::Done, None)
-        .await
-        .unwrap();
+    mark_done(pool, dry.id).await.unwrap();
     assert!(find_by_sha256(pool, SHA).await.unwrap().is_none());
 
     let first = new_import("a.csv");
     create_import(pool, &first).await.unwrap();
-    set_stored(pool, first.id, "a_1.csv", SHA, 10, None)
+    mark_stored(pool, first.id, &stored("a_1.csv", SHA, None))
         .await
         .unwrap();
-    set_status(pool, first.id, ImportStatus::Published, None)
-        .await
-        .unwrap();
+    mark_published(pool, first.id, 0).await.unwrap();
     let second = new_import("copy of a.csv");
     create_import(pool, &second).await.unwrap();
     let earlier = find_by_sha256(pool, SHA).await.unwrap().unwrap();
     assert_eq!(earlier.id, first.id);
-    set_stored(pool, second.id, "a_2.csv", SHA, 10, Some(earlier.id))
+    mark_stored(pool, second.id, &stored("a_2.csv", SHA, Some(earlier.id)))
         .await
         .unwrap();
     // Nothing to publish: the re-upload is done at once.
-    set_status(pool, second.id, ImportStatus::Done, None)
-        .await
-        .unwrap();
+    mark_done(pool, second.id).await.unwrap();
     assert_eq!(
         find_by_sha256(pool, SHA).await.unwrap().unwrap().id,
         first.id,
         "still the earliest"
     );
-    let again = get_import(pool, second.id).await.unwrap().unwrap().import;
+    let again = get_import(pool, second.id).await.unwrap().unwrap();
     assert_eq!(again.first_import_id, Some(first.id));
 
     let history = recent_imports(pool, 10, None).await.unwrap();
     assert_eq!(history.len(), 4);
-    assert_eq!(history[0].import.id, second.id, "newest first");
-    let older = recent_imports(pool, 10, Some(history[1].import.created_at))
+    assert_eq!(history[0].id, second.id, "newest first");
+    let older = recent_imports(pool, 10, Some(history[1].created_at))
         .await
         .unwrap();
-    assert!(older
-        .iter()
-        .all(|p| p.import.created_at < history[1].import.created_at));
+    assert!(older.iter().all(|p| p.created_at < history[1].created_at));
     db.drop_database().await;
 }
 
@@ -220,31 +225,33 @@ async fn the_table_refuses_inconsistent_rows() {
     let new = new_import("b.csv");
     create_import(pool, &new).await.unwrap();
 
-    let bad_sha = set_stored(pool, new.id, "b.csv", "not-a-sha", 1, None).await;
+    let bad_sha = mark_stored(pool, new.id, &stored("b.csv", "not-a-sha", None)).await;
     assert!(bad_sha.unwrap_err().is_data_error());
     let bad_counts = ImportCounts {
         rows: 3,
-        unique_rows: 1,
+        unique: 1,
         duplicates: 1,
-        suspicious: 0,
-        published: 0,
+        ..ImportCounts::default()
     };
     assert!(set_counts(pool, new.id, &bad_counts)
         .await
         .unwrap_err()
         .is_data_error());
     // Cannot become stored-like without its bytes' identity.
-    assert!(set_status(pool, new.id, ImportStatus::Published, None)
+    assert!(mark_published(pool, new.id, 0)
         .await
         .unwrap_err()
         .is_data_error());
 
     // Failing always records why.
-    assert!(set_status(pool, new.id, ImportStatus::Failed, None)
-        .await
-        .unwrap());
-    let failed = get_import(pool, new.id).await.unwrap().unwrap().import;
-    assert_eq!(failed.status(), ImportStatus::Failed);
-    assert_eq!(failed.error.as_deref(), Some("failed"));
+    assert!(
+        mark_failed(pool, new.id, ImportFailure::InvalidFile, "refused")
+            .await
+            .unwrap()
+    );
+    let failed = get_import(pool, new.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ImportStatus::Failed);
+    assert_eq!(failed.failure, Some(ImportFailure::InvalidFile));
+    assert_eq!(failed.error.as_deref(), Some("refused"));
     db.drop_database().await;
 }

@@ -5,7 +5,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::spawn_app;
+use payments_store::ImportStatus;
+
+use crate::{named, spawn_app};
 
 const SETUP: &str = "the browser test needs Debian's chromium and playwright-core: \
      run `scripts/test` (it installs both), or `apt-get install chromium` and \
@@ -53,7 +55,7 @@ async fn uploading_through_the_page_shows_both_tables_and_reaches_done() {
         String::from_utf8_lossy(&output.stderr)
     );
     let shown: Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("the page report");
-    assert_eq!(shown["status"], "done", "{shown}");
+    assert_eq!(shown["status"], named(ImportStatus::Done), "{shown}");
     assert!(
         shown["message"]
             .as_str()

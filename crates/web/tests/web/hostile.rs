@@ -1,7 +1,9 @@
 //! Malformed and hostile uploads: each gets a clear error or a safe rendering, and a refused
 //! file publishes nothing.
 
-use crate::spawn_app;
+use payments_store::ImportStatus;
+
+use crate::{named, spawn_app};
 
 const HEADER: &str = "username_sender,username_receiver,amount,currency,transaction_date,status";
 
@@ -51,7 +53,7 @@ async fn refused_files_get_a_clear_error_and_publish_nothing() {
     for (name, bytes, says) in &files {
         let (status, report) = app.upload(name, bytes.clone()).await;
         assert_eq!(status, 422, "{name}: {report}");
-        assert_eq!(report["status"], "failed", "{name}");
+        assert_eq!(report["status"], named(ImportStatus::Failed), "{name}");
         let message = report["message"].as_str().unwrap_or_default();
         assert!(
             message.starts_with("The file was not imported: "),
@@ -63,7 +65,7 @@ async fn refused_files_get_a_clear_error_and_publish_nothing() {
         );
         let id = report["id"].as_str().unwrap();
         let view = app.status(id).await;
-        assert_eq!(view["status"], "failed");
+        assert_eq!(view["status"], named(ImportStatus::Failed));
         assert_eq!(view["published"], 0);
     }
     assert_eq!(
@@ -72,8 +74,11 @@ async fn refused_files_get_a_clear_error_and_publish_nothing() {
         "nothing of a refused file is published"
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM imports WHERE status = 'failed'")
-            .await,
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM imports WHERE status = $1")
+            .bind(ImportStatus::Failed)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("count"),
         files.len() as i64
     );
     app.stop().await;

@@ -10,13 +10,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use payments_imports::Pipeline;
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
-use payments_pipeline::Pipeline;
+use payments_store::ImportStatus;
 use payments_testkit::{create_topics, unique_name, TestDb};
 use payments_web::{AppState, ImportHook, WebConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+
+/// A status as the JSON API names it.
+pub fn named(status: ImportStatus) -> Value {
+    serde_json::to_value(status).expect("a status serialises")
+}
 
 pub struct App {
     pub addr: SocketAddr,
@@ -40,13 +46,13 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
     // A bucket per test, so listings only show this test's files.
     let objects = payments_testkit::object_store(&unique_name("files-imported"));
     objects.ensure_bucket().await.expect("bucket");
-    let pipeline = Pipeline {
-        pool: db.pool.clone(),
-        objects: objects.clone(),
-        producer: payments_testkit::producer(),
-        topic: topic.clone(),
-        options: payments_import::Options::default(),
-    };
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
+        objects.clone(),
+        payments_testkit::producer(),
+        topic.clone(),
+        payments_csv::Options::default(),
+    );
     let mut state = AppState::new(
         pipeline,
         WebConfig {
@@ -78,6 +84,7 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
         linger: Duration::from_millis(50),
         http_addr: None,
         max_backoff: Duration::from_millis(500),
+        finalise_interval: Duration::from_millis(100),
     };
     let ingester = payments_ingester::start(
         config,
@@ -147,7 +154,7 @@ impl App {
             Duration::from_secs(120),
             || async {
                 let status = self.status(id).await;
-                (status["status"] == "done").then_some(status)
+                (status["status"] == named(ImportStatus::Done)).then_some(status)
             },
         )
         .await

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use crate::spawn_app;
+use payments_store::ImportStatus;
+
+use crate::{named, spawn_app};
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(payments_testkit::repo_root().join("csvs").join(name)).expect("sample file")
@@ -48,12 +50,16 @@ fn rows_of(list: &Value) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_sample_file_lands_exactly_once_with_its_flags() {
     let app = spawn_app(64 * 1024 * 1024).await;
-    for name in payments_import::SAMPLE_FILES {
+    for name in payments_csv::SAMPLE_FILES {
         let bytes = sample(name);
         let (unique, duplicates, suspicious) = expected(&bytes);
         let (status, report) = app.upload(name, bytes.clone()).await;
         assert_eq!(status, 201, "{name}: {report}");
-        assert_eq!(report["status"], "published", "{name}: {report}");
+        assert_eq!(
+            report["status"],
+            named(ImportStatus::Published),
+            "{name}: {report}"
+        );
         assert!(report["message"]
             .as_str()
             .unwrap()
@@ -113,7 +119,7 @@ async fn each_sample_file_lands_exactly_once_with_its_flags() {
             "{name}: suspicious flag stored on the rows"
         );
     }
-    let total: usize = payments_import::SAMPLE_FILES
+    let total: usize = payments_csv::SAMPLE_FILES
         .iter()
         .map(|n| expected(&sample(n)).0)
         .sum();
@@ -121,6 +127,27 @@ async fn each_sample_file_lands_exactly_once_with_its_flags() {
         app.count("SELECT count(*) FROM transactions").await,
         total as i64
     );
+
+    // The importer's /metrics, from the same crate as every role's.
+    let (code, metrics) = app.page("/metrics").await;
+    assert_eq!(code, 200);
+    let uploads = payments_csv::SAMPLE_FILES.len();
+    let rows: usize = payments_csv::SAMPLE_FILES
+        .iter()
+        .map(|n| String::from_utf8_lossy(&sample(n)).lines().skip(1).count())
+        .sum();
+    let bytes: usize = payments_csv::SAMPLE_FILES
+        .iter()
+        .map(|n| sample(n).len())
+        .sum();
+    for line in [
+        format!("payments_importer_uploads_total {uploads}"),
+        format!("payments_importer_rows_total {rows}"),
+        format!("payments_importer_bytes_total {bytes}"),
+        format!("payments_importer_publish_seconds_count {uploads}"),
+    ] {
+        assert!(metrics.contains(&line), "{line}: {metrics}");
+    }
     app.stop().await;
 }
 
@@ -134,7 +161,7 @@ async fn uploading_the_same_bytes_again_creates_nothing_and_says_so() {
 
     let (status, second) = app.upload("renamed.csv", bytes).await;
     assert_eq!(status, 201);
-    assert_eq!(second["status"], "done");
+    assert_eq!(second["status"], named(ImportStatus::Done));
     assert_eq!(second["first_import"]["id"], first["id"], "{second}");
     let message = second["message"].as_str().unwrap();
     assert!(

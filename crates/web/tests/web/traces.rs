@@ -24,7 +24,7 @@ fn exporter() -> &'static InMemorySpanExporter {
             .with_tracer(provider.tracer("web-test"))
             .with_filter(
                 Targets::new()
-                    .with_target("payments_pipeline", tracing::Level::INFO)
+                    .with_target("payments_imports", tracing::Level::INFO)
                     .with_target("payments_ingester", tracing::Level::INFO),
             );
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))

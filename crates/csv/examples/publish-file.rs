@@ -1,10 +1,10 @@
 //! Analyses a CSV file with the bounded path, then publishes its unique rows from a second read
 //! to a sink that drops them; prints counts, times and the process's peak memory:
-//! `cargo run --release -p payments-import --example publish-file -- FILE`.
+//! `cargo run --release -p payments-csv --example publish-file -- FILE`.
 
 use std::time::Instant;
 
-use payments_import::{analyse_resolved, publish_resolved, ImportRef, Options};
+use payments_csv::{analyse_resolved, publish_resolved, ImportRef, Options};
 use uuid::Uuid;
 
 fn peak() -> String {

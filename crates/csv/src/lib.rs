@@ -1,4 +1,4 @@
-//! The import pipeline's core: reads an uploaded CSV as a stream (one record at a time, memory
+//! The CSV file format of imports (`payments-imports` runs them): reads an uploaded CSV as a stream (one record at a time, memory
 //! bounded whatever the file's size: duplicate detection spills to temporary files), rejects malformed files as a whole with the row and
 //! reason, reports exact duplicates and suspicious rows, and turns each unique row into an
 //! [`ImportEvent`](payments_domain::ImportEvent). No network I/O: callers bring a reader and a
@@ -11,21 +11,19 @@
 //! 2. read the stored copy again with [`publish_resolved`], passing that SHA-256 and map: each
 //!    unique row gets `transaction_id = import_transaction_id(sha256, row)` and the hash is
 //!    verified at the end.
-//!
-//! [`publish`] does both in one pass over a single reader, keeping a hash per distinct row in
-//! memory (for small files and callers with only one reader).
 
 mod analyse;
 mod error;
 mod hashing;
+#[cfg(test)]
+mod in_memory;
 mod records;
 pub mod samples;
 mod spill;
 mod summary;
 
 pub use analyse::{
-    analyse, analyse_resolved, dry_run, publish, publish_resolved, ImportRef, Options, Resolved,
-    COLUMNS,
+    analyse, analyse_resolved, dry_run, publish_resolved, ImportRef, Options, Resolved, COLUMNS,
 };
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};

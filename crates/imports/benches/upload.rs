@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use payments_import::{analyse, Options};
-use payments_pipeline::Pipeline;
+use payments_csv::{analyse, Options};
+use payments_imports::Pipeline;
 use payments_testkit::{create_topics, produce, producer, unique_name, TestDb};
 
 const ANALYSIS_TARGET: f64 = 1_000_000.0;
@@ -31,7 +31,7 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let bytes = payments_import::samples::large_csv(rows);
+    let bytes = payments_csv::samples::large_csv(rows);
     let mb = bytes.len() as f64 / 1e6;
 
     let started = Instant::now();
@@ -70,20 +70,25 @@ async fn run() {
     let produce_secs = started.elapsed().as_secs_f64();
     let baseline_secs = s3_secs + produce_secs;
 
-    let pipeline = Pipeline {
-        pool: db.pool.clone(),
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
         objects,
-        producer: producer(),
-        topic: topic.clone(),
-        options: Options::default(),
-    };
+        producer(),
+        topic.clone(),
+        Options::default(),
+    );
     let started = Instant::now();
     let report = pipeline
         .import("bench.csv", &bytes[..], false)
         .await
         .expect("import");
     let publish_secs = started.elapsed().as_secs_f64();
-    assert_eq!(report.status, "published", "{}", report.message);
+    assert_eq!(
+        report.status,
+        payments_imports::ImportStatus::Published,
+        "{}",
+        report.message
+    );
     assert_eq!(
         payments_testkit::topic_record_count(&topic) as u64,
         summary.unique

@@ -10,7 +10,7 @@ fn main() -> std::io::Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
     let file = std::fs::File::create(&path)?;
-    payments_import::samples::write_large_csv(BufWriter::with_capacity(1 << 20, file), rows)?;
+    payments_csv::samples::write_large_csv(BufWriter::with_capacity(1 << 20, file), rows)?;
     eprintln!("wrote {rows} rows to {path}");
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_domain::time::format_csv_timestamp;
+use payments_domain::validate::Status;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -21,8 +22,6 @@ pub const REGULAR: &str = "regular_transactions.csv";
 
 /// Every sample file name, in the order [`sample_csvs`] writes them.
 pub const SAMPLE_FILES: [&str; 4] = [HUGE, SUSPICIOUS_DUPLICATED, SUSPICIOUS, REGULAR];
-
-const STATUSES: [&str; 3] = ["pending", "completed", "failed"];
 
 /// Writes the four sample files into `dir` (created if needed) and returns their paths.
 /// The bytes are the same on every run and machine: the RNG is seeded and the output is
@@ -119,7 +118,7 @@ impl Generator {
             cents: self.rng.gen_range(cents),
             currency: CURRENCIES[self.rng.gen_range(0..CURRENCIES.len())].1,
             date: self.clock,
-            status: STATUSES[self.rng.gen_range(0..STATUSES.len())],
+            status: Status::ALL[self.rng.gen_range(0..Status::ALL.len())].as_str(),
         }
     }
 
@@ -172,7 +171,6 @@ impl Generator {
 /// Written as it is generated, so a 1 GiB file needs no memory.
 pub fn write_large_csv<W: io::Write>(mut out: W, rows: usize) -> io::Result<()> {
     let users: Vec<String> = crate::samples::demo_usernames();
-    let statuses = ["pending", "completed", "failed"];
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = move || {
         state ^= state << 13;
@@ -203,7 +201,7 @@ pub fn write_large_csv<W: io::Write>(mut out: W, rows: usize) -> io::Result<()> 
             second / 3600,
             second / 60 % 60,
             second % 60,
-            statuses[(r >> 50) as usize % 3]
+            Status::ALL[(r >> 50) as usize % 3].as_str()
         );
         out.write_all(line.as_bytes())?;
         if recent.len() < 256 {
@@ -240,7 +238,7 @@ mod tests {
     }
 
     /// The committed `csvs/` must be exactly what the generator writes; regenerate with
-    /// `cargo run -p payments-import --example sample-csvs -- csvs`.
+    /// `cargo run -p payments-csv --example sample-csvs -- csvs`.
     #[test]
     fn committed_samples_match_the_generator() {
         let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ use payments_domain::{ImportEvent, ReferenceData};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::in_memory::publish;
 use crate::*;
 
 const HEADER: &str = "username_sender,username_receiver,amount,currency,transaction_date,status";

@@ -1,5 +1,5 @@
 //! Analyses a CSV file and prints the counts, the time taken and the process's peak memory:
-//! `cargo run --release -p payments-import --example analyse-file -- FILE`.
+//! `cargo run --release -p payments-csv --example analyse-file -- FILE`.
 
 use std::time::Instant;
 
@@ -7,7 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: analyse-file FILE")?;
     let start = Instant::now();
     let file = std::fs::File::open(&path)?;
-    let summary = payments_import::analyse(file, &payments_import::Options::default())?;
+    let summary = payments_csv::analyse(file, &payments_csv::Options::default())?;
     let elapsed = start.elapsed();
     println!(
         "{path}: {} rows, {} unique, {} duplicate rows, {} suspicious, {} bytes, sha256 {}",

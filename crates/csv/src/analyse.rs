@@ -1,8 +1,8 @@
 //! The streaming analysis: header, well-formedness, duplicates, suspicious rows, events.
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{ImportError, Location, Malformed, Result};
 use crate::records::{RecordError, Records};
-use crate::spill::{Bitset, Smallest, Spill, INVALID, ROW_MASK, SUSPICIOUS};
+use crate::spill::{Bitset, Spill, INVALID, ROW_MASK, SUSPICIOUS};
 use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious};
 
 /// The columns of an import file, in the order used for events, hashing and reports.
@@ -132,37 +132,6 @@ where
     Ok(emitted)
 }
 
-/// Like [`analyse`], and hands each unique row to `emit` as an [`ImportEvent`] in row order.
-///
-/// `transaction_id`s derive from `import.sha256_hex`, which must therefore be known up front;
-/// the bytes read are hashed and compared with it at the end, so an error says if the file
-/// changed. A file rejected at row N has already emitted the unique rows before N: call
-/// [`analyse`] first (when storing the file) so a publishing pass only sees accepted files.
-///
-/// Memory: this single pass keeps a 24-byte hash entry per distinct row (about 1.2 GB at 16
-/// million rows); for large files use [`analyse_resolved`] then [`publish_resolved`].
-pub fn publish<R, F, E>(
-    reader: R,
-    options: &Options,
-    import: &ImportRef<'_>,
-    mut emit: F,
-) -> Result<Summary>
-where
-    R: Read,
-    F: FnMut(ImportEvent) -> std::result::Result<(), E>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    scan(
-        reader,
-        options,
-        Some(import.sha256_hex),
-        |row, values, suspicious| {
-            let event = event(import, row, values, suspicious);
-            emit(event).map_err(|e| ImportError::Sink(e.into()))
-        },
-    )
-}
-
 /// Like [`analyse`], and also checks each unique row exactly as the ingester will (known users
 /// and currency, amount, date, status), listing the rows that would be rejected and why.
 pub fn dry_run<R: Read>(
@@ -187,7 +156,12 @@ pub fn dry_run<R: Read>(
     .map(|(summary, _)| summary)
 }
 
-fn event(import: &ImportRef<'_>, row: u64, values: &[&str; 6], suspicious: bool) -> ImportEvent {
+pub(crate) fn event(
+    import: &ImportRef<'_>,
+    row: u64,
+    values: &[&str; 6],
+    suspicious: bool,
+) -> ImportEvent {
     ImportEvent {
         username_sender: values[0].to_owned(),
         username_receiver: values[1].to_owned(),
@@ -203,7 +177,7 @@ fn event(import: &ImportRef<'_>, row: u64, values: &[&str; 6], suspicious: bool)
     }
 }
 
-fn csv_row(values: &[&str; 6]) -> CsvRow {
+pub(crate) fn csv_row(values: &[&str; 6]) -> CsvRow {
     CsvRow {
         username_sender: values[0].to_owned(),
         username_receiver: values[1].to_owned(),
@@ -214,19 +188,9 @@ fn csv_row(values: &[&str; 6]) -> CsvRow {
     }
 }
 
-/// 128 bits of a row's hash: equal keys mean equal rows (a chance collision needs ~2^64 rows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RowKey(u64, u64);
-
-impl Hash for RowKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
-}
-
 /// The key is already a good hash: use it as is instead of hashing it again.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -244,20 +208,17 @@ impl Hasher for PassThrough {
     }
 }
 
-/// Marks, in the map's value, that the first occurrence is already in the duplicates list.
-const LISTED: u64 = 1 << 63;
-
 /// The rows of a file after its header, each checked for shape, length and UTF-8.
-struct Rows<'o, R: Read> {
+pub(crate) struct Rows<'o, R: Read> {
     records: Records<R>,
     options: &'o Options,
     order: [usize; 6],
     names: [&'static str; 6],
-    row: u64,
+    pub(crate) row: u64,
 }
 
 impl<'o, R: Read> Rows<'o, R> {
-    fn open(reader: R, options: &'o Options) -> Result<Self> {
+    pub(crate) fn open(reader: R, options: &'o Options) -> Result<Self> {
         let mut records = Records::new(reader, options.max_columns, options.max_field_bytes);
         let order = read_header(&mut records, options)?;
         let mut names = [""; 6];
@@ -274,7 +235,7 @@ impl<'o, R: Read> Rows<'o, R> {
     }
 
     /// The next row's number and values in [`COLUMNS`] order.
-    fn next(&mut self) -> Result<Option<(u64, [&str; 6])>> {
+    pub(crate) fn next(&mut self) -> Result<Option<(u64, [&str; 6])>> {
         if !next(
             &mut self.records,
             Location::Row(self.row + 1),
@@ -320,7 +281,7 @@ impl<'o, R: Read> Rows<'o, R> {
     }
 
     /// Reads the rest, checks the SHA-256 against `expected` (when given), returns the digest.
-    fn finish(self, expected_sha256: Option<&str>) -> Result<crate::hashing::Digest> {
+    pub(crate) fn finish(self, expected_sha256: Option<&str>) -> Result<crate::hashing::Digest> {
         if self.row == 0 {
             return Err(ImportError::HeaderOnly);
         }
@@ -339,13 +300,13 @@ impl<'o, R: Read> Rows<'o, R> {
 
 /// A secret seed per run: a chance collision needs ~2^64 distinct rows, and rows crafted to
 /// collide would have to hit a seed the sender never sees.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     RandomState::new().hash_one(0u8)
 }
 
 /// 128-bit hash of a row's values; `canonical` is left holding the bytes hashed (each value
 /// followed by 0xFF, which never occurs in UTF-8, so it separates fields unambiguously).
-fn row_hash(values: &[&str; 6], seed: u64, canonical: &mut Vec<u8>) -> u128 {
+pub(crate) fn row_hash(values: &[&str; 6], seed: u64, canonical: &mut Vec<u8>) -> u128 {
     canonical.clear();
     for value in values {
         canonical.extend_from_slice(value.as_bytes());
@@ -354,7 +315,7 @@ fn row_hash(values: &[&str; 6], seed: u64, canonical: &mut Vec<u8>) -> u128 {
     xxhash_rust::xxh3::xxh3_128_with_seed(canonical, seed)
 }
 
-fn empty_summary() -> Summary {
+pub(crate) fn empty_summary() -> Summary {
     Summary {
         sha256: String::new(),
         size_bytes: 0,
@@ -368,78 +329,6 @@ fn empty_summary() -> Summary {
         invalid: Vec::new(),
         lists_truncated: false,
     }
-}
-
-/// The single-pass, in-memory path (used by [`publish`], which must know uniqueness while
-/// streaming): `unique` sees each unique row (number, values in [`COLUMNS`] order, suspicious
-/// flag). Memory grows with the number of distinct rows.
-fn scan<R, F>(
-    reader: R,
-    options: &Options,
-    expected_sha256: Option<&str>,
-    mut unique: F,
-) -> Result<Summary>
-where
-    R: Read,
-    F: FnMut(u64, &[&str; 6], bool) -> Result<()>,
-{
-    let mut rows = Rows::open(reader, options)?;
-    let seed = seed();
-    let mut seen: HashMap<RowKey, u64, BuildHasherDefault<PassThrough>> = HashMap::default();
-    let mut canonical: Vec<u8> = Vec::with_capacity(256);
-    let mut summary = empty_summary();
-    let max = options.max_listed;
-    let mut duplicates = Smallest::new(max);
-    while let Some((row, values)) = rows.next()? {
-        let hash = row_hash(&values, seed, &mut canonical);
-        let key = RowKey(hash as u64, (hash >> 64) as u64);
-        match seen.entry(key) {
-            Entry::Occupied(mut first) => {
-                summary.duplicate_rows += 1;
-                let first_row = *first.get() & !LISTED;
-                if *first.get() & LISTED == 0 {
-                    first.insert(first_row | LISTED);
-                    duplicates.offer(first_row, || Duplicate {
-                        row: first_row,
-                        first_row,
-                        values: csv_row(&values),
-                    });
-                }
-                duplicates.offer(row, || Duplicate {
-                    row,
-                    first_row,
-                    values: csv_row(&values),
-                });
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(row);
-                summary.unique += 1;
-                let reasons = suspicions(&values, options.suspicious_threshold);
-                let suspicious = reasons.any();
-                if suspicious {
-                    summary.suspicious_rows += 1;
-                    push_capped(
-                        &mut summary.suspicious,
-                        max,
-                        &mut summary.lists_truncated,
-                        || Suspicious {
-                            row,
-                            reasons: reasons.list(),
-                            values: csv_row(&values),
-                        },
-                    );
-                }
-                unique(row, &values, suspicious)?;
-            }
-        }
-    }
-    summary.rows = rows.row;
-    summary.lists_truncated |= duplicates.truncated;
-    summary.duplicates = duplicates.into_sorted().into_iter().map(|e| e.1).collect();
-    let digest = rows.finish(expected_sha256)?;
-    summary.sha256 = digest.sha256;
-    summary.size_bytes = digest.size_bytes;
-    Ok(summary)
 }
 
 /// What [`analyse_resolved`] learned about a file's duplicates, for [`publish_resolved`]:
@@ -572,26 +461,18 @@ where
     Ok((summary, resolved))
 }
 
-fn push_capped<T>(list: &mut Vec<T>, max: usize, truncated: &mut bool, item: impl FnOnce() -> T) {
-    if list.len() < max {
-        list.push(item());
-    } else {
-        *truncated = true;
-    }
-}
-
 #[derive(Clone, Copy)]
-struct Reasons {
+pub(crate) struct Reasons {
     amount: bool,
     self_payment: bool,
 }
 
 impl Reasons {
-    fn any(self) -> bool {
+    pub(crate) fn any(self) -> bool {
         self.amount || self.self_payment
     }
 
-    fn list(self) -> Vec<Suspicion> {
+    pub(crate) fn list(self) -> Vec<Suspicion> {
         let mut list = Vec::with_capacity(2);
         if self.amount {
             list.push(Suspicion::AmountAboveThreshold);
@@ -604,7 +485,7 @@ impl Reasons {
 }
 
 /// An unparsable amount is not suspicious here: the ingester rejects it with its reason.
-fn suspicions(values: &[&str; 6], threshold: Decimal) -> Reasons {
+pub(crate) fn suspicions(values: &[&str; 6], threshold: Decimal) -> Reasons {
     let text = values[AMOUNT].trim();
     let amount = Decimal::from_str(text)
         .ok()

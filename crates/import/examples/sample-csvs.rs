@@ -1,9 +1,0 @@
-//! Writes the deterministic sample CSVs: `cargo run -p payments-import --example sample-csvs -- csvs`.
-
-fn main() -> std::io::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "csvs".to_owned());
-    for path in payments_import::sample_csvs(std::path::Path::new(&dir))? {
-        println!("{}", path.display());
-    }
-    Ok(())
-}

@@ -1,0 +1,50 @@
+//! What can go wrong running an import, and what a failed import records about it.
+
+use std::io;
+
+use payments_objectstore::ObjectStoreError;
+use payments_store::{ImportFailure, StoreError};
+use payments_stream::StreamError;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ObjectStore(#[from] ObjectStoreError),
+    /// The broker, while publishing or setting up.
+    #[error(transparent)]
+    Kafka(#[from] StreamError),
+    #[error("the upload is larger than the limit")]
+    TooLarge,
+    #[error("reading the upload: {0}")]
+    Upload(#[from] io::Error),
+    #[error("the import task failed: {0}")]
+    Task(String),
+    #[error("no import {0}")]
+    NotFound(Uuid),
+}
+
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+impl PipelineError {
+    /// What a failed import records: the upload's own fault, or the platform's.
+    pub fn failure(&self) -> ImportFailure {
+        match self {
+            PipelineError::TooLarge => ImportFailure::TooLarge,
+            PipelineError::Upload(_) => ImportFailure::UploadInterrupted,
+            _ => ImportFailure::PlatformUnavailable,
+        }
+    }
+}
+
+/// An upload that broke off: over the limit (`io::ErrorKind::FileTooLarge`, which front ends
+/// set when they cut a body off) or otherwise.
+pub(crate) fn upload_error(e: io::Error) -> PipelineError {
+    if e.kind() == io::ErrorKind::FileTooLarge {
+        PipelineError::TooLarge
+    } else {
+        PipelineError::Upload(e)
+    }
+}

@@ -1,0 +1,169 @@
+//! One import, start to finish, for every front end (web page, JSON API, CLI, controller):
+//!
+//! 1. record the upload (`imports`, status `received`);
+//! 2. stream the bytes once, teeing them into the S3 bucket (multipart) and into the analyser,
+//!    which rejects a malformed file as a whole and yields the SHA-256, duplicates and
+//!    suspicious rows (`stored`);
+//! 3. if the same bytes were imported before, stop: that import owns the transactions (`done`);
+//! 4. read the stored copy again and publish each unique row with its deterministic
+//!    `transaction_id`, waiting for every delivery (`published`);
+//! 5. the ingester does the rest; progress is counted from the database, and the ingester's
+//!    finaliser moves the import to `done` once every published row is a transaction or a
+//!    rejection.
+//!
+//! Memory stays flat in the file size: the upload moves through in 64 KiB chunks and 8 MiB
+//! multipart parts, the analyser spills its duplicate-detection records to temporary files and
+//! keeps one bit per row, which the publishing pass reuses.
+//!
+//! The pipeline is closed: [`Pipeline::connect`] builds it from its configuration (or
+//! [`Pipeline::new`] from handles a caller already has), and front ends use its methods.
+
+mod error;
+mod report;
+mod run;
+
+use payments_csv::{Options, Summary};
+use payments_objectstore::{ObjectStore, S3Options};
+use payments_store::{ConnectOptions, PgPool};
+use payments_stream::{KafkaOptions, Publisher};
+use rdkafka::producer::FutureProducer;
+use rust_decimal::Decimal;
+use tokio::io::AsyncRead;
+use uuid::Uuid;
+
+pub use error::{PipelineError, Result};
+pub use payments_store::{Import, ImportCounts, ImportFailure, ImportStatus};
+pub use report::{message, FirstImport, ImportReport, RowRejection};
+
+/// Everything [`Pipeline::connect`] needs.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub database: ConnectOptions,
+    pub kafka: KafkaOptions,
+    /// Create the import topic with this many partitions when it is missing; `None` leaves
+    /// topics to whoever owns them (Strimzi in a cluster).
+    pub create_topic_partitions: Option<i32>,
+    pub s3: S3Options,
+    /// Topic the unique rows are published to.
+    pub topic: String,
+    pub suspicious_threshold: Decimal,
+}
+
+/// One import end to end, for every front end. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    pool: PgPool,
+    objects: ObjectStore,
+    publisher: Publisher,
+    options: Options,
+}
+
+impl Pipeline {
+    /// Connects to the database (and applies its migrations), the broker (creating the topic
+    /// when asked) and object storage (checking the bucket).
+    pub async fn connect(config: PipelineConfig) -> Result<Pipeline> {
+        let pool = payments_store::connect(&config.database)?;
+        payments_store::migrate(&pool).await?;
+        if let Some(partitions) = config.create_topic_partitions {
+            config
+                .kafka
+                .ensure_topics(&[&config.topic], partitions)
+                .await?;
+        }
+        let objects = ObjectStore::new(&config.s3);
+        objects.ensure_bucket().await?;
+        Ok(Pipeline::new(
+            pool,
+            objects,
+            config.kafka.producer()?,
+            config.topic,
+            options_with_threshold(config.suspicious_threshold),
+        ))
+    }
+
+    /// A pipeline over handles the caller already has (tests, benchmarks).
+    pub fn new(
+        pool: PgPool,
+        objects: ObjectStore,
+        producer: FutureProducer,
+        topic: impl Into<String>,
+        options: Options,
+    ) -> Pipeline {
+        Pipeline {
+            pool,
+            objects,
+            publisher: Publisher::new(producer, topic),
+            options,
+        }
+    }
+
+    /// The same pipeline with another suspicious threshold.
+    pub fn with_threshold(&self, threshold: Decimal) -> Pipeline {
+        Pipeline {
+            options: options_with_threshold(threshold),
+            ..self.clone()
+        }
+    }
+
+    pub fn suspicious_threshold(&self) -> Decimal {
+        self.options.suspicious_threshold
+    }
+
+    /// The bucket uploads are stored in.
+    pub fn bucket(&self) -> &str {
+        self.objects.bucket()
+    }
+
+    /// Opens object `key` (in `bucket`, or the pipeline's own) as the source of an import;
+    /// `None` when there is no such object.
+    pub async fn open_object(
+        &self,
+        bucket: Option<&str>,
+        key: &str,
+    ) -> Result<Option<impl AsyncRead + Unpin + Send + 'static>> {
+        let objects = match bucket {
+            Some(bucket) => self.objects.with_bucket(bucket),
+            None => self.objects.clone(),
+        };
+        if objects.size(key).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(objects.get(key).await?))
+    }
+
+    /// Status and counts of one import, as they stand (reading changes nothing).
+    pub async fn status(&self, id: Uuid) -> Result<Import> {
+        payments_store::get_import(&self.pool, id)
+            .await?
+            .ok_or(PipelineError::NotFound(id))
+    }
+
+    /// The stored analysis of an import (capped lists).
+    pub async fn summary(&self, id: Uuid) -> Result<Option<Summary>> {
+        Ok(payments_store::load_report(&self.pool, id)
+            .await?
+            .and_then(|value| serde_json::from_value(value).ok()))
+    }
+
+    /// Newest imports first.
+    pub async fn history(&self, limit: i64) -> Result<Vec<Import>> {
+        Ok(payments_store::recent_imports(&self.pool, limit, None).await?)
+    }
+
+    /// Rows of an import the ingester rejected, by row number.
+    pub async fn rejections(&self, id: Uuid, limit: i64) -> Result<Vec<RowRejection>> {
+        let rows = payments_store::import_rejections(&self.pool, id, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(row_number, reason)| RowRejection { row_number, reason })
+            .collect())
+    }
+}
+
+/// Options with a different suspicious threshold.
+fn options_with_threshold(threshold: Decimal) -> Options {
+    Options {
+        suspicious_threshold: threshold,
+        ..Options::default()
+    }
+}

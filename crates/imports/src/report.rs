@@ -1,0 +1,60 @@
+//! What callers are told about an import.
+
+use chrono::Utc;
+use payments_csv::Summary;
+use payments_store::{Import, ImportStatus};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What a caller learns when the upload has been handled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub id: Uuid,
+    pub file_name: String,
+    pub object_key: Option<String>,
+    pub status: ImportStatus,
+    /// The original's message, or why the file was refused.
+    pub message: String,
+    /// When the same bytes were imported before: that import.
+    pub first_import: Option<FirstImport>,
+    /// Where the file was refused (row number or `header`), when it was.
+    pub error_location: Option<String>,
+    pub summary: Option<Summary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstImport {
+    pub id: Uuid,
+    pub file_name: String,
+    pub imported_at: chrono::DateTime<Utc>,
+}
+
+/// One rejection of an imported row, for the result page.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowRejection {
+    pub row_number: Option<i64>,
+    pub reason: String,
+}
+
+/// The sentence a user reads about an import, from its current state.
+pub fn message(view: &Import) -> String {
+    if let Some(error) = &view.error {
+        return error.clone();
+    }
+    if view.first_import_id.is_some() {
+        return "This file was already imported; no new transactions were created.".into();
+    }
+    if view.dry_run {
+        return format!(
+            "Dry run: {} rows, {} unique, {} duplicates, {} suspicious; nothing was published.",
+            view.counts.rows, view.counts.unique, view.counts.duplicates, view.counts.suspicious
+        );
+    }
+    if view.status.is_resumable() {
+        return "The file is being checked.".into();
+    }
+    format!(
+        "File uploaded successfully! {} rows sent to processing ({} duplicates removed, {} suspicious).",
+        view.counts.published, view.counts.duplicates, view.counts.suspicious
+    )
+}

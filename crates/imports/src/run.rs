@@ -1,0 +1,332 @@
+//! Running one import: record it, store and analyse the upload in one pass, publish its unique
+//! rows from the stored copy.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use payments_csv::{ImportError, ImportRef, Resolved, Summary};
+use payments_objectstore::object_key;
+use payments_store::{ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile};
+use rdkafka::message::{Header, OwnedHeaders};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use uuid::Uuid;
+
+use crate::error::upload_error;
+use crate::{message, FirstImport, ImportReport, Pipeline, PipelineError, Result};
+
+/// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
+const MAX_IN_FLIGHT: usize = 50_000;
+/// Read size of the upload tee.
+const CHUNK: usize = 64 * 1024;
+
+impl Pipeline {
+    /// Runs an import of `body` named `file_name`. A refused file is not an `Err`: the report
+    /// says why; `Err` means the platform itself failed (storage, database, broker).
+    pub async fn import<R>(&self, file_name: &str, body: R, dry_run: bool) -> Result<ImportReport>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let id = Uuid::new_v4();
+        let result = self.import_as(id, file_name, body, dry_run).await;
+        if let Err(e) = &result {
+            // Leave no import stuck in `received`/`stored` when the platform failed: nobody
+            // will resume an import whose id only this call knew.
+            let _ = payments_store::mark_failed(&self.pool, id, e.failure(), &e.to_string()).await;
+        }
+        result
+    }
+
+    /// Runs the import with id `id`, or runs it again when an earlier attempt was interrupted
+    /// before publishing had finished (`received`/`stored`): publishing again is harmless, as
+    /// every row keeps its deterministic `transaction_id`. An import that got further is never
+    /// run again; its report is returned as it stands. On `Err` the import stays resumable.
+    #[tracing::instrument(name = "import", skip(self, id, body), fields(import_id = %id))]
+    pub async fn import_as<R>(
+        &self,
+        id: Uuid,
+        file_name: &str,
+        body: R,
+        dry_run: bool,
+    ) -> Result<ImportReport>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let new = NewImport {
+            id,
+            file_name: file_name.to_owned(),
+            suspicious_threshold: self.options.suspicious_threshold,
+            dry_run,
+        };
+        let existing = payments_store::create_import(&self.pool, &new).await?;
+        if !existing.status.is_resumable() {
+            return self.report_as_it_stands(id).await;
+        }
+        let key = object_key(file_name, Utc::now());
+        self.run(id, file_name, &key, body, dry_run).await
+    }
+
+    async fn report_as_it_stands(&self, id: Uuid) -> Result<ImportReport> {
+        let view = self.status(id).await?;
+        Ok(ImportReport {
+            id,
+            file_name: view.file_name.clone(),
+            object_key: view.object_key.clone(),
+            status: view.status,
+            message: message(&view),
+            first_import: None,
+            error_location: None,
+            summary: self.summary(id).await?,
+        })
+    }
+
+    async fn run<R>(
+        &self,
+        id: Uuid,
+        file_name: &str,
+        key: &str,
+        body: R,
+        dry_run: bool,
+    ) -> Result<ImportReport>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let refs = if dry_run {
+            Some(payments_store::load_reference_data(&self.pool).await?)
+        } else {
+            None
+        };
+        let (stored, analysed) = self.store_and_analyse(key, body, refs).await?;
+        let report =
+            |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
+                id,
+                file_name: file_name.to_owned(),
+                object_key: Some(stored.key.clone()),
+                status,
+                message,
+                first_import: None,
+                error_location: None,
+                summary,
+            };
+        let (summary, resolved) = match analysed {
+            Ok(analysed) => analysed,
+            Err(e) => {
+                let message = format!("The file was not imported: {e}");
+                let file = StoredFile {
+                    object_key: &stored.key,
+                    sha256: &stored.sha256_hex,
+                    size_bytes: stored.size as i64,
+                    first_import_id: None,
+                };
+                payments_store::mark_stored(&self.pool, id, &file).await?;
+                payments_store::mark_failed(&self.pool, id, ImportFailure::InvalidFile, &message)
+                    .await?;
+                let mut r = report(ImportStatus::Failed, message, None);
+                r.error_location = e.location().map(|l| l.to_string());
+                return Ok(r);
+            }
+        };
+        let first = if dry_run {
+            None
+        } else {
+            payments_store::find_by_sha256(&self.pool, &summary.sha256).await?
+        };
+        let file = StoredFile {
+            object_key: &stored.key,
+            sha256: &summary.sha256,
+            size_bytes: stored.size as i64,
+            first_import_id: first.as_ref().map(|f| f.id),
+        };
+        payments_store::mark_stored(&self.pool, id, &file).await?;
+        let counts = ImportCounts {
+            rows: summary.rows as i64,
+            unique: summary.unique as i64,
+            duplicates: summary.duplicate_rows as i64,
+            suspicious: summary.suspicious_rows as i64,
+            ..ImportCounts::default()
+        };
+        payments_store::set_counts(&self.pool, id, &counts).await?;
+        payments_store::save_report(
+            &self.pool,
+            id,
+            &serde_json::to_value(&summary).unwrap_or_default(),
+        )
+        .await?;
+
+        if let Some(first) = first {
+            payments_store::mark_done(&self.pool, id).await?;
+            let mut r = report(
+                ImportStatus::Done,
+                format!(
+                    "This file was already imported on {} as {} (import {}); no new transactions were created.",
+                    first.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    first.file_name,
+                    first.id
+                ),
+                Some(summary),
+            );
+            r.first_import = Some(FirstImport {
+                id: first.id,
+                file_name: first.file_name,
+                imported_at: first.created_at,
+            });
+            return Ok(r);
+        }
+        if dry_run {
+            payments_store::mark_done(&self.pool, id).await?;
+            let message = format!(
+                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious, {} would be rejected; nothing was published.",
+                summary.rows, summary.unique, summary.duplicate_rows, summary.suspicious_rows, summary.invalid_rows
+            );
+            return Ok(report(ImportStatus::Done, message, Some(summary)));
+        }
+
+        let Some(resolved) = resolved else {
+            return Err(PipelineError::Task(
+                "the analysis left no duplicate map to publish with".into(),
+            ));
+        };
+        let published = self
+            .publish(id, file_name, &stored.key, &summary.sha256, resolved)
+            .await?;
+        payments_store::mark_published(&self.pool, id, published as i64).await?;
+        let message = format!(
+            "File uploaded successfully! {} rows sent to processing ({} duplicates removed, {} suspicious).",
+            published, summary.duplicate_rows, summary.suspicious_rows
+        );
+        Ok(report(ImportStatus::Published, message, Some(summary)))
+    }
+
+    /// Streams the upload once into S3 and the analyser (or, for a dry run, the row checker).
+    /// The analysis also yields the duplicate map [`Self::publish`] needs (not for a dry run).
+    async fn store_and_analyse<R>(
+        &self,
+        key: &str,
+        mut body: R,
+        refs: Option<payments_domain::ReferenceData>,
+    ) -> Result<(
+        payments_objectstore::StoredObject,
+        Result<(Summary, Option<Resolved>), ImportError>,
+    )>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let (to_s3, s3_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
+        let (to_analyser, analyser_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
+        let options = self.options.clone();
+        let analyser = tokio::task::spawn_blocking(move || {
+            let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
+            match refs {
+                Some(refs) => payments_csv::dry_run(reader, &options, &refs, Utc::now())
+                    .map(|summary| (summary, None)),
+                None => payments_csv::analyse_resolved(reader, &options)
+                    .map(|(summary, resolved)| (summary, Some(resolved))),
+            }
+        });
+        let upload = self.objects.put_stream(
+            key,
+            StreamReader::new(ReceiverStream::new(s3_chunks)),
+            "text/csv",
+        );
+        let feed = async move {
+            let mut analyser_open = true;
+            loop {
+                let mut buffer = vec![0u8; CHUNK];
+                let n = match body.read(&mut buffer).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = to_s3.send(Err(io::Error::other(message.clone()))).await;
+                        let _ = to_analyser.send(Err(io::Error::other(message))).await;
+                        return Err(e);
+                    }
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                buffer.truncate(n);
+                let chunk = Bytes::from(buffer);
+                // The analyser may stop early on a malformed file; the original is still stored.
+                if analyser_open && to_analyser.send(Ok(chunk.clone())).await.is_err() {
+                    analyser_open = false;
+                }
+                if to_s3.send(Ok(chunk)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        };
+        let (fed, stored) = tokio::join!(feed, upload);
+        let analysed = analyser
+            .await
+            .map_err(|e| PipelineError::Task(e.to_string()))?;
+        fed.map_err(upload_error)?;
+        Ok((stored?, analysed))
+    }
+
+    /// Reads the stored copy and publishes every unique row, as `resolved` (from analysing the
+    /// upload) says, so no duplicate table is rebuilt; returns how many were delivered.
+    async fn publish(
+        &self,
+        id: Uuid,
+        file_name: &str,
+        key: &str,
+        sha256: &str,
+        resolved: Resolved,
+    ) -> Result<u64> {
+        let object = self.objects.get(key).await?;
+        let publisher = self.publisher.clone();
+        let options = self.options.clone();
+        let file_name = file_name.to_owned();
+        let sha256 = sha256.to_owned();
+        let handle = tokio::runtime::Handle::current();
+        // A blocking thread cannot be aborted: when this future is dropped (the controller lost
+        // its lease, a request was cancelled) the flag stops the publisher at its next row.
+        let traceparent = payments_stream::trace::current_traceparent();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+        let published = tokio::task::spawn_blocking(move || -> Result<u64> {
+            let reader = SyncIoBridge::new(object);
+            let import = ImportRef {
+                import_id: id,
+                source_file: &file_name,
+                sha256_hex: &sha256,
+            };
+            let mut sink = publisher.blocking(handle, MAX_IN_FLIGHT);
+            let id_text = id.to_string();
+            payments_csv::publish_resolved(reader, &options, &import, &resolved, |event| {
+                if cancelled.load(Ordering::SeqCst) {
+                    return Err(PipelineError::Task("publishing was cancelled".into()));
+                }
+                let payload =
+                    serde_json::to_vec(&event).map_err(|e| PipelineError::Task(e.to_string()))?;
+                let headers = OwnedHeaders::new().insert(Header {
+                    key: "import-id",
+                    value: Some(&id_text),
+                });
+                let headers =
+                    payments_stream::trace::with_traceparent(headers, traceparent.as_deref());
+                sink.send(&event.transaction_id.to_string(), &payload, headers)?;
+                Ok(())
+            })
+            .map_err(|e| PipelineError::Task(format!("publishing the stored file: {e}")))?;
+            Ok(sink.drain()?)
+        })
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))??;
+        Ok(published)
+    }
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
