@@ -266,14 +266,20 @@ impl KafkaArgs {
         KafkaOptions::new(&self.brokers, client_id)
     }
 
-    /// Client options, creating `topics` first when `--create-topics` is set.
-    async fn with_topics(&self, client_id: &str, topics: &[&str]) -> anyhow::Result<KafkaOptions> {
+    /// Client options, creating `topics` first when `--create-topics` is set (waiting up to
+    /// `startup_timeout` for the broker, which may start after this process).
+    async fn with_topics(
+        &self,
+        client_id: &str,
+        topics: &[&str],
+        startup_timeout: Duration,
+    ) -> anyhow::Result<KafkaOptions> {
         let kafka = self.options(client_id);
         if self.create_topics {
-            kafka
-                .ensure_topics(topics, self.topic_partitions)
-                .await
-                .context("creating topics")?;
+            until_available("creating topics", startup_timeout, || {
+                kafka.ensure_topics(topics, self.topic_partitions)
+            })
+            .await?;
         }
         Ok(kafka)
     }
@@ -298,6 +304,10 @@ struct IngesterArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// How long to keep retrying while the broker cannot be reached to create topics (in a
+    /// cluster it may start after this process) before giving up.
+    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    startup_timeout: Duration,
     /// Kafka consumer group; also the key of the offsets stored in the database.
     #[arg(long, env = "PAYMENTS_GROUP_ID", default_value = "payments-ingester")]
     group_id: String,
@@ -330,6 +340,10 @@ struct GeneratorArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// How long to keep retrying while the broker cannot be reached to create topics (in a
+    /// cluster it may start after this process) before giving up.
+    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    startup_timeout: Duration,
     /// Topic to publish to.
     #[arg(long, env = "PAYMENTS_STREAM_TOPIC", default_value = payments_stream::PAYMENTS_TOPIC)]
     topic: String,
@@ -457,6 +471,7 @@ impl Cli {
                     .with_topics(
                         "payments-ingester",
                         &[&args.stream_topic, &args.import_topic],
+                        args.startup_timeout,
                     )
                     .await?;
                 let config = IngesterConfig {
@@ -569,7 +584,7 @@ impl Cli {
                 let pool = args.database.pool("payments-generator")?;
                 let kafka = args
                     .kafka
-                    .with_topics("payments-generator", &[&args.topic])
+                    .with_topics("payments-generator", &[&args.topic], args.startup_timeout)
                     .await?;
                 let config = GeneratorConfig {
                     topic: args.topic,
