@@ -137,10 +137,8 @@ struct PipelineArgs {
     /// Rows above this amount are reported as suspicious (and still published).
     #[arg(long, env = "PAYMENTS_SUSPICIOUS_THRESHOLD", default_value = "8000")]
     suspicious_threshold: rust_decimal::Decimal,
-    /// How long to keep retrying at start while the database, Kafka or S3 cannot be reached
-    /// (in a cluster they may start after this process) before giving up.
-    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    startup_timeout: Duration,
+    #[command(flatten)]
+    startup: StartupArgs,
 }
 
 impl PipelineArgs {
@@ -164,7 +162,7 @@ impl PipelineArgs {
         };
         until_available(
             "connecting the import pipeline (database, broker, object storage)",
-            self.startup_timeout,
+            self.startup.timeout,
             || payments_imports::Pipeline::connect(config.clone()),
         )
         .await
@@ -285,6 +283,20 @@ impl KafkaArgs {
     }
 }
 
+/// How long a process waits at start for what it needs.
+#[derive(Debug, Args)]
+struct StartupArgs {
+    /// How long to keep retrying at start while the database, Kafka or S3 cannot be reached
+    /// (in a cluster they may start after this process) before giving up.
+    #[arg(
+        long = "startup-timeout",
+        env = "PAYMENTS_STARTUP_TIMEOUT",
+        default_value = "5m",
+        value_parser = parse_duration
+    )]
+    timeout: Duration,
+}
+
 #[derive(Debug, Args)]
 struct MigrateArgs {
     #[command(flatten)]
@@ -292,10 +304,8 @@ struct MigrateArgs {
     /// Do not insert the demo users.
     #[arg(long, env = "PAYMENTS_NO_DEMO_USERS")]
     no_demo_users: bool,
-    /// How long to keep retrying while the database cannot be reached (in a cluster it may
-    /// start after this process) before giving up.
-    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    startup_timeout: Duration,
+    #[command(flatten)]
+    startup: StartupArgs,
 }
 
 #[derive(Debug, Args)]
@@ -304,10 +314,8 @@ struct IngesterArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     kafka: KafkaArgs,
-    /// How long to keep retrying while the broker cannot be reached to create topics (in a
-    /// cluster it may start after this process) before giving up.
-    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    startup_timeout: Duration,
+    #[command(flatten)]
+    startup: StartupArgs,
     /// Kafka consumer group; also the key of the offsets stored in the database.
     #[arg(long, env = "PAYMENTS_GROUP_ID", default_value = "payments-ingester")]
     group_id: String,
@@ -340,10 +348,8 @@ struct GeneratorArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     kafka: KafkaArgs,
-    /// How long to keep retrying while the broker cannot be reached to create topics (in a
-    /// cluster it may start after this process) before giving up.
-    #[arg(long, env = "PAYMENTS_STARTUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    startup_timeout: Duration,
+    #[command(flatten)]
+    startup: StartupArgs,
     /// Topic to publish to.
     #[arg(long, env = "PAYMENTS_STREAM_TOPIC", default_value = payments_stream::PAYMENTS_TOPIC)]
     topic: String,
@@ -451,7 +457,7 @@ impl Cli {
         match self.command {
             Command::Migrate(args) => {
                 let pool = args.database.pool("payments-migrate")?;
-                until_available("applying migrations", args.startup_timeout, || {
+                until_available("applying migrations", args.startup.timeout, || {
                     payments_store::migrate(&pool)
                 })
                 .await?;
@@ -471,7 +477,7 @@ impl Cli {
                     .with_topics(
                         "payments-ingester",
                         &[&args.stream_topic, &args.import_topic],
-                        args.startup_timeout,
+                        args.startup.timeout,
                     )
                     .await?;
                 let config = IngesterConfig {
@@ -584,7 +590,7 @@ impl Cli {
                 let pool = args.database.pool("payments-generator")?;
                 let kafka = args
                     .kafka
-                    .with_topics("payments-generator", &[&args.topic], args.startup_timeout)
+                    .with_topics("payments-generator", &[&args.topic], args.startup.timeout)
                     .await?;
                 let config = GeneratorConfig {
                     topic: args.topic,
