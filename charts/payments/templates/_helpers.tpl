@@ -218,3 +218,14 @@ affinity:
 - name: tmp
   emptyDir: {}
 {{- end }}
+
+{{/*
+The startup probe of the importer and the controller: at start they wait for the database, Kafka
+and S3 (PAYMENTS_STARTUP_TIMEOUT, 5 min) before serving HTTP; liveness only counts after it.
+*/}}
+{{- define "payments.startupProbe" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 5
+  failureThreshold: 60
+{{- end }}
