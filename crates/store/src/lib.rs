@@ -1,6 +1,7 @@
 //! PostgreSQL access for every role. All SQL of the platform lives in this crate and is
 //! parameterised; batch writes are set-based (`unnest` of arrays), never row at a time.
 
+pub mod dashboard;
 mod error;
 mod imports;
 mod ingest;
