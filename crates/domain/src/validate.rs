@@ -122,7 +122,78 @@ pub enum Invalid {
     BadRowNumber(String),
 }
 
+/// The kind of a refusal, without its details: few values, for metrics and grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectKind {
+    TooLarge,
+    NotUtf8,
+    NotJson,
+    NotObject,
+    MissingKey,
+    UnknownKey,
+    WrongType,
+    TooLong,
+    BadUuid,
+    UnknownUser,
+    UnknownCurrency,
+    BadStatus,
+    BadAmount,
+    BadTimestamp,
+    BadRowNumber,
+    /// Valid, but PostgreSQL refused the row (a constraint checked only there).
+    Database,
+}
+
+impl RejectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::TooLarge => "too_large",
+            RejectKind::NotUtf8 => "not_utf8",
+            RejectKind::NotJson => "not_json",
+            RejectKind::NotObject => "not_object",
+            RejectKind::MissingKey => "missing_key",
+            RejectKind::UnknownKey => "unknown_key",
+            RejectKind::WrongType => "wrong_type",
+            RejectKind::TooLong => "too_long",
+            RejectKind::BadUuid => "bad_uuid",
+            RejectKind::UnknownUser => "unknown_user",
+            RejectKind::UnknownCurrency => "unknown_currency",
+            RejectKind::BadStatus => "bad_status",
+            RejectKind::BadAmount => "bad_amount",
+            RejectKind::BadTimestamp => "bad_timestamp",
+            RejectKind::BadRowNumber => "bad_row_number",
+            RejectKind::Database => "database",
+        }
+    }
+}
+
+impl fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Invalid {
+    pub fn kind(&self) -> RejectKind {
+        match self {
+            Invalid::TooLarge { .. } => RejectKind::TooLarge,
+            Invalid::NotUtf8 { .. } => RejectKind::NotUtf8,
+            Invalid::NotJson(_) => RejectKind::NotJson,
+            Invalid::NotObject(_) => RejectKind::NotObject,
+            Invalid::MissingKey(_) => RejectKind::MissingKey,
+            Invalid::UnknownKey(_) => RejectKind::UnknownKey,
+            Invalid::WrongType { .. } => RejectKind::WrongType,
+            Invalid::TooLong { .. } => RejectKind::TooLong,
+            Invalid::BadUuid { .. } => RejectKind::BadUuid,
+            Invalid::UnknownUser { .. } => RejectKind::UnknownUser,
+            Invalid::UnknownCurrency(_) => RejectKind::UnknownCurrency,
+            Invalid::BadStatus(_) => RejectKind::BadStatus,
+            Invalid::BadAmount(_) => RejectKind::BadAmount,
+            Invalid::BadTimestamp { .. } => RejectKind::BadTimestamp,
+            Invalid::BadRowNumber(_) => RejectKind::BadRowNumber,
+        }
+    }
+
     /// Whether reloading users and currencies might make the record valid.
     pub fn is_reference_miss(&self) -> bool {
         matches!(
@@ -206,6 +277,14 @@ impl Rejection {
 
     pub fn is_reference_miss(&self) -> bool {
         self.problems.iter().any(Invalid::is_reference_miss)
+    }
+
+    /// The first problem's kind: a refused record counts once. (Validation builds a rejection
+    /// only from at least one problem; the fallback is never reached.)
+    pub fn kind(&self) -> RejectKind {
+        self.problems
+            .first()
+            .map_or(RejectKind::NotObject, Invalid::kind)
     }
 }
 

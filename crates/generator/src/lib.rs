@@ -1,7 +1,14 @@
 //! The generator role: a synthetic payment between two distinct demo users every interval,
 //! published to `payments-events`, optionally mixed with malformed records for demos.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
 
 use chrono::{SecondsFormat, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -31,6 +38,8 @@ pub struct GeneratorConfig {
     pub invalid_ratio: f64,
     /// Seed for reproducible runs; random when `None`.
     pub seed: Option<u64>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` serves nothing.
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl Default for GeneratorConfig {
@@ -42,6 +51,7 @@ impl Default for GeneratorConfig {
             count: None,
             invalid_ratio: 0.0,
             seed: None,
+            http_addr: None,
         }
     }
 }
@@ -54,6 +64,8 @@ pub enum GeneratorError {
     Store(#[from] payments_store::StoreError),
     #[error("publishing to kafka: {0}")]
     Kafka(#[from] payments_stream::StreamError),
+    #[error("serving the health endpoints: {0}")]
+    Http(#[from] std::io::Error),
 }
 
 pub type Result<T, E = GeneratorError> = std::result::Result<T, E>;
@@ -202,6 +214,50 @@ impl EventFactory {
     }
 }
 
+payments_runtime::metrics! {
+    /// What the generator has done since start, for `/metrics`.
+    pub struct GeneratorMetrics in "payments_generator" {
+        /// Events handed to the producer.
+        events_produced: Counter,
+        /// Events the broker acknowledged.
+        events_delivered: Counter,
+        /// Events the producer gave up on.
+        events_failed: Counter,
+        /// Seconds from handing an event to the producer until the broker acknowledged it.
+        delivery_seconds: Histogram = payments_runtime::latency_buckets(),
+    }
+}
+
+/// What `/readyz` and `/metrics` show.
+#[derive(Debug, Default)]
+pub struct GeneratorHealth {
+    /// Participants are loaded and events are being published.
+    publishing: AtomicBool,
+    pub metrics: GeneratorMetrics,
+}
+
+/// `/healthz` (the process answers), `/readyz` (publishing) and `/metrics`.
+pub fn http_app(health: Arc<GeneratorHealth>) -> Router {
+    let mut registry = payments_runtime::Registry::default();
+    health.metrics.register(&mut registry);
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = health.publishing.load(Ordering::Relaxed);
+                async move {
+                    if ready {
+                        (StatusCode::OK, "publishing")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "waiting for users")
+                    }
+                }
+            }),
+        )
+        .merge(payments_runtime::metrics_router(Arc::new(registry)))
+}
+
 /// Most deliveries awaited at once; bounds memory when the broker is slow or away.
 const MAX_IN_FLIGHT: usize = 10_000;
 
@@ -213,9 +269,26 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<u64> {
     config.validate()?;
+    let health = Arc::new(GeneratorHealth::default());
+    if let Some(addr) = config.http_addr {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "health endpoints listening");
+        let app = http_app(health.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "health endpoints stopped");
+            }
+        });
+    }
     let Some(participants) = Participants::load(&pool, &shutdown).await else {
         return Ok(0);
     };
+    health.publishing.store(true, Ordering::Relaxed);
+    let metrics = &health.metrics;
     tracing::info!(users = participants.users.len(), topic = %config.topic, period = ?config.period(), "generator publishing");
     let mut factory = EventFactory::new(participants, config.invalid_ratio, config.seed);
     let publisher = Publisher::new(producer, config.topic.clone());
@@ -232,20 +305,29 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             Some(delivery) = in_flight.next(), if !in_flight.is_empty() => {
                 match delivery {
-                    Ok(()) => acknowledged += 1,
-                    Err(e) => tracing::warn!(error = %e, "event not delivered"),
+                    Ok(started) => {
+                        acknowledged += 1;
+                        metrics.events_delivered.inc();
+                        metrics.delivery_seconds.observe(Instant::elapsed(&started).as_secs_f64());
+                    }
+                    Err(e) => {
+                        metrics.events_failed.inc();
+                        tracing::warn!(error = %e, "event not delivered");
+                    }
                 }
             }
             _ = ticker.tick(), if more && in_flight.len() < MAX_IN_FLIGHT => {
                 let (key, payload) = factory.next_record();
                 let publisher = publisher.clone();
                 produced += 1;
+                metrics.events_produced.inc();
                 // One span per event: its trace follows the record into the ingester.
                 let span = tracing::info_span!("generate_event", transaction_id = %key);
                 let traceparent = span.in_scope(payments_stream::trace::current_traceparent);
                 in_flight.push(async move {
+                    let started = Instant::now();
                     let headers = payments_stream::trace::with_traceparent(OwnedHeaders::new(), traceparent.as_deref());
-                    publisher.publish(&key, &payload, headers).await
+                    publisher.publish(&key, &payload, headers).await.map(|()| started)
                 }.instrument(span));
             }
         }

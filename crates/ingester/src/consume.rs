@@ -51,6 +51,7 @@ pub(crate) async fn run(
     };
     tokio::spawn(crate::finalise::run(
         pool.clone(),
+        health.clone(),
         config.finalise_interval,
         shutdown.clone(),
     ));
@@ -198,6 +199,7 @@ fn classify(
         Err(rejection) => RecordOutcome::Rejected {
             payload: payload.to_vec(),
             reason: rejection.reason(),
+            kind: rejection.kind(),
             import_id: rejection.import_id,
             row_number: rejection.row_number,
             reference_miss: rejection.is_reference_miss(),

@@ -4,12 +4,22 @@
 //! A loop rather than a step of every batch transaction: counting an import's rows is a scan
 //! of its transactions, which per batch would cost as much as the batch itself for a large file.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use payments_store::PgPool;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+use crate::health::{Health, StatusLabel};
+
+/// Also keeps the `imports{status}` gauge current: the finaliser is the one loop that already
+/// reads the imports table on a schedule.
+pub(crate) async fn run(
+    pool: PgPool,
+    health: Arc<Health>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -25,6 +35,17 @@ pub(crate) async fn run(pool: PgPool, every: Duration, shutdown: CancellationTok
             }
             // The next tick tries again; the write path reports database outages on /readyz.
             Err(e) => tracing::debug!(error = %e, "could not finalise imports"),
+        }
+        if let Ok(counts) = payments_store::count_imports_by_status(&pool).await {
+            for (status, count) in counts {
+                health
+                    .metrics
+                    .imports
+                    .get_or_create(&StatusLabel {
+                        status: status.as_str(),
+                    })
+                    .set(count);
+            }
         }
     }
 }

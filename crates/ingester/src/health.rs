@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use payments_runtime::Registry;
+use payments_runtime::{Counter, EncodeLabelSet, Gauge, Registry};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +19,8 @@ payments_runtime::metrics! {
         records_consumed: Counter,
         /// Rows inserted or changed in transactions.
         transactions_upserted: Counter,
-        /// Records recorded in rejected_events.
-        records_rejected: Counter,
+        /// Records recorded in rejected_events, by the kind of their first problem.
+        records_rejected: Family<ReasonLabel, Counter>,
         /// Replayed records skipped because their offset was already applied.
         records_already_applied: Counter,
         /// Database transactions committed.
@@ -35,7 +35,29 @@ payments_runtime::metrics! {
         batch_seconds: Histogram = payments_runtime::latency_buckets(),
         /// Records per committed batch (1 to 65,536).
         batch_records: Histogram = payments_runtime::exponential_buckets(1.0, 2.0, 17),
+        /// Records of a partition not yet committed by this group (librdkafka's statistics).
+        consumer_lag: Family<PartitionLabels, Gauge>,
+        /// Imports in each status, counted in the database by the finaliser.
+        imports: Family<StatusLabel, Gauge>,
     }
+}
+
+/// A rejection's kind (`payments_domain::validate::RejectKind`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// An import status (`payments_store::ImportStatus`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: &'static str,
 }
 
 /// What the ingester knows about its dependencies, as last observed.

@@ -7,10 +7,12 @@ use payments_store::PgPool;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::health::PartitionLabels;
 use crate::Health;
 
 /// Consumer context that seeks each newly assigned partition to the offset the database says
@@ -24,6 +26,27 @@ pub(crate) struct ResumeFromDatabase {
 }
 
 impl ClientContext for ResumeFromDatabase {
+    /// librdkafka's periodic statistics (`statistics.interval.ms`): the lag of each assigned
+    /// partition, behind the offsets this group commits after the database has the rows.
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in statistics.topics {
+            for (partition, p) in stats.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a negative lag is unknown.
+                if partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                self.health
+                    .metrics
+                    .consumer_lag
+                    .get_or_create(&PartitionLabels {
+                        topic: topic.clone(),
+                        partition,
+                    })
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "kafka client error");
         self.health

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::consume::Collected;
+use crate::health::ReasonLabel;
 use crate::rebalance::ResumeFromDatabase;
 use crate::{Health, Result};
 
@@ -93,7 +94,14 @@ pub(crate) async fn run(
         metrics.batch_records.observe(batch.records.len() as f64);
         metrics.batches_committed.inc();
         metrics.transactions_upserted.inc_by(outcome.upserted);
-        metrics.records_rejected.inc_by(outcome.rejected);
+        for (kind, count) in &outcome.rejected_by_kind {
+            metrics
+                .records_rejected
+                .get_or_create(&ReasonLabel {
+                    reason: kind.as_str(),
+                })
+                .inc_by(*count);
+        }
         metrics
             .records_already_applied
             .inc_by(outcome.already_applied as u64);

@@ -368,6 +368,9 @@ struct GeneratorArgs {
     /// Seed for a reproducible sequence.
     #[arg(long, env = "PAYMENTS_GENERATOR_SEED")]
     seed: Option<u64>,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
 }
 
 /// Runs a start-up step until it succeeds, with the platform's retry policy, for at most
@@ -599,6 +602,7 @@ impl Cli {
                     count: args.count,
                     invalid_ratio: args.invalid_ratio,
                     seed: args.seed,
+                    http_addr: Some(args.http_addr),
                 };
                 payments_generator::run(config, pool, kafka.producer()?, shutdown_on_signal())
                     .await?;

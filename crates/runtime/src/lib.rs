@@ -11,7 +11,9 @@ use backon::ExponentialBuilder;
 use prometheus_client::encoding::text::encode;
 
 pub use backon;
+pub use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 pub use prometheus_client::metrics::counter::Counter;
+pub use prometheus_client::metrics::family::Family;
 pub use prometheus_client::metrics::gauge::Gauge;
 pub use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 pub use prometheus_client::registry::Registry;
@@ -48,7 +50,9 @@ where
 
 /// Declares a role's metrics once: the struct (a public field per metric, documented by its
 /// help text), its `Default`, and `register`, which names each metric `<prefix>_<field>`.
-/// Kinds are `Counter`, `Gauge`, or `Histogram = buckets`.
+/// Kinds are `Counter`, `Gauge`, `Histogram = buckets`, or a labelled `Family<Labels, Counter>`
+/// / `Family<Labels, Gauge>` (labels derive `EncodeLabelSet`; keep their values few; the types
+/// inside `<…>` are resolved where the macro is used).
 ///
 /// ```
 /// payments_runtime::metrics! {
@@ -71,13 +75,13 @@ macro_rules! metrics {
     (
         $(#[$attr:meta])*
         $vis:vis struct $name:ident in $prefix:literal {
-            $( #[doc = $help:literal] $field:ident: $kind:ident $(= $buckets:expr)? ),* $(,)?
+            $( #[doc = $help:literal] $field:ident: $kind:ident $(<$($generic:ty),+>)? $(= $buckets:expr)? ),* $(,)?
         }
     ) => {
         $(#[$attr])*
         #[derive(Debug)]
         $vis struct $name {
-            $( #[doc = $help] pub $field: $crate::$kind, )*
+            $( #[doc = $help] pub $field: $crate::$kind $(<$($generic),+>)?, )*
         }
 
         impl Default for $name {
@@ -105,7 +109,7 @@ macro_rules! metrics {
         $crate::Histogram::new($buckets)
     };
     (@new $kind:ident) => {
-        <$crate::$kind>::default()
+        ::core::default::Default::default()
     };
 }
 
@@ -157,5 +161,40 @@ mod tests {
         assert!(text.contains("payments_test_things_total 3"), "{text}");
         assert!(text.contains("payments_test_seconds_count 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Kind {
+        kind: &'static str,
+    }
+
+    crate::metrics! {
+        /// A role with a labelled counter.
+        struct Labelled in "payments_test" {
+            /// Things by kind.
+            things: Family<Kind, Counter>,
+            /// Level by kind.
+            level: Family<Kind, Gauge>,
+        }
+    }
+
+    #[test]
+    fn families_render_one_series_per_label_value() {
+        let metrics = Labelled::default();
+        metrics.things.get_or_create(&Kind { kind: "a" }).inc();
+        metrics.things.get_or_create(&Kind { kind: "b" }).inc_by(2);
+        metrics.level.get_or_create(&Kind { kind: "a" }).set(7);
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let text = render(&registry);
+        assert!(
+            text.contains("payments_test_things_total{kind=\"a\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("payments_test_things_total{kind=\"b\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("payments_test_level{kind=\"a\"} 7"), "{text}");
     }
 }

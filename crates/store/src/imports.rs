@@ -373,6 +373,24 @@ pub async fn finalise_imports(pool: &PgPool) -> Result<Vec<Uuid>> {
     .await?)
 }
 
+/// How many imports are in each status (every status listed, zero included), for metrics.
+pub async fn count_imports_by_status(pool: &PgPool) -> Result<Vec<(ImportStatus, i64)>> {
+    let rows: Vec<(ImportStatus, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM imports GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+    Ok(ImportStatus::ALL
+        .iter()
+        .map(|status| {
+            let count = rows
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            (*status, count)
+        })
+        .collect())
+}
+
 /// The earliest import of these exact bytes that got its rows out (published or done): a new
 /// upload of them creates no transactions and points at it.
 pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<Import>> {

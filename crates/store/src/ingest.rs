@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use payments_domain::validate::RejectKind;
 use payments_domain::Payment;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
@@ -30,6 +31,8 @@ pub enum RecordOutcome {
     Rejected {
         payload: Vec<u8>,
         reason: String,
+        /// The first problem's kind, for counting by reason.
+        kind: RejectKind,
         import_id: Option<Uuid>,
         row_number: Option<i64>,
         /// An unknown user or currency: worth validating again after reloading them.
@@ -54,6 +57,8 @@ pub struct BatchOutcome {
     pub already_applied: usize,
     /// Reasons PostgreSQL gave for rows that passed validation but violated a constraint.
     pub refused: Vec<(Arc<str>, i32, i64, String)>,
+    /// The newly recorded rejections by kind (PostgreSQL's refusals as `Database`).
+    pub rejected_by_kind: BTreeMap<RejectKind, u64>,
 }
 
 /// The stored resume position of one partition.
@@ -137,10 +142,20 @@ pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> Result<Ba
     let rejected = insert_rejections(&mut tx, &fresh, &refused).await?;
     store_offsets(&mut tx, group, &fresh).await?;
     tx.commit().await?;
+    let mut rejected_by_kind = BTreeMap::new();
+    for record in &fresh {
+        if let RecordOutcome::Rejected { kind, .. } = &record.outcome {
+            *rejected_by_kind.entry(*kind).or_insert(0) += 1;
+        }
+    }
+    if !refused.is_empty() {
+        rejected_by_kind.insert(RejectKind::Database, refused.len() as u64);
+    }
     Ok(BatchOutcome {
         upserted,
         rejected,
         already_applied,
+        rejected_by_kind,
         refused: refused
             .into_iter()
             .map(|(r, reason)| (r.topic.clone(), r.partition, r.offset, reason))

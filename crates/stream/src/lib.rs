@@ -111,7 +111,9 @@ impl KafkaOptions {
             .set("isolation.level", "read_committed")
             .set("fetch.min.bytes", "1")
             .set("queued.min.messages", "200000")
-            .set("session.timeout.ms", "15000");
+            .set("session.timeout.ms", "15000")
+            // Per-partition lag for the context's `stats` (the ingester's consumer_lag gauge).
+            .set("statistics.interval.ms", "5000");
         Ok(self.finish(config).create_with_context(context)?)
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use payments_domain::demo::demo_users;
 use payments_domain::event::import_transaction_id;
+use payments_domain::validate::RejectKind;
 use payments_domain::{Payment, Source, Status};
 use payments_store::{
     create_import, finalise_imports, find_by_sha256, get_import, mark_done, mark_failed,
@@ -65,6 +66,7 @@ fn rejected(import_id: Uuid, row: i64, offset: i64) -> Record {
         outcome: RecordOutcome::Rejected {
             payload: b"{}".to_vec(),
             reason: "`username_sender` is not a known user".into(),
+            kind: RejectKind::UnknownUser,
             import_id: Some(import_id),
             row_number: Some(row),
             reference_miss: true,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use payments_domain::demo::demo_users;
+use payments_domain::validate::RejectKind;
 use payments_domain::{Payment, Source, Status};
 use payments_store::{write_batch, Batch, Record, RecordOutcome};
 use payments_testkit::TestDb;
@@ -42,6 +43,7 @@ fn rejected(reason: &str) -> RecordOutcome {
     RecordOutcome::Rejected {
         payload: b"{}".to_vec(),
         reason: reason.to_owned(),
+        kind: RejectKind::NotJson,
         import_id: None,
         row_number: None,
         reference_miss: false,
