@@ -1,7 +1,8 @@
 //! The `payments` binary as a process, against the real local stack: what happens when it is
-//! killed, and when PostgreSQL goes away.
+//! killed, when PostgreSQL goes away, and what every role's `/metrics` shows.
 
 mod crash;
+mod metrics;
 mod outage;
 
 use std::path::PathBuf;
@@ -26,6 +27,24 @@ pub fn spawn_ingester(
     http_addr: &str,
     log_name: &str,
 ) -> Child {
+    spawn_role(
+        "ingester",
+        &[
+            ("PAYMENTS_DATABASE_URL", database_url),
+            ("PAYMENTS_GROUP_ID", group),
+            ("PAYMENTS_STREAM_TOPIC", &topics.stream),
+            ("PAYMENTS_IMPORT_TOPIC", &topics.import),
+            ("PAYMENTS_BATCH_SIZE", "2000"),
+            ("PAYMENTS_HTTP_ADDR", http_addr),
+            ("PAYMENTS_MAX_BACKOFF", "1s"),
+        ],
+        log_name,
+    )
+}
+
+/// Starts `payments <role>` with only the given variables (and the stack's Kafka brokers), its
+/// output in `<log_name>.log` under the target directory.
+pub fn spawn_role(role: &str, env: &[(&str, &str)], log_name: &str) -> Child {
     let log_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -33,23 +52,17 @@ pub fn spawn_ingester(
         .open(log_dir.join(format!("{log_name}.log")))
         .expect("log file");
     Command::new(env!("CARGO_BIN_EXE_payments"))
-        .arg("ingester")
+        .arg(role)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PAYMENTS_DATABASE_URL", database_url)
         .env("PAYMENTS_KAFKA_BROKERS", &stack().kafka_brokers)
-        .env("PAYMENTS_GROUP_ID", group)
-        .env("PAYMENTS_STREAM_TOPIC", &topics.stream)
-        .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
-        .env("PAYMENTS_BATCH_SIZE", "2000")
-        .env("PAYMENTS_HTTP_ADDR", http_addr)
-        .env("PAYMENTS_MAX_BACKOFF", "1s")
         .env("PAYMENTS_LOG", "info,rdkafka=warn,sqlx=warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log file"))
         .stderr(log)
         .spawn()
-        .expect("start payments ingester")
+        .unwrap_or_else(|e| panic!("start payments {role}: {e}"))
 }
 
 /// SIGKILL: no shutdown hook runs, whatever was in flight is lost by the process.

@@ -1,0 +1,370 @@
+//! Every role's `/metrics`, scraped from real processes after real work: the counters move, and
+//! the chart's Grafana dashboard (charts/payments/files/grafana/payments-overview.json) queries
+//! only metrics that a scrape shows.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::process::Child;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt};
+use payments_operator::{PaymentImport, PaymentImportSpec, S3Object, Source};
+use payments_testkit::{create_topics, stack, unique_name, wait_for, TestDb};
+
+use crate::{free_addr, kill, spawn_role, SERIAL};
+
+const START_APISERVER: &str =
+    "no kube-apiserver is running: start one with `scripts/k8s-tools apiserver-up` \
+     (or run every test with `scripts/test`)";
+const GENERATED: u64 = 300;
+
+/// Kills the role processes however the test ends.
+struct Roles(Vec<Child>);
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            kill(child);
+        }
+    }
+}
+
+fn kubeconfig_path() -> String {
+    std::env::var("KUBECONFIG").unwrap_or_else(|_| {
+        payments_testkit::script_exports("scripts/k8s-tools", "apiserver-env", START_APISERVER)
+            .remove("KUBECONFIG")
+            .unwrap_or_else(|| panic!("{START_APISERVER}"))
+    })
+}
+
+async fn kube_client(path: &str) -> Client {
+    let kubeconfig =
+        Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("{START_APISERVER} ({e})"));
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig");
+    Client::try_from(config).expect("client")
+}
+
+async fn install_crd(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        "paymentimports.payments.dev",
+        &PatchParams::apply("payments-e2e").force(),
+        &Patch::Apply(PaymentImport::crd()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("installing the CRD failed ({e}); {START_APISERVER}"));
+}
+
+async fn scrape(http: &reqwest::Client, addr: &str) -> String {
+    http.get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The value of one sample line (`name{labels} value`), if the scrape has it.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Sum of every sample of a metric, whatever its labels.
+fn total(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Names of the samples in a scrape (`…_total`, `…_bucket` included), without labels.
+fn sample_names(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every `payments_…` metric name a PromQL expression uses.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("payments_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_metrics() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let stream = unique_name("metrics-events");
+    let import = unique_name("metrics-imports");
+    create_topics(&[&stream, &import], 3).await;
+    let bucket = unique_name("metrics-files");
+    let objects = payments_testkit::object_store(&bucket);
+    objects.ensure_bucket().await.expect("bucket");
+
+    let kubeconfig = kubeconfig_path();
+    let kube = kube_client(&kubeconfig).await;
+    install_crd(&kube).await;
+    let namespace = unique_name("metrics");
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(namespace.clone());
+    Api::<Namespace>::all(kube.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+
+    let s = stack();
+    let shared = [
+        ("PAYMENTS_DATABASE_URL", db.url.as_str()),
+        ("PAYMENTS_STREAM_TOPIC", stream.as_str()),
+        ("PAYMENTS_IMPORT_TOPIC", import.as_str()),
+        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.as_str()),
+        ("PAYMENTS_S3_REGION", s.s3_region.as_str()),
+        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.as_str()),
+        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.as_str()),
+        ("PAYMENTS_S3_BUCKET", bucket.as_str()),
+    ];
+    let with = |extra: &[(&'static str, &str)]| -> Vec<(&str, String)> {
+        shared
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect()
+    };
+    let (ingester, importer, generator, controller) =
+        (free_addr(), free_addr(), free_addr(), free_addr());
+    let group = unique_name("metrics-group");
+    let lease = unique_name("metrics-lease");
+    let count = GENERATED.to_string();
+    let spawn = |role: &str, env: Vec<(&str, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        spawn_role(role, &env, &format!("metrics-{role}"))
+    };
+    let _roles = Roles(vec![
+        spawn(
+            "ingester",
+            with(&[
+                ("PAYMENTS_HTTP_ADDR", &ingester),
+                ("PAYMENTS_GROUP_ID", &group),
+            ]),
+        ),
+        spawn("importer", with(&[("PAYMENTS_HTTP_ADDR", &importer)])),
+        spawn(
+            "generator",
+            with(&[
+                ("PAYMENTS_HTTP_ADDR", &generator),
+                ("PAYMENTS_GENERATOR_RATE", "300"),
+                ("PAYMENTS_GENERATOR_COUNT", &count),
+                ("PAYMENTS_GENERATOR_INVALID_RATIO", "0.3"),
+                ("PAYMENTS_GENERATOR_SEED", "5"),
+            ]),
+        ),
+        spawn(
+            "controller",
+            with(&[
+                ("PAYMENTS_HTTP_ADDR", &controller),
+                ("KUBECONFIG", &kubeconfig),
+                ("POD_NAMESPACE", &namespace),
+                ("PAYMENTS_LEASE_NAME", &lease),
+            ]),
+        ),
+    ]);
+
+    let http = reqwest::Client::new();
+    for (role, addr) in [
+        ("ingester", &ingester),
+        ("importer", &importer),
+        ("controller", &controller),
+    ] {
+        wait_for(
+            &format!("the {role}'s /readyz (log: metrics-{role}.log)"),
+            Duration::from_secs(120),
+            || async {
+                let response = http
+                    .get(format!("http://{addr}/readyz"))
+                    .send()
+                    .await
+                    .ok()?;
+                response.status().is_success().then_some(())
+            },
+        )
+        .await;
+    }
+
+    // An upload through the importer's API, and a PaymentImport through the controller.
+    let csv =
+        payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("a sample");
+    let part = reqwest::multipart::Part::bytes(csv.clone().into_bytes())
+        .file_name("uploaded.csv")
+        .mime_str("text/csv")
+        .expect("mime");
+    http.post(format!("http://{importer}/api/imports"))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the upload is accepted");
+    let regular = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("a sample");
+    objects
+        .put_stream("regular.csv", Cursor::new(regular.into_bytes()), "text/csv")
+        .await
+        .expect("the PaymentImport's object");
+    let imports: Api<PaymentImport> = Api::namespaced(kube.clone(), &namespace);
+    imports
+        .create(
+            &PostParams::default(),
+            &PaymentImport::new(
+                "regular",
+                PaymentImportSpec {
+                    source: Source {
+                        s3: Some(S3Object {
+                            bucket: None,
+                            key: "regular.csv".into(),
+                        }),
+                        config_map: None,
+                    },
+                    suspicious_threshold: None,
+                    dry_run: false,
+                },
+            ),
+        )
+        .await
+        .expect("a PaymentImport");
+
+    // Both imports done and every generated event applied, as the metrics tell it.
+    let scraped = wait_for(
+        "both imports done and every generated event ingested or rejected",
+        Duration::from_secs(180),
+        || async {
+            let text = scrape(&http, &ingester).await;
+            let done = sample(&text, "payments_ingester_imports{status=\"done\"}")?;
+            let generated = scrape(&http, &generator).await;
+            let delivered = sample(&generated, "payments_generator_events_delivered_total")?;
+            let applied = total(&text, "payments_ingester_transactions_upserted_total")
+                + total(&text, "payments_ingester_records_rejected_total");
+            (done >= 2.0 && delivered == GENERATED as f64 && applied >= delivered)
+                .then_some((text, generated))
+        },
+    )
+    .await;
+    let (ingester_text, generator_text) = scraped;
+    let importer_text = scrape(&http, &importer).await;
+    let controller_text = scrape(&http, &controller).await;
+
+    assert!(
+        total(
+            &ingester_text,
+            "payments_ingester_transactions_upserted_total"
+        ) > 0.0
+    );
+    assert!(total(&ingester_text, "payments_ingester_records_consumed_total") >= GENERATED as f64);
+    assert!(
+        ingester_text.contains("payments_ingester_records_rejected_total{reason=\""),
+        "rejections are counted by reason:\n{ingester_text}"
+    );
+    assert!(total(&ingester_text, "payments_ingester_batch_seconds_count") > 0.0);
+    assert_eq!(
+        sample(&importer_text, "payments_importer_uploads_total"),
+        Some(1.0)
+    );
+    assert!(total(&importer_text, "payments_importer_rows_total") > 0.0);
+    assert_eq!(
+        sample(&generator_text, "payments_generator_events_produced_total"),
+        Some(GENERATED as f64)
+    );
+    assert!(total(&controller_text, "payments_controller_reconciles_total") > 0.0);
+    assert_eq!(
+        sample(
+            &controller_text,
+            "payments_controller_imports_started_total"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&controller_text, "payments_controller_leader"),
+        Some(1.0)
+    );
+    // librdkafka reports lag every 5 s; the gauge exists once it has.
+    let lagged = wait_for("consumer lag reported", Duration::from_secs(30), || async {
+        let text = scrape(&http, &ingester).await;
+        text.contains("payments_ingester_consumer_lag{")
+            .then_some(text)
+    })
+    .await;
+
+    let scraped: BTreeSet<String> = [&lagged, &importer_text, &generator_text, &controller_text]
+        .iter()
+        .flat_map(|text| sample_names(text))
+        .collect();
+    let path =
+        payments_testkit::repo_root().join("charts/payments/files/grafana/payments-overview.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the Grafana dashboard"))
+            .expect("dashboard JSON");
+    let exprs: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().into_iter().flatten())
+        .filter_map(|target| target["expr"].as_str())
+        .collect();
+    assert!(exprs.len() >= 6, "{exprs:?}");
+    let mut queried = BTreeSet::new();
+    for expr in &exprs {
+        for name in metric_names(expr) {
+            assert!(
+                scraped.contains(&name),
+                "the Grafana query `{expr}` names {name}, which no role exports"
+            );
+            queried.insert(name);
+        }
+    }
+    for needed in [
+        "payments_ingester_transactions_upserted_total",
+        "payments_ingester_consumer_lag",
+        "payments_ingester_batch_seconds_bucket",
+        "payments_ingester_records_rejected_total",
+        "payments_ingester_imports",
+        "payments_controller_reconcile_errors_total",
+    ] {
+        assert!(queried.contains(needed), "the dashboard shows {needed}");
+    }
+    db.drop_database().await;
+}
+
+#[test]
+fn metric_names_are_found_in_promql() {
+    assert_eq!(
+        metric_names(
+            "histogram_quantile(0.99, sum by (le) (rate(payments_ingester_batch_seconds_bucket[5m])))"
+        ),
+        ["payments_ingester_batch_seconds_bucket"]
+    );
+    assert_eq!(
+        metric_names("sum(rate(payments_a_total[1m])) / sum(payments_b)"),
+        ["payments_a_total", "payments_b"]
+    );
+}
