@@ -2,11 +2,22 @@
 //! spans, exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`)
 //! is set; the standard `OTEL_*` variables (headers, timeout, `OTEL_SERVICE_NAME`) apply.
 //! The trace context crosses Kafka in a `traceparent` header (`payments_stream::trace`).
+//! JSON log lines inside a span carry its `trace_id` and `span_id` when traces are on, so a
+//! log search leads to the trace and back.
 
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing::dispatcher::WeakDispatch;
+use tracing::{Dispatch, Event, Subscriber};
+use tracing_subscriber::fmt::format::{Format, Json, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -32,15 +43,8 @@ impl Drop for Telemetry {
 pub fn init(format: &LogFormat, role: &str) -> Telemetry {
     let filter = EnvFilter::try_from_env("PAYMENTS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,sqlx=warn"));
-    let logs = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .boxed(),
-    };
+    let dispatch = Arc::new(OnceLock::new());
+    let logs = log_layer(format, std::io::stderr, dispatch.clone());
     let (provider, problem) = if otlp_configured() {
         match tracer_provider(role) {
             Ok(provider) => (Some(provider), None),
@@ -52,15 +56,89 @@ pub fn init(format: &LogFormat, role: &str) -> Telemetry {
     let traces = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("payments")));
-    tracing_subscriber::registry()
+    let subscriber: Dispatch = tracing_subscriber::registry()
         .with(filter)
         .with(logs)
         .with(traces)
-        .init();
+        .into();
+    let _ = dispatch.set(subscriber.downgrade());
+    subscriber.init();
     if let Some(e) = problem {
         tracing::warn!(error = %e, "traces are not exported");
     }
     Telemetry { provider }
+}
+
+/// Log lines to `writer`, as text or JSON lines (with the trace ids, read through `dispatch`:
+/// the subscriber this layer ends up in, set once it is built).
+fn log_layer<S, W>(
+    format: &LogFormat,
+    writer: W,
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .event_format(JsonWithTraceIds {
+                format: tracing_subscriber::fmt::format().json(),
+                dispatch,
+            })
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+    }
+}
+
+/// tracing-subscriber's JSON lines, plus `trace_id` and `span_id` of the OpenTelemetry span
+/// the event happened in (when the OpenTelemetry layer is installed and the span is sampled).
+/// The dispatch is held rather than looked up: while an event is being dispatched,
+/// `tracing::dispatcher::get_default` answers "none" (it guards against re-entry).
+struct JsonWithTraceIds {
+    format: Format<Json>,
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+}
+
+impl<S, N> FormatEvent<S, N> for JsonWithTraceIds
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
+        let ids = ctx
+            .lookup_current()
+            .zip(dispatch)
+            .and_then(|(span, dispatch)| {
+                tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)
+                    .map(|cx| cx.span().span_context().clone())
+                    .filter(|ids| ids.is_valid())
+            });
+        let Some(ids) = ids else {
+            return self.format.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.format
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        // One JSON object per line: the ids go in before its closing brace.
+        match line.trim_end().strip_suffix('}') {
+            Some(object) => writeln!(
+                writer,
+                "{object},\"trace_id\":\"{}\",\"span_id\":\"{}\"}}",
+                ids.trace_id(),
+                ids.span_id()
+            ),
+            None => writer.write_str(&line),
+        }
+    }
 }
 
 fn otlp_configured() -> bool {
@@ -84,4 +162,95 @@ fn tracer_provider(
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name(service).build())
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(captured: &Captured) -> Vec<serde_json::Value> {
+        let bytes = captured.0.lock().expect("lock").clone();
+        String::from_utf8(bytes)
+            .expect("utf-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+            .collect()
+    }
+
+    #[test]
+    fn json_lines_in_a_span_carry_its_trace_and_span_ids() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let provider = SdkTracerProvider::builder().build();
+        let cell = Arc::new(OnceLock::new());
+        let dispatch: Dispatch = tracing_subscriber::registry()
+            .with(log_layer(
+                &LogFormat::Json,
+                move || writer.clone(),
+                cell.clone(),
+            ))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .into();
+        cell.set(dispatch.downgrade()).expect("set once");
+        let expected = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!("outside any span");
+            let span = tracing::info_span!("work", item = 7);
+            let _entered = span.enter();
+            tracing::info!(rows = 3, "inside");
+            let cx = span.context();
+            let ids = cx.span().span_context().clone();
+            (ids.trace_id().to_string(), ids.span_id().to_string())
+        });
+        let lines = lines(&captured);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+        assert_eq!(lines[1]["fields"]["message"], "inside");
+        assert_eq!(lines[1]["fields"]["rows"], 3);
+        assert_eq!(lines[1]["trace_id"], expected.0.as_str());
+        assert_eq!(lines[1]["span_id"], expected.1.as_str());
+        assert_eq!(expected.0.len(), 32);
+    }
+
+    #[test]
+    fn json_lines_without_traces_are_plain() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let cell = Arc::new(OnceLock::new());
+        let dispatch: Dispatch = tracing_subscriber::registry()
+            .with(log_layer(
+                &LogFormat::Json,
+                move || writer.clone(),
+                cell.clone(),
+            ))
+            .into();
+        cell.set(dispatch.downgrade()).expect("set once");
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("work");
+            let _entered = span.enter();
+            tracing::warn!("no exporter");
+        });
+        let lines = lines(&captured);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["level"], "WARN");
+        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+    }
 }
