@@ -79,7 +79,10 @@ async fn run() {
     );
     let started = Instant::now();
     let report = pipeline
-        .import("bench.csv", &bytes[..], false)
+        .import(
+            &payments_imports::ImportRequest::new("bench.csv"),
+            &bytes[..],
+        )
         .await
         .expect("import");
     let publish_secs = started.elapsed().as_secs_f64();

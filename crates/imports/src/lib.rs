@@ -35,6 +35,26 @@ pub use error::{PipelineError, Result};
 pub use payments_store::{Import, ImportCounts, ImportFailure, ImportStatus};
 pub use report::{message, FirstImport, ImportReport, RowRejection};
 
+/// What to import: the file's name as the user gave it, whether to publish, and who asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportRequest {
+    pub file_name: String,
+    /// Check every row against the database and publish nothing.
+    pub dry_run: bool,
+    /// The identity that started the import (a proxy-authenticated user, an OS user), when
+    /// known; shown on the result and history pages, the API and dashboards.
+    pub started_by: Option<String>,
+}
+
+impl ImportRequest {
+    pub fn new(file_name: impl Into<String>) -> Self {
+        ImportRequest {
+            file_name: file_name.into(),
+            ..ImportRequest::default()
+        }
+    }
+}
+
 /// Everything [`Pipeline::connect`] needs.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

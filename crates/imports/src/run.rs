@@ -18,7 +18,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
 use crate::error::upload_error;
-use crate::{message, FirstImport, ImportReport, Pipeline, PipelineError, Result};
+use crate::{message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Result};
 
 /// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
 const MAX_IN_FLIGHT: usize = 50_000;
@@ -26,14 +26,14 @@ const MAX_IN_FLIGHT: usize = 50_000;
 const CHUNK: usize = 64 * 1024;
 
 impl Pipeline {
-    /// Runs an import of `body` named `file_name`. A refused file is not an `Err`: the report
+    /// Runs an import of `body` as `request` says. A refused file is not an `Err`: the report
     /// says why; `Err` means the platform itself failed (storage, database, broker).
-    pub async fn import<R>(&self, file_name: &str, body: R, dry_run: bool) -> Result<ImportReport>
+    pub async fn import<R>(&self, request: &ImportRequest, body: R) -> Result<ImportReport>
     where
         R: AsyncRead + Unpin + Send,
     {
         let id = Uuid::new_v4();
-        let result = self.import_as(id, file_name, body, dry_run).await;
+        let result = self.import_as(id, request, body).await;
         if let Err(e) = &result {
             // Leave no import stuck in `received`/`stored` when the platform failed: nobody
             // will resume an import whose id only this call knew.
@@ -46,22 +46,23 @@ impl Pipeline {
     /// before publishing had finished (`received`/`stored`): publishing again is harmless, as
     /// every row keeps its deterministic `transaction_id`. An import that got further is never
     /// run again; its report is returned as it stands. On `Err` the import stays resumable.
-    #[tracing::instrument(name = "import", skip(self, id, body), fields(import_id = %id))]
+    #[tracing::instrument(name = "import", skip(self, id, request, body), fields(import_id = %id, file_name = %request.file_name))]
     pub async fn import_as<R>(
         &self,
         id: Uuid,
-        file_name: &str,
+        request: &ImportRequest,
         body: R,
-        dry_run: bool,
     ) -> Result<ImportReport>
     where
         R: AsyncRead + Unpin + Send,
     {
+        let (file_name, dry_run) = (request.file_name.as_str(), request.dry_run);
         let new = NewImport {
             id,
             file_name: file_name.to_owned(),
             suspicious_threshold: self.options.suspicious_threshold,
             dry_run,
+            started_by: request.started_by.clone(),
         };
         let existing = payments_store::create_import(&self.pool, &new).await?;
         if !existing.status.is_resumable() {

@@ -288,7 +288,13 @@ async fn start(
     let (file_name, body) = open_source(object, namespace, ctx).await?;
     let dry_run = object.spec.dry_run;
     let task = tokio::spawn(async move {
-        let report = pipeline.import_as(id, &file_name, body, dry_run).await;
+        // Who created the PaymentImport is not known here (the apiserver does not record it).
+        let request = payments_imports::ImportRequest {
+            file_name,
+            dry_run,
+            started_by: None,
+        };
+        let report = pipeline.import_as(id, &request, body).await;
         if let Err(e) = &report {
             tracing::warn!(import = %id, error = %e, "import interrupted");
         }

@@ -243,6 +243,7 @@ mod tests {
             suspicious_threshold: 8000.into(),
             dry_run: false,
             first_import_id: None,
+            started_by: None,
             created_at: at,
             updated_at: at,
             counts: payments_imports::ImportCounts {

@@ -192,6 +192,25 @@ struct ImporterArgs {
     /// Namespace of those PaymentImports.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     namespace: String,
+    /// Headers naming the user, tried in order, as set by the authenticating proxy in front of
+    /// the app (e.g. oauth2-proxy behind ingress-nginx's `auth-url`).
+    #[arg(
+        long = "identity-header",
+        env = "PAYMENTS_IDENTITY_HEADERS",
+        value_delimiter = ',',
+        default_value = "X-Forwarded-User,X-Forwarded-Email"
+    )]
+    identity_headers: Vec<axum::http::HeaderName>,
+    /// Addresses (CIDRs) of that proxy: identity headers from anyone else are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PAYMENTS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// Refuse uploads that no trusted proxy attributes to a user (401).
+    #[arg(long, env = "PAYMENTS_REQUIRE_IDENTITY", default_value_t = false)]
+    require_identity: bool,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +222,9 @@ struct ImportArgs {
     /// Check every row against the database; publish nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Who starts the import, as recorded and shown; default: the OS user (`$USER`).
+    #[arg(long = "as", value_name = "NAME")]
+    started_by: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -509,6 +531,11 @@ impl Cli {
                         metabase: args.metabase_url,
                         minio_console: args.minio_console_url,
                     },
+                    identity: payments_web::IdentityConfig {
+                        headers: args.identity_headers,
+                        trusted_proxies: args.trusted_proxies,
+                        require: args.require_identity,
+                    },
                 };
                 let threshold = pipeline.suspicious_threshold();
                 let bucket = pipeline.bucket().to_owned();
@@ -534,16 +561,24 @@ impl Cli {
                     .context("binding the web address")?;
                 tracing::info!(addr = %listener.local_addr()?, "importer listening");
                 let shutdown = shutdown_on_signal();
-                axum::serve(listener, payments_web::app(state))
+                // The peer address tells a trusted proxy's identity headers from anyone else's.
+                let app = payments_web::app(state)
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>();
+                axum::serve(listener, app)
                     .with_graceful_shutdown(async move { shutdown.cancelled().await })
                     .await?;
                 Ok(())
             }
             Command::Import(args) => {
+                let started_by = args
+                    .started_by
+                    .or_else(|| std::env::var("USER").ok())
+                    .filter(|name| !name.trim().is_empty());
                 crate::import::run(
                     args.pipeline.pipeline("payments-csv").await?,
                     &args.file,
                     args.dry_run,
+                    started_by,
                 )
                 .await
             }

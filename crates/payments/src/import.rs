@@ -10,6 +10,7 @@ pub async fn run(
     pipeline: payments_imports::Pipeline,
     file: &Path,
     dry_run: bool,
+    started_by: Option<String>,
 ) -> anyhow::Result<()> {
     let handle = tokio::fs::File::open(file)
         .await
@@ -28,9 +29,12 @@ pub async fn run(
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("upload.csv");
-    let report = pipeline
-        .import(name, bar.wrap_async_read(handle), dry_run)
-        .await;
+    let request = payments_imports::ImportRequest {
+        file_name: name.to_owned(),
+        dry_run,
+        started_by,
+    };
+    let report = pipeline.import(&request, bar.wrap_async_read(handle)).await;
     bar.finish_and_clear();
     let report = report?;
     println!("{}", report.message);

@@ -158,10 +158,11 @@ pub const OVERVIEW: &[Question] = &[
     Question {
         slug: "recent-imports",
         name: "Recent imports",
-        description: "The fifty latest imports with their counts.",
+        description: "The fifty latest imports with their counts and who started them.",
         display: Display::Table,
-        sql: "SELECT created_at, file_name, status, rows, unique_rows, duplicates, suspicious,\n\
-              published\n\
+        sql:
+            "SELECT created_at, file_name, coalesce(started_by, '') AS started_by, status, rows,\n\
+              unique_rows, duplicates, suspicious, published\n\
               FROM imports\n\
               ORDER BY created_at DESC\n\
               LIMIT 50",

@@ -172,6 +172,8 @@ pub struct NewImport {
     pub file_name: String,
     pub suspicious_threshold: Decimal,
     pub dry_run: bool,
+    /// Who started it, when known.
+    pub started_by: Option<String>,
 }
 
 /// The file's rows: how many, unique, exact duplicates and suspicious; then how many were
@@ -206,6 +208,8 @@ pub struct Import {
     pub suspicious_threshold: Decimal,
     pub dry_run: bool,
     pub first_import_id: Option<Uuid>,
+    /// Who started it, when known.
+    pub started_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
@@ -232,7 +236,8 @@ pub struct StoredFile<'a> {
 
 /// The columns of [`Import`] for `imports i`, `ingested` and `rejected` counted from the data.
 const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
-     i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.created_at,
+     i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.started_by,
+     i.created_at,
      i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
     (SELECT count(DISTINCT r.row_number) + count(*) FILTER (WHERE r.row_number IS NULL)
@@ -247,8 +252,9 @@ const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes
 pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     // The no-op update makes RETURNING yield the existing row too.
     let row = sqlx::query_as(&format!(
-        "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status,
+             started_by)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
     ))
@@ -257,6 +263,7 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     .bind(new.suspicious_threshold)
     .bind(new.dry_run)
     .bind(ImportStatus::Received)
+    .bind(&new.started_by)
     .fetch_one(pool)
     .await?;
     Ok(row)

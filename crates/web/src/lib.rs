@@ -4,6 +4,7 @@
 
 mod csrf;
 mod download;
+mod identity;
 mod metrics;
 mod pages;
 
@@ -39,6 +40,7 @@ pub struct WebConfig {
     /// Largest accepted upload in bytes; larger ones get 413.
     pub max_upload_bytes: usize,
     pub links: Links,
+    pub identity: IdentityConfig,
 }
 
 impl Default for WebConfig {
@@ -46,10 +48,12 @@ impl Default for WebConfig {
         WebConfig {
             max_upload_bytes: 1024 * 1024 * 1024,
             links: Links::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
 
+pub use identity::{Identity, IdentityConfig};
 pub use metrics::WebMetrics;
 
 pub struct AppState {

@@ -8,13 +8,13 @@ use axum::Json;
 use futures::TryStreamExt;
 use minijinja::context;
 use payments_csv::{Summary, Suspicion};
-use payments_imports::{ImportReport, ImportStatus, PipelineError};
+use payments_imports::{ImportReport, ImportRequest, ImportStatus, PipelineError};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
 
-use crate::{csrf, human_bytes, SharedState};
+use crate::{csrf, human_bytes, Identity, SharedState};
 
 const PAGE_SIZE: usize = 50;
 
@@ -101,6 +101,7 @@ async fn run_upload(
     state: &SharedState,
     mut multipart: Multipart,
     csrf_cookie: Option<String>,
+    identity: Identity,
 ) -> Result<ImportReport, Failure> {
     let mut csrf_ok = csrf_cookie.is_none();
     let mut dry_run = false;
@@ -115,8 +116,12 @@ async fn run_upload(
                 if !csrf_ok {
                     return Err(Failure { status: StatusCode::FORBIDDEN, message: "The form has expired or did not come from this site; reload the upload page and try again.".into() });
                 }
-                let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
-                return import_field(state, &file_name, field, dry_run).await;
+                let request = ImportRequest {
+                    file_name: field.file_name().unwrap_or("upload.csv").to_owned(),
+                    dry_run,
+                    started_by: identity.0,
+                };
+                return import_field(state, &request, field).await;
             }
             _ => {}
         }
@@ -129,9 +134,8 @@ async fn run_upload(
 
 async fn import_field(
     state: &SharedState,
-    file_name: &str,
+    request: &ImportRequest,
     field: Field<'_>,
-    dry_run: bool,
 ) -> Result<ImportReport, Failure> {
     let metrics = &state.metrics;
     let started = Instant::now();
@@ -147,7 +151,7 @@ async fn import_field(
         };
         std::io::Error::new(kind, e)
     }));
-    let report = match state.pipeline.import(file_name, body, dry_run).await {
+    let report = match state.pipeline.import(request, body).await {
         Ok(report) => report,
         Err(e) => {
             metrics.uploads_failed.inc();
@@ -162,7 +166,7 @@ async fn import_field(
         metrics.rows.inc_by(summary.rows);
     }
     if let Some(hook) = &state.import_hook {
-        if tokio::time::timeout(crate::HOOK_TIMEOUT, hook(report.clone(), dry_run))
+        if tokio::time::timeout(crate::HOOK_TIMEOUT, hook(report.clone(), request.dry_run))
             .await
             .is_err()
         {
@@ -175,13 +179,14 @@ async fn import_field(
 /// The form post: runs the import, then shows its page (303 so a reload does not re-upload).
 pub async fn upload(
     State(state): State<SharedState>,
+    identity: Identity,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
     // A browser form always carries the cookie set by the form page; an absent cookie is a
     // cross-site post (SameSite=Strict) or a stale form.
     let cookie = csrf::cookie_token(&headers).or_else(|| Some(String::new()));
-    match run_upload(&state, multipart, cookie).await {
+    match run_upload(&state, multipart, cookie, identity).await {
         Ok(report) => Redirect::to(&format!("/imports/{}", report.id)).into_response(),
         Err(f) => error_page(&state, f.status, "Upload failed", &f.message),
     }
@@ -189,8 +194,12 @@ pub async fn upload(
 
 /// `POST /api/imports` (multipart, field `file`, optional `dry_run`): the import's summary.
 /// No cookies are involved, so there is nothing for another site to ride on.
-pub async fn api_upload(State(state): State<SharedState>, multipart: Multipart) -> Response {
-    match run_upload(&state, multipart, None).await {
+pub async fn api_upload(
+    State(state): State<SharedState>,
+    identity: Identity,
+    multipart: Multipart,
+) -> Response {
+    match run_upload(&state, multipart, None, identity).await {
         Ok(report) => {
             let status = if report.status == ImportStatus::Failed {
                 StatusCode::UNPROCESSABLE_ENTITY

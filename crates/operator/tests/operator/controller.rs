@@ -11,7 +11,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
-use payments_imports::{ImportStatus, Pipeline};
+use payments_imports::{ImportRequest, ImportStatus, Pipeline};
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
 use payments_operator::{
@@ -399,6 +399,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
             file_name: "suspicious.csv".into(),
             suspicious_threshold: payments_csv::Options::default().suspicious_threshold,
             dry_run: false,
+            started_by: None,
         },
     )
     .await
@@ -644,7 +645,10 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     let other = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS).expect("sample");
     let report = h
         .pipeline
-        .import("upload.csv", Cursor::new(other.into_bytes()), false)
+        .import(
+            &ImportRequest::new("upload.csv"),
+            Cursor::new(other.into_bytes()),
+        )
         .await
         .expect("import");
     let recorder =
@@ -679,7 +683,10 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
         payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
     let report = h
         .pipeline
-        .import("march.csv", Cursor::new(bytes.into_bytes()), false)
+        .import(
+            &ImportRequest::new("march.csv"),
+            Cursor::new(bytes.into_bytes()),
+        )
         .await
         .expect("import");
     let recorder =
@@ -742,7 +749,10 @@ async fn history_api_and_status_agree_on_done_without_anyone_opening_the_import(
     let bytes = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("sample");
     let report = h
         .pipeline
-        .import("april.csv", Cursor::new(bytes.into_bytes()), false)
+        .import(
+            &ImportRequest::new("april.csv"),
+            Cursor::new(bytes.into_bytes()),
+        )
         .await
         .expect("import");
     assert_eq!(report.status, ImportStatus::Published);

@@ -24,6 +24,7 @@ fn new_import(file_name: &str) -> NewImport {
         file_name: file_name.to_owned(),
         suspicious_threshold: Decimal::from(8000),
         dry_run: false,
+        started_by: Some("ops@example.com".into()),
     }
 }
 

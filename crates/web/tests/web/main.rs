@@ -3,6 +3,7 @@
 
 mod browser;
 mod hostile;
+mod identity;
 mod samples;
 mod traces;
 
@@ -39,6 +40,14 @@ pub async fn spawn_app(max_upload_bytes: usize) -> App {
 }
 
 pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHook>) -> App {
+    let config = WebConfig {
+        max_upload_bytes,
+        ..WebConfig::default()
+    };
+    spawn_app_with(config, hook).await
+}
+
+pub async fn spawn_app_with(config: WebConfig, hook: Option<ImportHook>) -> App {
     let db = TestDb::create().await;
     let topic = unique_name("import-payments-events");
     let stream_topic = unique_name("payments-events");
@@ -53,13 +62,7 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
         topic.clone(),
         payments_csv::Options::default(),
     );
-    let mut state = AppState::new(
-        pipeline,
-        WebConfig {
-            max_upload_bytes,
-            ..WebConfig::default()
-        },
-    );
+    let mut state = AppState::new(pipeline, config);
     if let Some(hook) = hook {
         state = state.with_import_hook(hook);
     }
@@ -71,7 +74,9 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        axum::serve(listener, payments_web::app(state))
+        // As in production: the peer address decides whether identity headers are believed.
+        let app = payments_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
             .expect("serve");
