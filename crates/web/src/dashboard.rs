@@ -159,23 +159,25 @@ impl Chart {
             Some(Body::Scalar(_)) => 1,
             Some(Body::Table(t)) => t.rows.len(),
         };
-        Chart {
-            marks,
-            failed: false,
-            body,
-            ..Chart::failed(question)
-        }
+        Chart::drawn(question, marks, body)
     }
 
     fn failed(question: &Question) -> Chart {
+        Chart {
+            failed: true,
+            ..Chart::drawn(question, 0, None)
+        }
+    }
+
+    fn drawn(question: &Question, marks: usize, body: Option<Body>) -> Chart {
         Chart {
             slug: question.slug,
             name: question.name,
             description: question.description,
             display: question.display.as_str(),
-            marks: 0,
-            failed: true,
-            body: None,
+            marks,
+            failed: false,
+            body,
         }
     }
 }
