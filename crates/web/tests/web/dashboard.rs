@@ -43,15 +43,20 @@ pub async fn land_sample_data(app: &App) {
     .await
     .expect("generator runs");
     assert_eq!(sent, EVENTS, "the broker took every event");
-    let landed = format!(
-        "SELECT (SELECT count(*) FROM transactions WHERE source = 'stream') \
-         + (SELECT count(*) FROM rejected_events WHERE topic = '{}')",
-        app.stream_topic
-    );
     payments_testkit::wait_for(
         "the generator's events to land",
         Duration::from_secs(120),
-        || async { (app.count(&landed).await >= EVENTS as i64).then_some(()) },
+        || async {
+            let landed: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM transactions WHERE source = 'stream') \
+                 + (SELECT count(*) FROM rejected_events WHERE topic = $1)",
+            )
+            .bind(&app.stream_topic)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("count landed events");
+            (landed >= EVENTS as i64).then_some(())
+        },
     )
     .await;
 }
