@@ -129,6 +129,11 @@ impl Pipeline {
         self.options.suspicious_threshold
     }
 
+    /// The pipeline's database pool, shared with read-only pages such as the dashboard.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// The bucket uploads are stored in.
     pub fn bucket(&self) -> &str {
         self.objects.bucket()

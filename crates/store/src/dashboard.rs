@@ -1,12 +1,24 @@
 //! The Overview dashboard's questions, defined once: `payments metabase-setup` turns each into a
 //! Metabase native question and the web app's `/dashboard` runs the same SQL and draws it.
 //!
-//! Every query is read-only and runs under the read-only reporting role (`payments_reader`,
-//! which cannot see `users.password_hash`). The shape is fixed per [`Display`]: for charts the
-//! first column is the label (a date or text) and the second the value; a [`Display::Table`]
-//! may have any columns; a [`Display::Scalar`] returns one row with one number.
+//! Every query is read-only: Metabase runs them under the read-only reporting role
+//! (`payments_reader`, which cannot see `users.password_hash`), and [`answer`] runs them on the
+//! app's pool inside a `READ ONLY` transaction. The shape is fixed per [`Display`]: for charts
+//! the first column is the label (a date or text) and the second the value; a
+//! [`Display::Table`] may have any columns; a [`Display::Scalar`] returns one row with one
+//! number. No rows means "no data yet".
 
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use serde::Serialize;
+use sqlx::postgres::{PgRow, PgTypeInfo};
+use sqlx::{Column, PgPool, Postgres, Row, Type, TypeInfo, ValueRef};
+use uuid::Uuid;
+
+use crate::{Result, StoreError};
 
 /// How a question is drawn; the names are Metabase's card `display` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -168,3 +180,134 @@ pub const OVERVIEW: &[Question] = &[
               LIMIT 50",
     },
 ];
+
+/// A question's answer: its columns and its rows, each cell decoded from the column's
+/// PostgreSQL type.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Answer {
+    /// Column names in query order; empty when there are no rows (sqlx describes the columns
+    /// only along with a row).
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Answer {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// One value of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Decimal(Decimal),
+    Text(String),
+    Date(NaiveDate),
+    Timestamp(DateTime<Utc>),
+}
+
+impl Cell {
+    /// The cell as a number to draw, if it is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            Cell::Decimal(d) => d.to_f64(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Null => Ok(()),
+            Cell::Bool(b) => write!(f, "{}", if *b { "yes" } else { "no" }),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Decimal(d) => write!(f, "{d}"),
+            Cell::Text(s) => f.write_str(s),
+            Cell::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Cell::Timestamp(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+        }
+    }
+}
+
+/// Longest a question may run; a slow chart must not hold a pooled connection for long.
+const STATEMENT_TIMEOUT: &str = "5s";
+
+/// Runs one question in a read-only transaction and decodes its rows.
+pub async fn answer(pool: &PgPool, question: &Question) -> Result<Answer> {
+    // READ ONLY: the questions only read, and the database enforces it in case one ever doesn't.
+    let mut tx = pool.begin_with("BEGIN READ ONLY").await?;
+    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+        .bind(STATEMENT_TIMEOUT)
+        .execute(&mut *tx)
+        .await?;
+    let rows = sqlx::query(question.sql).fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let columns = rows
+        .first()
+        .map(|row| row.columns().iter().map(|c| c.name().to_owned()).collect())
+        .unwrap_or_default();
+    let rows = rows
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| decode(question, row, i))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Answer { columns, rows })
+}
+
+/// Decodes by the column's type as PostgreSQL reports it, since the questions are plain SQL.
+fn decode(question: &Question, row: &PgRow, i: usize) -> Result<Cell> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let ty = raw.type_info().into_owned();
+    let cell = if is::<bool>(&ty) {
+        Cell::Bool(row.try_get(i)?)
+    } else if is::<i16>(&ty) {
+        Cell::Int(row.try_get::<i16, _>(i)?.into())
+    } else if is::<i32>(&ty) {
+        Cell::Int(row.try_get::<i32, _>(i)?.into())
+    } else if is::<i64>(&ty) {
+        Cell::Int(row.try_get(i)?)
+    } else if is::<f32>(&ty) {
+        Cell::Float(row.try_get::<f32, _>(i)?.into())
+    } else if is::<f64>(&ty) {
+        Cell::Float(row.try_get(i)?)
+    } else if is::<Decimal>(&ty) {
+        Cell::Decimal(row.try_get(i)?)
+    } else if is::<NaiveDate>(&ty) {
+        Cell::Date(row.try_get(i)?)
+    } else if is::<DateTime<Utc>>(&ty) {
+        Cell::Timestamp(row.try_get(i)?)
+    } else if is::<NaiveDateTime>(&ty) {
+        Cell::Timestamp(row.try_get::<NaiveDateTime, _>(i)?.and_utc())
+    } else if is::<Uuid>(&ty) {
+        Cell::Text(row.try_get::<Uuid, _>(i)?.to_string())
+    } else if is::<String>(&ty) {
+        // text, varchar, char(n) and name
+        Cell::Text(row.try_get(i)?)
+    } else {
+        return Err(StoreError::UnsupportedColumn {
+            question: question.slug,
+            column: row.columns()[i].name().to_owned(),
+            type_name: ty.name().to_owned(),
+        });
+    };
+    Ok(cell)
+}
+
+fn is<T: Type<Postgres>>(ty: &PgTypeInfo) -> bool {
+    T::compatible(ty)
+}

@@ -7,6 +7,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database URL: {0}")]
     Url(String),
+    #[error("dashboard question {question}: column {column} has type {type_name}, which answers do not decode")]
+    UnsupportedColumn {
+        question: &'static str,
+        column: String,
+        type_name: String,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

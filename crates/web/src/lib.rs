@@ -1,8 +1,9 @@
 //! The importer role's web app: a portal page, the upload page (with a progress bar), result
-//! and history pages, CSV downloads, the JSON API and `/metrics`, over the shared import
-//! pipeline.
+//! and history pages, CSV downloads, the built-in dashboard (`/dashboard`), the JSON API and
+//! `/metrics`, over the shared import pipeline.
 
 mod csrf;
+mod dashboard;
 mod download;
 mod identity;
 mod metrics;
@@ -77,6 +78,14 @@ impl AppState {
             ("import.html", include_str!("../templates/import.html")),
             ("imports.html", include_str!("../templates/imports.html")),
             ("error.html", include_str!("../templates/error.html")),
+            (
+                "dashboard.html",
+                include_str!("../templates/dashboard.html"),
+            ),
+            (
+                "dashboard_charts.html",
+                include_str!("../templates/dashboard_charts.html"),
+            ),
         ] {
             if let Err(e) = templates.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -131,7 +140,10 @@ pub fn app(state: SharedState) -> Router {
             post(pages::api_upload).get(pages::api_history),
         )
         .route("/api/imports/{id}", get(pages::api_status))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/charts", get(dashboard::fragment))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/dashboard.js", get(dashboard::script))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(pages::readyz))
         // Multipart bodies stream; the limit is enforced while reading and answered with 413.

@@ -2,6 +2,7 @@
 //! and the ingester running in-process to take the published rows into the database.
 
 mod browser;
+mod dashboard;
 mod hostile;
 mod identity;
 mod samples;
@@ -29,6 +30,8 @@ pub struct App {
     pub addr: SocketAddr,
     pub db: TestDb,
     pub topic: String,
+    /// The ingester's `payments-events` topic.
+    pub stream_topic: String,
     pub objects: ObjectStore,
     pub client: reqwest::Client,
     ingester: Option<Ingester>,
@@ -83,7 +86,7 @@ pub async fn spawn_app_with(config: WebConfig, hook: Option<ImportHook>) -> App 
     });
     let config = IngesterConfig {
         group_id: unique_name("ingester"),
-        stream_topic,
+        stream_topic: stream_topic.clone(),
         import_topic: topic.clone(),
         batch_size: 1000,
         linger: Duration::from_millis(50),
@@ -107,6 +110,7 @@ pub async fn spawn_app_with(config: WebConfig, hook: Option<ImportHook>) -> App 
         addr,
         db,
         topic,
+        stream_topic,
         objects,
         client,
         ingester: Some(ingester),

@@ -1,0 +1,49 @@
+// Opens /dashboard in headless Chromium, waits for one live refresh, saves a full-page
+// screenshot and prints what every chart showed as JSON, with any console errors (a
+// Content-Security-Policy violation is one).
+// Usage: node dashboard.mjs BASE_URL SCREENSHOT_PATH
+import { chromium } from "playwright-core";
+
+const [base, screenshot] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  // No network beyond loopback here: keep Chromium from calling home.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  // Failed requests are told by their URL below; the browser's own favicon request is not ours.
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) { errors.push(message.text()); }
+  });
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("response", (response) => {
+    if (response.status() >= 400 && new URL(response.url()).pathname !== "/favicon.ico") {
+      errors.push(`${response.status()} ${response.url()}`);
+    }
+  });
+  const response = await page.goto(`${base}/dashboard`);
+  const charts = () => page.evaluate(() => Array.from(document.querySelectorAll("[data-question]"), (element) => ({
+    slug: element.getAttribute("data-question"),
+    display: element.getAttribute("data-display"),
+    points: Number(element.getAttribute("data-points") || 0),
+    // What is drawn: SVG marks, or table rows below the header.
+    drawn: element.querySelectorAll("svg .mark").length + Math.max(element.querySelectorAll("table tr").length - 1, 0),
+    empty: element.textContent.includes("No data yet"),
+    failed: element.querySelector(".chart-failed") !== null,
+    visible: element.getBoundingClientRect().height > 0,
+  })));
+  const first = await charts();
+  // The live refresh swaps the charts in after REFRESH_SECONDS.
+  await page.waitForFunction(() => document.getElementById("charts")?.hasAttribute("data-refreshed"), null, { timeout: 30000 });
+  const refreshed = await charts();
+  const navigation = await page.evaluate(() => Array.from(document.querySelectorAll("header nav a"), (a) => a.getAttribute("href")));
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ status: response.status(), first, refreshed, navigation, errors }));
+} finally {
+  await browser.close();
+}
