@@ -7,6 +7,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database URL: {0}")]
     Url(String),
+    /// PostgreSQL's message only: its context would quote the statement, password included.
+    #[error("setting up a login role failed: {0}")]
+    Role(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@ mod imports;
 mod ingest;
 mod pool;
 mod reference;
+mod reporting;
 
 pub use error::{Result, StoreError};
 pub use imports::{
@@ -19,5 +20,6 @@ pub use ingest::{
 };
 pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
 pub use reference::{load_participants, load_reference_data};
+pub use reporting::{ensure_reader_login, LoginRole, READER_ROLE};
 
 pub use sqlx::PgPool;
