@@ -18,12 +18,14 @@ pub enum LoginRole {
 }
 
 /// Creates or updates the LOGIN role `name` with `password` and makes it a member of
-/// [`READER_ROLE`] (and nothing more: no superuser, no role or database creation). Idempotent and
-/// safe when several processes run it at once.
+/// [`READER_ROLE`]; an existing role that may do more than read (superuser, CREATEROLE...) is
+/// refused. Idempotent and safe when several processes run it at once. The caller needs
+/// CREATEROLE (and, from PostgreSQL 16, ADMIN on `payments_reader`, which its creator has).
 ///
 /// The name and password never become part of the SQL text: they travel as bind parameters into
 /// transaction-local settings, and the DO block quotes them with `format('%I', '%L')`, so neither
-/// can inject SQL nor shows up in a statement log.
+/// can inject SQL and statement logging sees no password. (Should the generated ALTER ROLE fail,
+/// PostgreSQL's context quotes it: the error returned keeps only the message.)
 pub async fn ensure_reader_login(
     pool: &PgPool,
     name: &str,
@@ -64,9 +66,15 @@ pub async fn ensure_reader_login(
                  -- Created by a concurrent run in the meantime.
                  WHEN duplicate_object OR unique_violation THEN NULL;
              END;
-             EXECUTE format(
-                 'ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION '
-                 'NOBYPASSRLS PASSWORD %L', login, password);
+             -- Attributes are not set here: since PostgreSQL 16 a CREATEROLE owner may not even
+             -- name SUPERUSER or BYPASSRLS. A role with powers beyond reading is refused instead.
+             IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = login
+                        AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb
+                             OR rolreplication)) THEN
+                 RAISE EXCEPTION 'role % may do more than read; Metabase must connect read-only',
+                     login USING ERRCODE = 'insufficient_privilege';
+             END IF;
+             EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, password);
              EXECUTE format('GRANT payments_reader TO %I', login);
          END
          $$",

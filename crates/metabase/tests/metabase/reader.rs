@@ -186,3 +186,27 @@ async fn the_reader_runs_every_question_and_nothing_else() {
         .await
         .expect("drop the test's login role");
 }
+
+#[tokio::test]
+async fn a_login_role_that_may_do_more_than_read_is_refused() {
+    let db = TestDb::create_with(false).await;
+    let role = unique_name("powerful").replace('-', "_");
+    let admin = PgPool::connect(&payments_testkit::stack().admin_url)
+        .await
+        .expect("admin");
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN CREATEDB"))
+        .execute(&admin)
+        .await
+        .expect("create a role that can create databases");
+    let error = ensure_reader_login(&db.pool, &role, &SecretString::from("pw-never-shown"))
+        .await
+        .expect_err("refused");
+    let message = error.to_string();
+    assert!(message.contains("may do more than read"), "{message}");
+    assert!(!message.contains("pw-never-shown"), "{message}");
+    db.drop_database().await;
+    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&admin)
+        .await
+        .expect("drop the test's role");
+}
