@@ -49,6 +49,8 @@ pub enum MetabaseError {
     },
     #[error("Metabase is not healthy yet: {0}")]
     NotReady(String),
+    #[error("Metabase did not become healthy within {waited:?}; last: {last}")]
+    NeverHealthy { waited: Duration, last: String },
     #[error("invalid database URL: {0}")]
     DatabaseUrl(String),
 }
@@ -382,6 +384,10 @@ async fn wait_until_healthy(client: &Client, timeout: Duration) -> Result<()> {
             tracing::warn!(%error, retry_in = ?delay, "waiting for Metabase to become healthy")
         })
         .await
+        .map_err(|last| MetabaseError::NeverHealthy {
+            waited: timeout,
+            last: last.to_string(),
+        })
 }
 
 async fn ensure_database(
