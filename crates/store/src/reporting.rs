@@ -22,9 +22,10 @@ pub enum LoginRole {
 /// refused. Idempotent and safe when several processes run it at once. The caller needs
 /// CREATEROLE (and, from PostgreSQL 16, ADMIN on `payments_reader`, which its creator has).
 ///
-/// The name and password never become part of the SQL text: they travel as bind parameters into
-/// transaction-local settings, and the DO block quotes them with `format('%I', '%L')`, so neither
-/// can inject SQL and statement logging sees no password. (Should the generated ALTER ROLE fail,
+/// The password never reaches PostgreSQL: its SCRAM-SHA-256 verifier does (what PostgreSQL would
+/// store anyway). Name and verifier never become part of the SQL text: they travel as bind
+/// parameters into transaction-local settings, and the DO block quotes them with
+/// `format('%I', '%L')`, so neither can inject SQL. (Should the generated ALTER ROLE fail,
 /// PostgreSQL's context quotes it: the error returned keeps only the message.)
 pub async fn ensure_reader_login(
     pool: &PgPool,
@@ -46,17 +47,17 @@ pub async fn ensure_reader_login(
             .await?;
     sqlx::query(
         "SELECT set_config('payments.login_role', $1, true),
-                set_config('payments.login_password', $2, true)",
+                set_config('payments.login_verifier', $2, true)",
     )
     .bind(name)
-    .bind(password.expose_secret())
+    .bind(scram_sha256_verifier(password.expose_secret()))
     .execute(&mut *tx)
     .await?;
     sqlx::query(
         "DO $$
          DECLARE
              login    text := current_setting('payments.login_role');
-             password text := current_setting('payments.login_password');
+             verifier text := current_setting('payments.login_verifier');
          BEGIN
              BEGIN
                  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = login) THEN
@@ -74,7 +75,7 @@ pub async fn ensure_reader_login(
                  RAISE EXCEPTION 'role % may do more than read; Metabase must connect read-only',
                      login USING ERRCODE = 'insufficient_privilege';
              END IF;
-             EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, password);
+             EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, verifier);
              EXECUTE format('GRANT payments_reader TO %I', login);
          END
          $$",
@@ -95,4 +96,59 @@ pub async fn ensure_reader_login(
     } else {
         LoginRole::Created
     })
+}
+
+/// PostgreSQL's SCRAM-SHA-256 verifier of `password` (what `pg_authid.rolpassword` stores), with
+/// a fresh random salt and PostgreSQL's default 4096 iterations. Sent instead of the password,
+/// so the server never sees the password itself, not even in a log line.
+pub fn scram_sha256_verifier(password: &str) -> String {
+    use rand::RngCore;
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    scram_sha256_verifier_with(password, &salt, 4096)
+}
+
+/// [`scram_sha256_verifier`] with a given salt and iteration count (RFC 5802, RFC 7677), as
+/// PostgreSQL computes it: the password SASLprep-normalised when that succeeds, as is otherwise.
+#[doc(hidden)]
+pub fn scram_sha256_verifier_with(password: &str, salt: &[u8], iterations: u32) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+
+    type HmacSha256 = Hmac<Sha256>;
+    let mac = |key: &[u8], parts: &[&[u8]]| -> [u8; 32] {
+        // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+        let mut mac = match HmacSha256::new_from_slice(key) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts any key length"),
+        };
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    };
+    let prepared = stringprep::saslprep(password)
+        .map(|p| p.into_owned())
+        .unwrap_or_else(|_| password.to_owned());
+    let key = prepared.as_bytes();
+    // Hi(): PBKDF2-HMAC-SHA-256 with one output block.
+    let mut u = mac(key, &[salt, &1u32.to_be_bytes()]);
+    let mut salted = u;
+    for _ in 1..iterations {
+        u = mac(key, &[&u]);
+        for (s, b) in salted.iter_mut().zip(u) {
+            *s ^= b;
+        }
+    }
+    let client_key = mac(&salted, &[b"Client Key"]);
+    let stored_key = Sha256::digest(client_key);
+    let server_key = mac(&salted, &[b"Server Key"]);
+    format!(
+        "SCRAM-SHA-256${iterations}:{}${}:{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(stored_key),
+        STANDARD.encode(server_key)
+    )
 }

@@ -210,3 +210,78 @@ async fn a_login_role_that_may_do_more_than_read_is_refused() {
         .await
         .expect("drop the test's role");
 }
+
+/// `(salt, iterations)` of a stored SCRAM-SHA-256 verifier.
+fn salt_of(verifier: &str) -> (Vec<u8>, u32) {
+    use base64::Engine;
+    let rest = verifier
+        .strip_prefix("SCRAM-SHA-256$")
+        .unwrap_or_else(|| panic!("not a SCRAM verifier: {verifier}"));
+    let (iterations, rest) = rest.split_once(':').expect("iterations");
+    let (salt, _) = rest.split_once('$').expect("salt");
+    (
+        base64::engine::general_purpose::STANDARD
+            .decode(salt)
+            .expect("base64 salt"),
+        iterations.parse().expect("iteration count"),
+    )
+}
+
+async fn stored_verifier(admin: &PgPool, role: &str) -> String {
+    sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+        .bind(role)
+        .fetch_one(admin)
+        .await
+        .expect("pg_authid (the admin URL is a superuser)")
+}
+
+/// The verifier sent instead of the password is the one PostgreSQL computes itself, so the role
+/// logs in with the password (the local stack trusts every login, so logging in proves nothing).
+#[tokio::test]
+async fn the_password_is_sent_as_the_verifier_postgresql_would_store() {
+    let db = TestDb::create_with(false).await;
+    let admin = PgPool::connect(&payments_testkit::stack().admin_url)
+        .await
+        .expect("admin");
+    sqlx::query("SET password_encryption = 'scram-sha-256'")
+        .execute(&admin)
+        .await
+        .expect("scram");
+    for password in ["Tr0ub4dor-3", "pässwörd \u{FB01}ne"] {
+        let role = unique_name("scram").replace('-', "_");
+        // PostgreSQL hashes a plain password itself.
+        sqlx::query(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+            .execute(&admin)
+            .await
+            .expect("create role");
+        let theirs = stored_verifier(&admin, &role).await;
+        let (salt, iterations) = salt_of(&theirs);
+        assert_eq!(
+            payments_store::scram_sha256_verifier_with(password, &salt, iterations),
+            theirs,
+            "{password:?}"
+        );
+        sqlx::query(&format!("DROP ROLE {role}"))
+            .execute(&admin)
+            .await
+            .expect("drop role");
+
+        // ensure_reader_login stores a verifier of the password, never the password.
+        let role = unique_name("metabase").replace('-', "_");
+        ensure_reader_login(&db.pool, &role, &SecretString::from(password))
+            .await
+            .expect("login role");
+        let ours = stored_verifier(&admin, &role).await;
+        let (salt, iterations) = salt_of(&ours);
+        assert_eq!(iterations, 4096);
+        assert_eq!(
+            payments_store::scram_sha256_verifier_with(password, &salt, iterations),
+            ours
+        );
+        sqlx::query(&format!("DROP ROLE {role}"))
+            .execute(&admin)
+            .await
+            .expect("drop role");
+    }
+    db.drop_database().await;
+}
