@@ -83,6 +83,20 @@ Call with (dict "ctx" $ "name" "secret-name" "key" "password" "value" "" "length
 {{- include "payments.componentName" (dict "ctx" . "component" "postgresql") }}
 {{- end }}
 
+{{/*
+Secret holding `reader-password`, the password of Metabase's read-only login role: the given
+one, else the release's PostgreSQL Secret, else one the chart generates.
+*/}}
+{{- define "payments.metabase.readerSecretName" -}}
+{{- if .Values.metabase.reader.existingSecret }}
+{{- .Values.metabase.reader.existingSecret }}
+{{- else if .Values.postgresql.enabled }}
+{{- include "payments.postgresql.secretName" . }}
+{{- else }}
+{{- include "payments.componentName" (dict "ctx" . "component" "metabase-reader") }}
+{{- end }}
+{{- end }}
+
 {{/* Secret and key of PAYMENTS_DATABASE_URL. */}}
 {{- define "payments.database.secretName" -}}
 {{- if .Values.postgresql.enabled }}

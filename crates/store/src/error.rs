@@ -13,6 +13,9 @@ pub enum StoreError {
         column: String,
         type_name: String,
     },
+    /// PostgreSQL's message only: its context would quote the statement, password included.
+    #[error("setting up a login role failed: {0}")]
+    Role(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

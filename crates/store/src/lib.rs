@@ -7,6 +7,7 @@ mod imports;
 mod ingest;
 mod pool;
 mod reference;
+mod reporting;
 
 pub use error::{Result, StoreError};
 pub use imports::{
@@ -20,5 +21,8 @@ pub use ingest::{
 };
 pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
 pub use reference::{load_participants, load_reference_data};
+pub use reporting::{
+    ensure_reader_login, scram_sha256_verifier, scram_sha256_verifier_with, LoginRole, READER_ROLE,
+};
 
 pub use sqlx::PgPool;
