@@ -426,11 +426,15 @@ where
                 values: csv_row(&values),
             });
         }
-        spill.push(hash, (row & ROW_MASK) | flags, &canonical)?;
+        spill
+            .push(hash, (row & ROW_MASK) | flags, &canonical)
+            .map_err(ImportError::Scratch)?;
     }
     let row_count = rows.row;
     let digest = rows.finish(None)?;
-    let resolution = spill.resolve(row_count, max)?;
+    let resolution = spill
+        .resolve(row_count, max)
+        .map_err(ImportError::Scratch)?;
     let mut summary = empty_summary();
     summary.sha256 = digest.sha256.clone();
     summary.size_bytes = digest.size_bytes;

@@ -68,6 +68,10 @@ impl fmt::Display for Malformed {
 pub enum ImportError {
     #[error("reading the file failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The analyser's temporary files (duplicate detection of a large file): the platform's
+    /// fault, not the file's.
+    #[error("the importer's temporary disk space failed: {0}")]
+    Scratch(std::io::Error),
     #[error("the file is empty")]
     Empty,
     #[error("the file has a header but no data rows")]
@@ -91,6 +95,11 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// The platform failed, not the file: the upload may be tried again as it is.
+    pub fn is_platform_fault(&self) -> bool {
+        matches!(self, ImportError::Scratch(_) | ImportError::Sink(_))
+    }
+
     /// Where the problem is, when it is tied to one place in the file.
     pub fn location(&self) -> Option<Location> {
         match self {

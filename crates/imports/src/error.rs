@@ -22,6 +22,9 @@ pub enum PipelineError {
     Upload(#[from] io::Error),
     #[error("the import task failed: {0}")]
     Task(String),
+    /// The analyser could not do its work (its temporary disk space, say); the file may be fine.
+    #[error(transparent)]
+    Analyser(payments_csv::ImportError),
     #[error("no import {0}")]
     NotFound(Uuid),
 }

@@ -116,6 +116,7 @@ impl Pipeline {
             };
         let (summary, resolved) = match analysed {
             Ok(analysed) => analysed,
+            Err(e) if e.is_platform_fault() => return Err(PipelineError::Analyser(e)),
             Err(e) => {
                 let message = format!("The file was not imported: {e}");
                 let file = StoredFile {

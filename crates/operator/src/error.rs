@@ -42,6 +42,7 @@ impl Problem {
             PipelineError::ObjectStore(_) | PipelineError::Upload(_) => "StorageUnavailable",
             PipelineError::TooLarge => "TooLarge",
             PipelineError::Kafka(_) => "BrokerUnavailable",
+            PipelineError::Analyser(_) => "ScratchSpaceUnavailable",
             PipelineError::Task(_) | PipelineError::NotFound(_) => "ImportInterrupted",
         };
         Problem::new(reason, error.to_string())

@@ -14,7 +14,9 @@ use payments_testkit::{
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::{count, free_addr, kill, spawn_ingester, spawn_role, Topics, CAUGHT_UP_TIMEOUT, SERIAL};
+use crate::{
+    count, free_addr, kill, spawn_ingester, spawn_role, Topics, CAUGHT_UP_TIMEOUT, SERIAL,
+};
 
 const OUTAGE: Duration = Duration::from_secs(20);
 
@@ -103,7 +105,11 @@ async fn stored_stream(pool: &sqlx::PgPool) -> BTreeMap<Uuid, Sent> {
 /// Every sent event is stored once, with the values sent; nothing else is.
 async fn assert_stream_landed_exactly(pool: &sqlx::PgPool, topic: &str, at_least: usize) {
     let sent = sent_events(topic);
-    assert!(sent.len() >= at_least, "only {} events were sent", sent.len());
+    assert!(
+        sent.len() >= at_least,
+        "only {} events were sent",
+        sent.len()
+    );
     let stored = stored_stream(pool).await;
     let missing = sent.keys().filter(|id| !stored.contains_key(id)).count();
     let extra = stored.keys().filter(|id| !sent.contains_key(id)).count();
@@ -136,7 +142,12 @@ fn unique_rows(csv: &[u8]) -> BTreeMap<i64, Decimal> {
         .enumerate()
         .filter(|(_, line)| seen.insert(*line))
         .map(|(i, line)| {
-            let amount = line.split(',').nth(2).expect("amount").parse().expect("decimal");
+            let amount = line
+                .split(',')
+                .nth(2)
+                .expect("amount")
+                .parse()
+                .expect("decimal");
             (i as i64 + 1, amount)
         })
         .collect()
@@ -217,17 +228,25 @@ async fn a_broker_outage_during_ingest_loses_and_duplicates_nothing() {
         };
         async move { payments_generator::run(config, pool, producer(), Default::default()).await }
     });
-    wait_for("events landing before the outage", CAUGHT_UP_TIMEOUT, || async {
-        count(&db.pool, "SELECT count(*) FROM transactions")
-            .await
-            .filter(|n| *n >= 500)
-    })
+    wait_for(
+        "events landing before the outage",
+        CAUGHT_UP_TIMEOUT,
+        || async {
+            count(&db.pool, "SELECT count(*) FROM transactions")
+                .await
+                .filter(|n| *n >= 500)
+        },
+    )
     .await;
 
     let restart = Restart("kafka-start");
     stack("kafka-stop");
     let stopped = Instant::now();
     let during = count(&db.pool, "SELECT count(*) FROM transactions").await;
+    assert!(
+        during.is_some_and(|n| n < 4000) && !generator.is_finished(),
+        "the broker stopped mid-stream ({during:?} rows)"
+    );
     tokio::time::sleep(OUTAGE).await;
     drop(restart);
     let outage = stopped.elapsed();
@@ -236,12 +255,13 @@ async fn a_broker_outage_during_ingest_loses_and_duplicates_nothing() {
         .await
         .expect("join")
         .expect("the generator outlives the outage");
-    assert_eq!(sent, 4000, "every event acknowledged once the broker is back");
-    wait_for(
-        "every event applied",
-        CAUGHT_UP_TIMEOUT,
-        || async { applied_records(&db.pool).await.filter(|n| *n >= 4000) },
-    )
+    assert_eq!(
+        sent, 4000,
+        "every event acknowledged once the broker is back"
+    );
+    wait_for("every event applied", CAUGHT_UP_TIMEOUT, || async {
+        applied_records(&db.pool).await.filter(|n| *n >= 4000)
+    })
     .await;
     assert!(ready(&addr).await, "ready again after the outage");
     assert_stream_landed_exactly(&db.pool, &topics.stream, 4000).await;
@@ -270,7 +290,7 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
 
     let s = payments_testkit::stack();
     let file_arg = file.display().to_string();
-    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_payments"))
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_payments"))
         .args(["import", &file_arg, "--as", "fault-test"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -289,15 +309,33 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
         .expect("start payments import");
 
     // Publishing starts once the file is stored and checked.
-    wait_for("the import to start publishing", CAUGHT_UP_TIMEOUT, || async {
-        count(&db.pool, "SELECT count(*) FROM imports WHERE status = 'stored'")
+    wait_for(
+        "the import to start publishing",
+        CAUGHT_UP_TIMEOUT,
+        || async {
+            count(
+                &db.pool,
+                "SELECT count(*) FROM imports WHERE status = 'stored'",
+            )
             .await
             .filter(|n| *n == 1)
-    })
+        },
+    )
     .await;
     let restart = Restart("kafka-start");
     stack("kafka-stop");
     tokio::time::sleep(OUTAGE).await;
+    // Still publishing: the outage really interrupted it.
+    let status = count(
+        &db.pool,
+        "SELECT count(*) FROM imports WHERE status = 'stored'",
+    )
+    .await;
+    assert_eq!(
+        status,
+        Some(1),
+        "the import was still publishing when the broker came back"
+    );
     drop(restart);
 
     let output = tokio::task::spawn_blocking(move || import.wait_with_output())
@@ -326,13 +364,508 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
         "fault-kafka-publish",
     )]);
     wait_for("every published row stored", CAUGHT_UP_TIMEOUT, || async {
-        count(&db.pool, "SELECT count(*) FROM imports WHERE status = 'done'")
-            .await
-            .filter(|n| *n == 1)
+        count(
+            &db.pool,
+            "SELECT count(*) FROM imports WHERE status = 'done'",
+        )
+        .await
+        .filter(|n| *n == 1)
     })
     .await;
     assert_import_landed_exactly(&db.pool, &csv).await;
     let _ = std::fs::remove_file(&file);
+    db.drop_database().await;
+}
+
+fn import_command(
+    db: &TestDb,
+    topics: &Topics,
+    bucket: &str,
+    file: &std::path::Path,
+) -> std::process::Command {
+    let s = payments_testkit::stack();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payments"));
+    command
+        .arg("import")
+        .arg(file)
+        .args(["--as", "fault-test"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAYMENTS_DATABASE_URL", &db.url)
+        .env("PAYMENTS_KAFKA_BROKERS", &s.kafka_brokers)
+        .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
+        .env("PAYMENTS_S3_ENDPOINT", &s.s3_endpoint)
+        .env("PAYMENTS_S3_REGION", &s.s3_region)
+        .env("PAYMENTS_S3_ACCESS_KEY", &s.s3_access_key)
+        .env("PAYMENTS_S3_SECRET_KEY", &s.s3_secret_key)
+        .env("PAYMENTS_S3_BUCKET", bucket)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// PostgreSQL is stopped for 20 s and started again while `payments import` publishes: the
+/// import either completes or fails cleanly; run again, the same file lands exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_during_an_import_lands_each_row_once() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let topics = topics("pg-import");
+    create_topics(&[&topics.stream, &topics.import], 3).await;
+    let bucket = unique_name("pg-import");
+    payments_testkit::object_store(&bucket)
+        .ensure_bucket()
+        .await
+        .expect("bucket");
+    const ROWS: usize = 600_000;
+    let csv = payments_csv::samples::large_csv(ROWS);
+    let file = std::env::temp_dir().join(format!("{}.csv", unique_name("pg-import")));
+    std::fs::write(&file, &csv).expect("the file");
+
+    let import = import_command(&db, &topics, &bucket, &file)
+        .spawn()
+        .expect("start payments import");
+    wait_for(
+        "the import to start publishing",
+        CAUGHT_UP_TIMEOUT,
+        || async {
+            count(
+                &db.pool,
+                "SELECT count(*) FROM imports WHERE status = 'stored'",
+            )
+            .await
+            .filter(|n| *n == 1)
+        },
+    )
+    .await;
+    let restart = Restart("pg-start");
+    stack("pg-stop");
+    tokio::time::sleep(OUTAGE).await;
+    drop(restart);
+    let first = tokio::task::spawn_blocking(move || import.wait_with_output())
+        .await
+        .expect("join")
+        .expect("the import process");
+    let first_log = String::from_utf8_lossy(&first.stderr).into_owned();
+
+    // Run it again whatever happened: a completed import is not published twice, a failed
+    // one publishes the same transaction ids.
+    let again = import_command(&db, &topics, &bucket, &file)
+        .output()
+        .expect("the second import");
+    assert!(
+        again.status.success(),
+        "the second run succeeds:\n{}\n{}\n(first run: {:?}\n{first_log})",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr),
+        first.status,
+    );
+
+    let addr = free_addr();
+    let _ingester = Processes(vec![spawn_ingester(
+        &db.url,
+        &unique_name("pg-import"),
+        &topics,
+        &addr,
+        "fault-pg-import",
+    )]);
+    let unique = unique_rows(&csv).len() as i64;
+    wait_for("every unique row stored", CAUGHT_UP_TIMEOUT, || async {
+        count(
+            &db.pool,
+            "SELECT count(DISTINCT transaction_id) FROM transactions",
+        )
+        .await
+        .filter(|n| *n >= unique)
+    })
+    .await;
+    assert_import_landed_exactly(&db.pool, &csv).await;
+    eprintln!(
+        "first run during the restart: {:?}; second run: {}",
+        first.status,
+        String::from_utf8_lossy(&again.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+    );
+    let _ = std::fs::remove_file(&file);
+    db.drop_database().await;
+}
+
+/// Starts `payments importer` on the stack with `bucket`; returns its address.
+fn spawn_importer(
+    db: &TestDb,
+    topics: &Topics,
+    bucket: &str,
+    extra: &[(&str, &str)],
+    log: &str,
+) -> (Child, String) {
+    let s = payments_testkit::stack();
+    let addr = free_addr();
+    let mut env = vec![
+        ("PAYMENTS_DATABASE_URL", db.url.as_str()),
+        ("PAYMENTS_IMPORT_TOPIC", topics.import.as_str()),
+        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.as_str()),
+        ("PAYMENTS_S3_REGION", s.s3_region.as_str()),
+        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.as_str()),
+        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.as_str()),
+        ("PAYMENTS_S3_BUCKET", bucket),
+        ("PAYMENTS_HTTP_ADDR", addr.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    (spawn_role("importer", &env, log), addr)
+}
+
+async fn upload(addr: &str, name: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str("text/csv")
+        .expect("mime");
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/imports"))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("the upload");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// S3 is away during an upload: the user gets a clear error, the import is `failed` with the
+/// reason, nothing is published. With S3 back, the same file imports normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let topics = topics("s3-upload");
+    create_topics(&[&topics.stream, &topics.import], 3).await;
+    let bucket = unique_name("s3-upload");
+    payments_testkit::object_store(&bucket)
+        .ensure_bucket()
+        .await
+        .expect("bucket");
+    let (importer, addr) = spawn_importer(&db, &topics, &bucket, &[], "fault-s3-upload");
+    let _importer = Processes(vec![importer]);
+    wait_ready(&addr, "the importer to be ready").await;
+    let csv = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED)
+        .expect("a sample")
+        .into_bytes();
+
+    let restart = Restart("s3-start");
+    stack("s3-stop");
+    let (status, refused) = upload(&addr, "while-away.csv", csv.clone()).await;
+    drop(restart);
+    assert_eq!(status, 503, "{refused}");
+    let message = refused["error"].as_str().unwrap_or_default();
+    assert!(message.contains("could not be completed"), "{refused}");
+    let (state, failure, error): (String, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT status, failure, error FROM imports")
+            .fetch_one(&db.pool)
+            .await
+            .expect("the failed import");
+    assert_eq!(
+        (state.as_str(), failure.as_deref()),
+        ("failed", Some("platform_unavailable"))
+    );
+    assert!(error.is_some_and(|e| !e.is_empty()));
+    assert_eq!(
+        payments_testkit::topic_record_count(&topics.import),
+        0,
+        "nothing published"
+    );
+
+    let (status, report) = upload(&addr, "while-away.csv", csv.clone()).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["status"], "published", "{report}");
+    let _ingester = Processes(vec![spawn_ingester(
+        &db.url,
+        &unique_name("s3-upload"),
+        &topics,
+        &free_addr(),
+        "fault-s3-upload-ingester",
+    )]);
+    wait_for("the import done", CAUGHT_UP_TIMEOUT, || async {
+        count(
+            &db.pool,
+            "SELECT count(*) FROM imports WHERE status = 'done'",
+        )
+        .await
+        .filter(|n| *n == 1)
+    })
+    .await;
+    assert_import_landed_exactly(&db.pool, &csv).await;
+    db.drop_database().await;
+}
+
+/// A tmpfs of 1 MiB as the importer's temporary directory: a file large enough to spill its
+/// duplicate detection to disk gets a clear error, and nothing is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spill_disk_refuses_the_upload_and_publishes_nothing() {
+    let _serial = SERIAL.lock().await;
+    let dir = std::env::temp_dir().join(unique_name("full-spill"));
+    std::fs::create_dir_all(&dir).expect("mount point");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted,
+        "mounting a 1 MiB tmpfs at {} failed: this test needs root (run `scripts/test` as root, as CI does)",
+        dir.display()
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+
+    let db = TestDb::create().await;
+    let topics = topics("full-spill");
+    create_topics(&[&topics.stream, &topics.import], 3).await;
+    let bucket = unique_name("full-spill");
+    payments_testkit::object_store(&bucket)
+        .ensure_bucket()
+        .await
+        .expect("bucket");
+    let tmp = dir.display().to_string();
+    let (importer, addr) = spawn_importer(
+        &db,
+        &topics,
+        &bucket,
+        &[("TMPDIR", &tmp)],
+        "fault-full-spill",
+    );
+    let _importer = Processes(vec![importer]);
+    wait_ready(&addr, "the importer to be ready").await;
+
+    let (status, refused) =
+        upload(&addr, "big.csv", payments_csv::samples::large_csv(600_000)).await;
+    assert!(status >= 500, "{status} {refused}");
+    let message = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("No space left on device") || message.contains("space"),
+        "the error says the disk is full: {refused}"
+    );
+    let (state, failure, error): (String, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT status, failure, error FROM imports")
+            .fetch_one(&db.pool)
+            .await
+            .expect("the failed import");
+    // The platform's fault, not the file's: the same file may be uploaded again.
+    assert_eq!(
+        (state.as_str(), failure.as_deref()),
+        ("failed", Some("platform_unavailable")),
+        "{error:?}"
+    );
+    assert!(error.is_some_and(|e| e.contains("temporary disk space")));
+    assert_eq!(
+        payments_testkit::topic_record_count(&topics.import),
+        0,
+        "nothing published"
+    );
+    // The importer is still up for the next upload.
+    assert!(ready(&addr).await);
+    db.drop_database().await;
+}
+
+/// Two ingesters share a group over six partitions; a third joins and, during the rebalance
+/// that follows, one of the first two is killed with SIGKILL. Every event lands once and every
+/// bad one is rejected once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_rebalance_loses_and_duplicates_nothing() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let topics = topics("rebalance");
+    create_topics(&[&topics.stream, &topics.import], 6).await;
+    const EVENTS: u64 = 60_000;
+    const BAD: usize = 12;
+    let producer = producer();
+    let generator = tokio::spawn({
+        let pool = db.pool.clone();
+        let config = GeneratorConfig {
+            topic: topics.stream.clone(),
+            rate: Some(2000.0),
+            count: Some(EVENTS),
+            seed: Some(33),
+            ..GeneratorConfig::default()
+        };
+        let producer = producer.clone();
+        async move { payments_generator::run(config, pool, producer, Default::default()).await }
+    });
+    let bad: Vec<(Option<String>, Vec<u8>)> = (0..BAD)
+        .map(|i| {
+            (
+                Some(format!("bad-{i}")),
+                format!("{{\"bad\": {i}}}").into_bytes(),
+            )
+        })
+        .collect();
+    payments_testkit::produce(&producer, &topics.stream, bad).await;
+
+    let group = unique_name("rebalance");
+    let mut first = spawn_ingester(&db.url, &group, &topics, &free_addr(), "fault-rebalance-1");
+    let second = spawn_ingester(&db.url, &group, &topics, &free_addr(), "fault-rebalance-2");
+    wait_for("both ingesters writing", CAUGHT_UP_TIMEOUT, || async {
+        count(&db.pool, "SELECT count(*) FROM transactions")
+            .await
+            .filter(|n| *n >= 5_000)
+    })
+    .await;
+    let third_addr = free_addr();
+    let third = spawn_ingester(&db.url, &group, &topics, &third_addr, "fault-rebalance-3");
+    // The group rebalances as the third joins (within a session timeout); kill during it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kill(&mut first);
+    let killed_at = count(&db.pool, "SELECT count(*) FROM transactions").await;
+    let _survivors = Processes(vec![second, third]);
+
+    let sent = generator.await.expect("join").expect("generator");
+    assert_eq!(sent, EVENTS);
+    let total = EVENTS as i64 + BAD as i64;
+    wait_for("every record applied", CAUGHT_UP_TIMEOUT, || async {
+        applied_records(&db.pool).await.filter(|n| *n >= total)
+    })
+    .await;
+    assert!(
+        killed_at.is_some_and(|n| n < EVENTS as i64),
+        "killed mid-stream ({killed_at:?})"
+    );
+    assert_stream_landed_exactly(&db.pool, &topics.stream, EVENTS as usize).await;
+    let rejected: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT (topic, partition, kafka_offset)) FROM rejected_events",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(
+        rejected,
+        (BAD as i64, BAD as i64),
+        "each bad event rejected once"
+    );
+    db.drop_database().await;
+}
+
+/// S3 is away when the controller opens a PaymentImport's object: `Ready=False` with
+/// `StorageUnavailable`, then, with S3 back, the import completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_away_when_the_controller_opens_the_object_then_the_import_completes() {
+    use kube::api::{Api, PostParams};
+    use payments_operator::{PaymentImport, PaymentImportSpec, S3Object, Source};
+
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let topics = topics("s3-controller");
+    create_topics(&[&topics.stream, &topics.import], 3).await;
+    let bucket = unique_name("s3-controller");
+    let objects = payments_testkit::object_store(&bucket);
+    objects.ensure_bucket().await.expect("bucket");
+    let csv = payments_csv::sample_csv(payments_csv::samples::REGULAR)
+        .expect("a sample")
+        .into_bytes();
+    objects
+        .put_stream("regular.csv", std::io::Cursor::new(csv.clone()), "text/csv")
+        .await
+        .expect("the object");
+
+    let kubeconfig = crate::metrics::kubeconfig_path();
+    let kube = crate::metrics::kube_client(&kubeconfig).await;
+    crate::metrics::install_crd(&kube).await;
+    let namespace = unique_name("s3-controller");
+    let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+    ns.metadata.name = Some(namespace.clone());
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(kube.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let s = payments_testkit::stack();
+    let addr = free_addr();
+    let lease = unique_name("s3-controller");
+    let controller = spawn_role(
+        "controller",
+        &[
+            ("PAYMENTS_DATABASE_URL", &db.url),
+            ("PAYMENTS_IMPORT_TOPIC", &topics.import),
+            ("PAYMENTS_S3_ENDPOINT", &s.s3_endpoint),
+            ("PAYMENTS_S3_REGION", &s.s3_region),
+            ("PAYMENTS_S3_ACCESS_KEY", &s.s3_access_key),
+            ("PAYMENTS_S3_SECRET_KEY", &s.s3_secret_key),
+            ("PAYMENTS_S3_BUCKET", &bucket),
+            ("PAYMENTS_HTTP_ADDR", &addr),
+            ("KUBECONFIG", &kubeconfig),
+            ("POD_NAMESPACE", &namespace),
+            ("PAYMENTS_LEASE_NAME", &lease),
+        ],
+        "fault-s3-controller",
+    );
+    let ingester = spawn_ingester(
+        &db.url,
+        &unique_name("s3-controller"),
+        &topics,
+        &free_addr(),
+        "fault-s3-controller-ingester",
+    );
+    let _roles = Processes(vec![controller, ingester]);
+    wait_ready(&addr, "the controller to be ready").await;
+
+    let restart = Restart("s3-start");
+    stack("s3-stop");
+    let imports: Api<PaymentImport> = Api::namespaced(kube.clone(), &namespace);
+    imports
+        .create(
+            &PostParams::default(),
+            &PaymentImport::new(
+                "regular",
+                PaymentImportSpec {
+                    source: Source {
+                        s3: Some(S3Object {
+                            bucket: None,
+                            key: "regular.csv".into(),
+                        }),
+                        config_map: None,
+                    },
+                    suspicious_threshold: None,
+                    dry_run: false,
+                },
+            ),
+        )
+        .await
+        .expect("a PaymentImport");
+    let ready_condition = |import: &PaymentImport| {
+        import
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (status, reason, message) = wait_for(
+        "Ready=False while S3 is away",
+        Duration::from_secs(120),
+        || async {
+            let import = imports.get("regular").await.ok()?;
+            ready_condition(&import).filter(|(status, _, _)| status == "False")
+        },
+    )
+    .await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "StorageUnavailable"),
+        "{message}"
+    );
+    drop(restart);
+
+    wait_for("Ready=True once S3 is back", CAUGHT_UP_TIMEOUT, || async {
+        let import = imports.get("regular").await.ok()?;
+        ready_condition(&import).filter(|(status, _, _)| status == "True")
+    })
+    .await;
+    assert_import_landed_exactly(&db.pool, &csv).await;
     db.drop_database().await;
 }
 
@@ -343,5 +876,4 @@ fn unique_rows_number_data_rows_from_one_and_drop_exact_repeats() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[&1], Decimal::new(100, 2));
     assert_eq!(rows[&2], Decimal::new(250, 2));
-    let _ = spawn_role;
 }

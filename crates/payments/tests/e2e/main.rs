@@ -2,6 +2,7 @@
 //! killed, when PostgreSQL goes away, and what every role's `/metrics` shows.
 
 mod crash;
+mod faults;
 mod metrics;
 mod outage;
 

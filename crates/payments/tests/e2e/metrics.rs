@@ -33,7 +33,7 @@ impl Drop for Roles {
     }
 }
 
-fn kubeconfig_path() -> String {
+pub(crate) fn kubeconfig_path() -> String {
     std::env::var("KUBECONFIG").unwrap_or_else(|_| {
         payments_testkit::script_exports("scripts/k8s-tools", "apiserver-env", START_APISERVER)
             .remove("KUBECONFIG")
@@ -41,7 +41,7 @@ fn kubeconfig_path() -> String {
     })
 }
 
-async fn kube_client(path: &str) -> Client {
+pub(crate) async fn kube_client(path: &str) -> Client {
     let kubeconfig =
         Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("{START_APISERVER} ({e})"));
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -50,7 +50,7 @@ async fn kube_client(path: &str) -> Client {
     Client::try_from(config).expect("client")
 }
 
-async fn install_crd(client: &Client) {
+pub(crate) async fn install_crd(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.patch(
         "paymentimports.payments.dev",
