@@ -275,53 +275,10 @@ async fn a_broker_outage_during_ingest_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
     let _serial = SERIAL.lock().await;
-    let db = TestDb::create().await;
-    let topics = topics("kafka-publish");
-    create_topics(&[&topics.stream, &topics.import], 3).await;
-    let bucket = unique_name("kafka-publish");
-    payments_testkit::object_store(&bucket)
-        .ensure_bucket()
-        .await
-        .expect("bucket");
-    const ROWS: usize = 600_000;
-    let csv = payments_csv::samples::large_csv(ROWS);
-    let file = std::env::temp_dir().join(format!("{}.csv", unique_name("kafka-publish")));
-    std::fs::write(&file, &csv).expect("the file");
+    let setup = Setup::new("kafka-publish").await;
+    let db = &setup.db;
+    let (import, csv) = setup.publishing_import().await;
 
-    let s = payments_testkit::stack();
-    let file_arg = file.display().to_string();
-    let import = std::process::Command::new(env!("CARGO_BIN_EXE_payments"))
-        .args(["import", &file_arg, "--as", "fault-test"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PAYMENTS_DATABASE_URL", &db.url)
-        .env("PAYMENTS_KAFKA_BROKERS", &s.kafka_brokers)
-        .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
-        .env("PAYMENTS_S3_ENDPOINT", &s.s3_endpoint)
-        .env("PAYMENTS_S3_REGION", &s.s3_region)
-        .env("PAYMENTS_S3_ACCESS_KEY", &s.s3_access_key)
-        .env("PAYMENTS_S3_SECRET_KEY", &s.s3_secret_key)
-        .env("PAYMENTS_S3_BUCKET", &bucket)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start payments import");
-
-    // Publishing starts once the file is stored and checked.
-    wait_for(
-        "the import to start publishing",
-        CAUGHT_UP_TIMEOUT,
-        || async {
-            count(
-                &db.pool,
-                "SELECT count(*) FROM imports WHERE status = 'stored'",
-            )
-            .await
-            .filter(|n| *n == 1)
-        },
-    )
-    .await;
     let restart = Restart("kafka-start");
     stack("kafka-stop");
     tokio::time::sleep(OUTAGE).await;
@@ -355,14 +312,7 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
             .expect("the import");
     assert_eq!((status.as_str(), published), ("published", unique));
 
-    let addr = free_addr();
-    let _ingester = Processes(vec![spawn_ingester(
-        &db.url,
-        &unique_name("kafka-publish"),
-        &topics,
-        &addr,
-        "fault-kafka-publish",
-    )]);
+    let _ingester = Processes(vec![setup.spawn_ingester("fault-kafka-publish")]);
     wait_for("every published row stored", CAUGHT_UP_TIMEOUT, || async {
         count(
             &db.pool,
@@ -373,36 +323,118 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
     })
     .await;
     assert_import_landed_exactly(&db.pool, &csv).await;
-    let _ = std::fs::remove_file(&file);
-    db.drop_database().await;
+    setup.finish().await;
 }
 
-fn import_command(
-    db: &TestDb,
-    topics: &Topics,
-    bucket: &str,
-    file: &std::path::Path,
-) -> std::process::Command {
-    let s = payments_testkit::stack();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payments"));
-    command
-        .arg("import")
-        .arg(file)
-        .args(["--as", "fault-test"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PAYMENTS_DATABASE_URL", &db.url)
-        .env("PAYMENTS_KAFKA_BROKERS", &s.kafka_brokers)
-        .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
-        .env("PAYMENTS_S3_ENDPOINT", &s.s3_endpoint)
-        .env("PAYMENTS_S3_REGION", &s.s3_region)
-        .env("PAYMENTS_S3_ACCESS_KEY", &s.s3_access_key)
-        .env("PAYMENTS_S3_SECRET_KEY", &s.s3_secret_key)
-        .env("PAYMENTS_S3_BUCKET", bucket)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    command
+/// A fresh database, topics and bucket for one fault test.
+struct Setup {
+    db: TestDb,
+    topics: Topics,
+    bucket: String,
+    /// The large file of an import, deleted at the end.
+    file: std::path::PathBuf,
+}
+
+impl Setup {
+    async fn new(prefix: &str) -> Setup {
+        let db = TestDb::create().await;
+        let topics = topics(prefix);
+        create_topics(&[&topics.stream, &topics.import], 3).await;
+        let bucket = unique_name(prefix);
+        payments_testkit::object_store(&bucket)
+            .ensure_bucket()
+            .await
+            .expect("bucket");
+        let file = std::env::temp_dir().join(format!("{}.csv", unique_name(prefix)));
+        Setup {
+            db,
+            topics,
+            bucket,
+            file,
+        }
+    }
+
+    /// What every role is given: the database, topics and S3 bucket.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let s = payments_testkit::stack();
+        vec![
+            ("PAYMENTS_DATABASE_URL", self.db.url.clone()),
+            ("PAYMENTS_KAFKA_BROKERS", s.kafka_brokers.clone()),
+            ("PAYMENTS_IMPORT_TOPIC", self.topics.import.clone()),
+            ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.clone()),
+            ("PAYMENTS_S3_REGION", s.s3_region.clone()),
+            ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.clone()),
+            ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.clone()),
+            ("PAYMENTS_S3_BUCKET", self.bucket.clone()),
+        ]
+    }
+
+    /// `payments import` of the large file, output captured.
+    fn import_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payments"));
+        command
+            .arg("import")
+            .arg(&self.file)
+            .args(["--as", "fault-test"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
+    /// Writes a 600,000-row file, starts `payments import` on it and returns once it publishes
+    /// (the file is stored and checked).
+    async fn publishing_import(&self) -> (Child, Vec<u8>) {
+        let csv = payments_csv::samples::large_csv(600_000);
+        std::fs::write(&self.file, &csv).expect("the file");
+        let import = self
+            .import_command()
+            .spawn()
+            .expect("start payments import");
+        wait_for(
+            "the import to start publishing",
+            CAUGHT_UP_TIMEOUT,
+            || async {
+                count(
+                    &self.db.pool,
+                    "SELECT count(*) FROM imports WHERE status = 'stored'",
+                )
+                .await
+                .filter(|n| *n == 1)
+            },
+        )
+        .await;
+        (import, csv)
+    }
+
+    /// `payments <role>` (importer, controller) with `extra` variables; returns it and the
+    /// address of its HTTP endpoints.
+    fn spawn(&self, role: &str, extra: &[(&'static str, &str)], log: &str) -> (Child, String) {
+        let addr = free_addr();
+        let mut env = self.env();
+        env.push(("PAYMENTS_HTTP_ADDR", addr.clone()));
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        (spawn_role(role, &env, log), addr)
+    }
+
+    fn spawn_ingester(&self, log: &str) -> Child {
+        spawn_ingester(
+            &self.db.url,
+            &unique_name(log),
+            &self.topics,
+            &free_addr(),
+            log,
+        )
+    }
+
+    async fn finish(self) {
+        let _ = std::fs::remove_file(&self.file);
+        self.db.drop_database().await;
+    }
 }
 
 /// PostgreSQL is stopped for 20 s and started again while `payments import` publishes: the
@@ -410,35 +442,9 @@ fn import_command(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_during_an_import_lands_each_row_once() {
     let _serial = SERIAL.lock().await;
-    let db = TestDb::create().await;
-    let topics = topics("pg-import");
-    create_topics(&[&topics.stream, &topics.import], 3).await;
-    let bucket = unique_name("pg-import");
-    payments_testkit::object_store(&bucket)
-        .ensure_bucket()
-        .await
-        .expect("bucket");
-    const ROWS: usize = 600_000;
-    let csv = payments_csv::samples::large_csv(ROWS);
-    let file = std::env::temp_dir().join(format!("{}.csv", unique_name("pg-import")));
-    std::fs::write(&file, &csv).expect("the file");
-
-    let import = import_command(&db, &topics, &bucket, &file)
-        .spawn()
-        .expect("start payments import");
-    wait_for(
-        "the import to start publishing",
-        CAUGHT_UP_TIMEOUT,
-        || async {
-            count(
-                &db.pool,
-                "SELECT count(*) FROM imports WHERE status = 'stored'",
-            )
-            .await
-            .filter(|n| *n == 1)
-        },
-    )
-    .await;
+    let setup = Setup::new("pg-import").await;
+    let db = &setup.db;
+    let (import, csv) = setup.publishing_import().await;
     let restart = Restart("pg-start");
     stack("pg-stop");
     tokio::time::sleep(OUTAGE).await;
@@ -451,9 +457,7 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
 
     // Run it again whatever happened: a completed import is not published twice, a failed
     // one publishes the same transaction ids.
-    let again = import_command(&db, &topics, &bucket, &file)
-        .output()
-        .expect("the second import");
+    let again = setup.import_command().output().expect("the second import");
     assert!(
         again.status.success(),
         "the second run succeeds:\n{}\n{}\n(first run: {:?}\n{first_log})",
@@ -462,14 +466,7 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
         first.status,
     );
 
-    let addr = free_addr();
-    let _ingester = Processes(vec![spawn_ingester(
-        &db.url,
-        &unique_name("pg-import"),
-        &topics,
-        &addr,
-        "fault-pg-import",
-    )]);
+    let _ingester = Processes(vec![setup.spawn_ingester("fault-pg-import")]);
     let unique = unique_rows(&csv).len() as i64;
     wait_for("every unique row stored", CAUGHT_UP_TIMEOUT, || async {
         count(
@@ -489,32 +486,7 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
             .next()
             .unwrap_or_default()
     );
-    let _ = std::fs::remove_file(&file);
-    db.drop_database().await;
-}
-
-/// Starts `payments importer` on the stack with `bucket`; returns its address.
-fn spawn_importer(
-    db: &TestDb,
-    topics: &Topics,
-    bucket: &str,
-    extra: &[(&str, &str)],
-    log: &str,
-) -> (Child, String) {
-    let s = payments_testkit::stack();
-    let addr = free_addr();
-    let mut env = vec![
-        ("PAYMENTS_DATABASE_URL", db.url.as_str()),
-        ("PAYMENTS_IMPORT_TOPIC", topics.import.as_str()),
-        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.as_str()),
-        ("PAYMENTS_S3_REGION", s.s3_region.as_str()),
-        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.as_str()),
-        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.as_str()),
-        ("PAYMENTS_S3_BUCKET", bucket),
-        ("PAYMENTS_HTTP_ADDR", addr.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    (spawn_role("importer", &env, log), addr)
+    setup.finish().await;
 }
 
 async fn upload(addr: &str, name: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
@@ -537,15 +509,9 @@ async fn upload(addr: &str, name: &str, bytes: Vec<u8>) -> (u16, serde_json::Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() {
     let _serial = SERIAL.lock().await;
-    let db = TestDb::create().await;
-    let topics = topics("s3-upload");
-    create_topics(&[&topics.stream, &topics.import], 3).await;
-    let bucket = unique_name("s3-upload");
-    payments_testkit::object_store(&bucket)
-        .ensure_bucket()
-        .await
-        .expect("bucket");
-    let (importer, addr) = spawn_importer(&db, &topics, &bucket, &[], "fault-s3-upload");
+    let setup = Setup::new("s3-upload").await;
+    let (db, topics) = (&setup.db, &setup.topics);
+    let (importer, addr) = setup.spawn("importer", &[], "fault-s3-upload");
     let _importer = Processes(vec![importer]);
     wait_ready(&addr, "the importer to be ready").await;
     let csv = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED)
@@ -578,13 +544,7 @@ async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() 
     let (status, report) = upload(&addr, "while-away.csv", csv.clone()).await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["status"], "published", "{report}");
-    let _ingester = Processes(vec![spawn_ingester(
-        &db.url,
-        &unique_name("s3-upload"),
-        &topics,
-        &free_addr(),
-        "fault-s3-upload-ingester",
-    )]);
+    let _ingester = Processes(vec![setup.spawn_ingester("fault-s3-upload-ingester")]);
     wait_for("the import done", CAUGHT_UP_TIMEOUT, || async {
         count(
             &db.pool,
@@ -595,7 +555,7 @@ async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() 
     })
     .await;
     assert_import_landed_exactly(&db.pool, &csv).await;
-    db.drop_database().await;
+    setup.finish().await;
 }
 
 /// A tmpfs of 1 MiB as the importer's temporary directory: a file large enough to spill its
@@ -624,22 +584,10 @@ async fn a_full_spill_disk_refuses_the_upload_and_publishes_nothing() {
     }
     let _unmount = Unmount(dir.clone());
 
-    let db = TestDb::create().await;
-    let topics = topics("full-spill");
-    create_topics(&[&topics.stream, &topics.import], 3).await;
-    let bucket = unique_name("full-spill");
-    payments_testkit::object_store(&bucket)
-        .ensure_bucket()
-        .await
-        .expect("bucket");
+    let setup = Setup::new("full-spill").await;
+    let (db, topics) = (&setup.db, &setup.topics);
     let tmp = dir.display().to_string();
-    let (importer, addr) = spawn_importer(
-        &db,
-        &topics,
-        &bucket,
-        &[("TMPDIR", &tmp)],
-        "fault-full-spill",
-    );
+    let (importer, addr) = setup.spawn("importer", &[("TMPDIR", &tmp)], "fault-full-spill");
     let _importer = Processes(vec![importer]);
     wait_ready(&addr, "the importer to be ready").await;
 
@@ -670,7 +618,7 @@ async fn a_full_spill_disk_refuses_the_upload_and_publishes_nothing() {
     );
     // The importer is still up for the next upload.
     assert!(ready(&addr).await);
-    db.drop_database().await;
+    setup.finish().await;
 }
 
 /// Two ingesters share a group over six partitions; a third joins and, during the rebalance
@@ -755,83 +703,43 @@ async fn sigkill_during_a_rebalance_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_away_when_the_controller_opens_the_object_then_the_import_completes() {
     use kube::api::{Api, PostParams};
-    use payments_operator::{PaymentImport, PaymentImportSpec, S3Object, Source};
+    use payments_operator::PaymentImport;
 
     let _serial = SERIAL.lock().await;
-    let db = TestDb::create().await;
-    let topics = topics("s3-controller");
-    create_topics(&[&topics.stream, &topics.import], 3).await;
-    let bucket = unique_name("s3-controller");
-    let objects = payments_testkit::object_store(&bucket);
-    objects.ensure_bucket().await.expect("bucket");
+    let setup = Setup::new("s3-controller").await;
+    let db = &setup.db;
     let csv = payments_csv::sample_csv(payments_csv::samples::REGULAR)
         .expect("a sample")
         .into_bytes();
-    objects
+    payments_testkit::object_store(&setup.bucket)
         .put_stream("regular.csv", std::io::Cursor::new(csv.clone()), "text/csv")
         .await
         .expect("the object");
 
-    let kubeconfig = crate::metrics::kubeconfig_path();
-    let kube = crate::metrics::kube_client(&kubeconfig).await;
-    crate::metrics::install_crd(&kube).await;
-    let namespace = unique_name("s3-controller");
-    let mut ns = k8s_openapi::api::core::v1::Namespace::default();
-    ns.metadata.name = Some(namespace.clone());
-    Api::<k8s_openapi::api::core::v1::Namespace>::all(kube.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
-    let s = payments_testkit::stack();
-    let addr = free_addr();
+    let cluster = crate::metrics::Cluster::new("s3-controller").await;
     let lease = unique_name("s3-controller");
-    let controller = spawn_role(
+    let (controller, addr) = setup.spawn(
         "controller",
         &[
-            ("PAYMENTS_DATABASE_URL", &db.url),
-            ("PAYMENTS_IMPORT_TOPIC", &topics.import),
-            ("PAYMENTS_S3_ENDPOINT", &s.s3_endpoint),
-            ("PAYMENTS_S3_REGION", &s.s3_region),
-            ("PAYMENTS_S3_ACCESS_KEY", &s.s3_access_key),
-            ("PAYMENTS_S3_SECRET_KEY", &s.s3_secret_key),
-            ("PAYMENTS_S3_BUCKET", &bucket),
-            ("PAYMENTS_HTTP_ADDR", &addr),
-            ("KUBECONFIG", &kubeconfig),
-            ("POD_NAMESPACE", &namespace),
+            ("KUBECONFIG", &cluster.kubeconfig),
+            ("POD_NAMESPACE", &cluster.namespace),
             ("PAYMENTS_LEASE_NAME", &lease),
         ],
         "fault-s3-controller",
     );
-    let ingester = spawn_ingester(
-        &db.url,
-        &unique_name("s3-controller"),
-        &topics,
-        &free_addr(),
-        "fault-s3-controller-ingester",
-    );
-    let _roles = Processes(vec![controller, ingester]);
+    let _roles = Processes(vec![
+        controller,
+        setup.spawn_ingester("fault-s3-controller-ingester"),
+    ]);
     wait_ready(&addr, "the controller to be ready").await;
 
     let restart = Restart("s3-start");
     stack("s3-stop");
-    let imports: Api<PaymentImport> = Api::namespaced(kube.clone(), &namespace);
+    let imports: Api<PaymentImport> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     imports
         .create(
             &PostParams::default(),
-            &PaymentImport::new(
-                "regular",
-                PaymentImportSpec {
-                    source: Source {
-                        s3: Some(S3Object {
-                            bucket: None,
-                            key: "regular.csv".into(),
-                        }),
-                        config_map: None,
-                    },
-                    suspicious_threshold: None,
-                    dry_run: false,
-                },
-            ),
+            &crate::metrics::s3_import("regular", "regular.csv"),
         )
         .await
         .expect("a PaymentImport");
@@ -866,7 +774,7 @@ async fn s3_away_when_the_controller_opens_the_object_then_the_import_completes(
     })
     .await;
     assert_import_landed_exactly(&db.pool, &csv).await;
-    db.drop_database().await;
+    setup.finish().await;
 }
 
 #[test]

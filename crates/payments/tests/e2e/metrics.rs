@@ -33,7 +33,7 @@ impl Drop for Roles {
     }
 }
 
-pub(crate) fn kubeconfig_path() -> String {
+fn kubeconfig_path() -> String {
     std::env::var("KUBECONFIG").unwrap_or_else(|_| {
         payments_testkit::script_exports("scripts/k8s-tools", "apiserver-env", START_APISERVER)
             .remove("KUBECONFIG")
@@ -41,7 +41,7 @@ pub(crate) fn kubeconfig_path() -> String {
     })
 }
 
-pub(crate) async fn kube_client(path: &str) -> Client {
+async fn kube_client(path: &str) -> Client {
     let kubeconfig =
         Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("{START_APISERVER} ({e})"));
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -50,7 +50,7 @@ pub(crate) async fn kube_client(path: &str) -> Client {
     Client::try_from(config).expect("client")
 }
 
-pub(crate) async fn install_crd(client: &Client) {
+async fn install_crd(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.patch(
         "paymentimports.payments.dev",
@@ -59,6 +59,51 @@ pub(crate) async fn install_crd(client: &Client) {
     )
     .await
     .unwrap_or_else(|e| panic!("installing the CRD failed ({e}); {START_APISERVER}"));
+}
+
+/// The test kube-apiserver with the CRD installed and a fresh namespace.
+pub(crate) struct Cluster {
+    pub kubeconfig: String,
+    pub client: Client,
+    pub namespace: String,
+}
+
+impl Cluster {
+    pub(crate) async fn new(prefix: &str) -> Cluster {
+        let kubeconfig = kubeconfig_path();
+        let client = kube_client(&kubeconfig).await;
+        install_crd(&client).await;
+        let namespace = unique_name(prefix);
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(namespace.clone());
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace");
+        Cluster {
+            kubeconfig,
+            client,
+            namespace,
+        }
+    }
+}
+
+/// A PaymentImport of `key` in the controller's bucket.
+pub(crate) fn s3_import(name: &str, key: &str) -> PaymentImport {
+    PaymentImport::new(
+        name,
+        PaymentImportSpec {
+            source: Source {
+                s3: Some(S3Object {
+                    bucket: None,
+                    key: key.into(),
+                }),
+                config_map: None,
+            },
+            suspicious_threshold: None,
+            dry_run: false,
+        },
+    )
 }
 
 async fn scrape(http: &reqwest::Client, addr: &str) -> String {
@@ -125,16 +170,8 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
     let objects = payments_testkit::object_store(&bucket);
     objects.ensure_bucket().await.expect("bucket");
 
-    let kubeconfig = kubeconfig_path();
-    let kube = kube_client(&kubeconfig).await;
-    install_crd(&kube).await;
-    let namespace = unique_name("metrics");
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(namespace.clone());
-    Api::<Namespace>::all(kube.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
+    let cluster = Cluster::new("metrics").await;
+    let (kubeconfig, kube, namespace) = (&cluster.kubeconfig, &cluster.client, &cluster.namespace);
 
     let s = stack();
     let shared = [
@@ -186,8 +223,8 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
             "controller",
             with(&[
                 ("PAYMENTS_HTTP_ADDR", &controller),
-                ("KUBECONFIG", &kubeconfig),
-                ("POD_NAMESPACE", &namespace),
+                ("KUBECONFIG", kubeconfig),
+                ("POD_NAMESPACE", namespace),
                 ("PAYMENTS_LEASE_NAME", &lease),
             ]),
         ),
@@ -232,25 +269,9 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         .put_stream("regular.csv", Cursor::new(regular.into_bytes()), "text/csv")
         .await
         .expect("the PaymentImport's object");
-    let imports: Api<PaymentImport> = Api::namespaced(kube.clone(), &namespace);
+    let imports: Api<PaymentImport> = Api::namespaced(kube.clone(), namespace);
     imports
-        .create(
-            &PostParams::default(),
-            &PaymentImport::new(
-                "regular",
-                PaymentImportSpec {
-                    source: Source {
-                        s3: Some(S3Object {
-                            bucket: None,
-                            key: "regular.csv".into(),
-                        }),
-                        config_map: None,
-                    },
-                    suspicious_threshold: None,
-                    dry_run: false,
-                },
-            ),
-        )
+        .create(&PostParams::default(), &s3_import("regular", "regular.csv"))
         .await
         .expect("a PaymentImport");
 
