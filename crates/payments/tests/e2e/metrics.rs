@@ -20,6 +20,8 @@ use crate::{free_addr, kill, spawn_role, SERIAL};
 const START_APISERVER: &str =
     "no kube-apiserver is running: start one with `scripts/k8s-tools apiserver-up` \
      (or run every test with `scripts/test`)";
+/// Generated events to see delivered and applied (the generator keeps running: a process that
+/// has exited cannot be scraped).
 const GENERATED: u64 = 300;
 
 /// Kills the role processes however the test ends.
@@ -104,6 +106,16 @@ pub(crate) fn s3_import(name: &str, key: &str) -> PaymentImport {
             dry_run: false,
         },
     )
+}
+
+/// A scrape, or `None` while the role is not answering.
+async fn try_scrape(http: &reqwest::Client, addr: &str) -> Option<String> {
+    let response = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .ok()?;
+    response.error_for_status().ok()?.text().await.ok()
 }
 
 async fn scrape(http: &reqwest::Client, addr: &str) -> String {
@@ -195,7 +207,6 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         (free_addr(), free_addr(), free_addr(), free_addr());
     let group = unique_name("metrics-group");
     let lease = unique_name("metrics-lease");
-    let count = GENERATED.to_string();
     let spawn = |role: &str, env: Vec<(&str, String)>| {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         spawn_role(role, &env, &format!("metrics-{role}"))
@@ -213,8 +224,7 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
             "generator",
             with(&[
                 ("PAYMENTS_HTTP_ADDR", &generator),
-                ("PAYMENTS_GENERATOR_RATE", "300"),
-                ("PAYMENTS_GENERATOR_COUNT", &count),
+                ("PAYMENTS_GENERATOR_RATE", "200"),
                 ("PAYMENTS_GENERATOR_INVALID_RATIO", "0.3"),
                 ("PAYMENTS_GENERATOR_SEED", "5"),
             ]),
@@ -280,13 +290,12 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         "both imports done and every generated event ingested or rejected",
         Duration::from_secs(180),
         || async {
-            let text = scrape(&http, &ingester).await;
+            let text = try_scrape(&http, &ingester).await?;
             let done = sample(&text, "payments_ingester_imports{status=\"done\"}")?;
-            let generated = scrape(&http, &generator).await;
+            let generated = try_scrape(&http, &generator).await?;
             let delivered = sample(&generated, "payments_generator_events_delivered_total")?;
-            let applied = total(&text, "payments_ingester_transactions_upserted_total")
-                + total(&text, "payments_ingester_records_rejected_total");
-            (done >= 2.0 && delivered == GENERATED as f64 && applied >= delivered)
+            let stream_applied = total(&text, "payments_ingester_records_consumed_total");
+            (done >= 2.0 && delivered >= GENERATED as f64 && stream_applied >= GENERATED as f64)
                 .then_some((text, generated))
         },
     )
@@ -312,9 +321,9 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         Some(1.0)
     );
     assert!(total(&importer_text, "payments_importer_rows_total") > 0.0);
-    assert_eq!(
-        sample(&generator_text, "payments_generator_events_produced_total"),
-        Some(GENERATED as f64)
+    assert!(
+        sample(&generator_text, "payments_generator_events_produced_total")
+            .is_some_and(|n| n >= GENERATED as f64)
     );
     assert!(total(&controller_text, "payments_controller_reconciles_total") > 0.0);
     assert_eq!(
