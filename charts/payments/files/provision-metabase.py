@@ -48,8 +48,21 @@ CARDS = [
 ]
 
 
+# Taken out of anything printed: a server may quote a request (with a password in it) back.
+SECRETS = [secret for secret in (
+    PASSWORD,
+    urllib.parse.unquote(urllib.parse.urlsplit(os.environ.get("PAYMENTS_DATABASE_URL", "")).password or ""),
+) if secret]
+
+
+def redact(text):
+    for secret in SECRETS:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def log(message):
-    print(f"provision-metabase: {message}", flush=True)
+    print(f"provision-metabase: {redact(str(message))}", flush=True)
 
 
 def call(method, path, body=None, session=None, ok=(200, 202, 204)):
@@ -66,7 +79,7 @@ def call(method, path, body=None, session=None, ok=(200, 202, 204)):
         text = error.read().decode(errors="replace")
         status = error.code
     if status not in ok:
-        raise RuntimeError(f"{method} {path}: HTTP {status}: {text[:500]}")
+        raise RuntimeError(f"{method} {path}: HTTP {status}: {redact(text)[:500]}")
     return json.loads(text) if text.strip() else None
 
 

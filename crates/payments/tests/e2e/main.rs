@@ -4,6 +4,7 @@
 mod crash;
 mod metrics;
 mod outage;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
