@@ -121,6 +121,14 @@ fn log_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.log"))
 }
 
+/// (role, log name, environment, address whose `/metrics` to scrape when the run works)
+type Role = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, String)>,
+    Option<String>,
+);
+
 struct Running(Vec<std::process::Child>);
 
 impl Drop for Running {
@@ -168,7 +176,7 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
     // the secret key.
     let dead_db = with_password("postgres://payments@127.0.0.1:1/payments");
     let wrong_s3 = ("PAYMENTS_S3_SECRET_KEY", S3_WRONG_SECRET.to_owned());
-    let roles: Vec<(&str, &str, Vec<(&'static str, String)>, Option<String>)> = {
+    let roles: Vec<Role> = {
         let (ingester, importer, generator, controller, bad_importer) = (
             free_addr(),
             free_addr(),
