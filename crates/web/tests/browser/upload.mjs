@@ -19,7 +19,9 @@ try {
   const { errors, violations } = await watch(page);
   await page.goto(`${base}/imports/new`);
   // The page's own script (a static file) took over the form: proof it was allowed to run.
-  await page.waitForFunction(() => document.documentElement.hasAttribute("data-upload-ready"), null, { timeout: 10000 });
+  // Told, not thrown: a refused script must show up as the policy violation it is.
+  const scriptRan = await page.waitForFunction(() => document.documentElement.hasAttribute("data-upload-ready"), null, { timeout: 10000 })
+    .then(() => true, () => false);
   await page.setInputFiles("input[type=file]", csv);
   await Promise.all([
     page.waitForURL(/\/imports\/[0-9a-f-]{36}$/, { timeout: 60000 }),
@@ -35,6 +37,7 @@ try {
     suspicious: document.querySelectorAll("#suspicious tr").length - 1,
     message: document.querySelector(".msg")?.textContent ?? "",
   }));
+  shown.scriptRan = scriptRan;
   shown.errors = errors;
   shown.violations = violations;
   await page.screenshot({ path: screenshot, fullPage: true });

@@ -72,6 +72,10 @@ async fn uploading_through_the_page_shows_both_tables_and_reaches_done() {
     );
     let shown: Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("the page report");
     assert_no_complaints(&shown);
+    assert_eq!(
+        shown["scriptRan"], true,
+        "the upload page's script ran: {shown}"
+    );
     assert_eq!(shown["status"], named(ImportStatus::Done), "{shown}");
     assert!(
         shown["message"]
