@@ -15,21 +15,24 @@ const DB_PASSWORD: &str = "db-pw-7Hq2Zs9Kx4";
 const S3_WRONG_SECRET: &str = "s3-secret-Vn8Lp3Qw6R";
 const MB_PASSWORD: &str = "mb-pw-Tz5Cy1Jm8E";
 
-/// Every secret a test hands the processes, the stack's real S3 secret key included.
-fn secrets() -> [&'static str; 4] {
+/// Every secret a test hands the processes, the stack's real S3 secret key included, with a
+/// label: a failure names the secret and shows the text with it blacked out, so the test's own
+/// output leaks nothing either.
+fn secrets() -> [(&'static str, &'static str); 4] {
     [
-        DB_PASSWORD,
-        S3_WRONG_SECRET,
-        MB_PASSWORD,
-        stack().s3_secret_key.as_str(),
+        ("the database password", DB_PASSWORD),
+        ("the wrong S3 secret key", S3_WRONG_SECRET),
+        ("the Metabase admin password", MB_PASSWORD),
+        ("the stack's S3 secret key", stack().s3_secret_key.as_str()),
     ]
 }
 
 fn assert_no_secret(what: &str, text: &str) {
-    for secret in secrets() {
+    for (label, secret) in secrets() {
         assert!(
             !text.contains(secret),
-            "{what} shows the secret {secret:?}:\n{text}"
+            "{what} shows {label} (as ########):\n{}",
+            text.replace(secret, "########")
         );
     }
 }
