@@ -51,6 +51,39 @@ impl Client {
         self.call(Method::PUT, "PUT", path, Some(body)).await
     }
 
+    /// Every password-like value of a request body (keys naming a password or token, at any
+    /// depth) and the session id.
+    fn sent_secrets(&self, body: Option<&Value>) -> Vec<String> {
+        fn collect(value: &Value, found: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        let key = key.to_ascii_lowercase();
+                        let sensitive = ["password", "pass", "token", "secret"]
+                            .iter()
+                            .any(|word| key.contains(word));
+                        match value {
+                            Value::String(text) if sensitive && !text.is_empty() => {
+                                found.push(text.clone());
+                            }
+                            _ => collect(value, found),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| collect(item, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        if let Some(body) = body {
+            collect(body, &mut found);
+        }
+        if let Some(session) = &self.session {
+            found.push(session.expose_secret().to_owned());
+        }
+        found
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -74,11 +107,17 @@ impl Client {
         let status = response.status();
         let text = response.text().await.map_err(http)?;
         if !status.is_success() {
+            // A server may quote the request back (Metabase's validation errors do): the
+            // passwords and the session we sent must not reach the logs through the error.
+            let mut quoted = text;
+            for secret in self.sent_secrets(body) {
+                quoted = quoted.replace(&secret, "[redacted]");
+            }
             return Err(MetabaseError::Status {
                 method: name,
                 path: path.to_owned(),
                 status: status.as_u16(),
-                body: text.chars().take(BODY_LIMIT).collect(),
+                body: quoted.chars().take(BODY_LIMIT).collect(),
             });
         }
         if text.trim().is_empty() {

@@ -9,7 +9,7 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Datelike;
 use futures::StreamExt;
 use minijinja::context;
@@ -20,11 +20,6 @@ use crate::SharedState;
 
 /// How often the page re-fetches its charts.
 pub(crate) const REFRESH_SECONDS: u64 = 10;
-
-/// The dashboard's own policy: scripts only from this origin (the refresh script is a static
-/// file, not inline), no inline styles, nothing from elsewhere.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const WIDTH: f64 = 560.0;
 const HEIGHT: f64 = 240.0;
@@ -50,38 +45,21 @@ pub async fn page(State(state): State<SharedState>) -> Response {
         "dashboard.html",
         context! { links => &state.config.links, charts, refresh_seconds => REFRESH_SECONDS },
     );
-    secured(page)
+    no_store(page)
 }
 
 /// `GET /dashboard/charts`: only the charts, which the page's script swaps in.
 pub async fn fragment(State(state): State<SharedState>) -> Response {
     let charts = charts(&state).await;
-    secured(state.render("dashboard_charts.html", context! { charts }))
+    no_store(state.render("dashboard_charts.html", context! { charts }))
 }
 
-/// `GET /static/dashboard.js`: the live refresh.
-pub async fn script() -> Response {
-    secured(
-        (
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            include_str!("../static/dashboard.js"),
-        )
-            .into_response(),
-    )
-}
-
-fn secured(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Always the current answers, never a cached copy.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// Always the current answers, never a cached copy. (The Content-Security-Policy and the other
+/// security headers come from the app-wide layer, [`crate::security`].)
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -8,6 +8,7 @@ mod download;
 mod identity;
 mod metrics;
 mod pages;
+mod security;
 
 use std::sync::Arc;
 
@@ -142,21 +143,56 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/imports/{id}", get(pages::api_status))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/charts", get(dashboard::fragment))
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/dashboard.js", get(dashboard::script))
+        .route("/static/{name}", get(assets))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(pages::readyz))
         // Multipart bodies stream; the limit is enforced while reading and answered with 413.
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
         .merge(payments_runtime::metrics_router(registry))
+        // Outermost, so every answer carries them: metrics, 404s and 413s included.
+        .layer(axum::middleware::map_response(security::headers))
 }
 
-async fn stylesheet() -> impl IntoResponse {
+pub use security::{CSP, HEADERS as SECURITY_HEADERS};
+
+/// The static files, compiled in; the pages' scripts live here rather than inline so the
+/// Content-Security-Policy can refuse every inline script.
+const ASSETS: [(&str, &str, &str); 4] = [
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        "app.css",
+        "text/css; charset=utf-8",
         include_str!("../static/app.css"),
-    )
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/dashboard.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/upload.js"),
+    ),
+    (
+        "import.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/import.js"),
+    ),
+];
+
+/// The names under `/static/`, for tests that visit every route.
+pub fn asset_names() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().map(|(name, _, _)| *name)
+}
+
+async fn assets(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => {
+            ([(header::CONTENT_TYPE, *content_type)], *body).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }
 
 /// Human-readable byte size for pages.

@@ -117,7 +117,7 @@ async fn run_upload(
                     return Err(Failure { status: StatusCode::FORBIDDEN, message: "The form has expired or did not come from this site; reload the upload page and try again.".into() });
                 }
                 let request = ImportRequest {
-                    file_name: field.file_name().unwrap_or("upload.csv").to_owned(),
+                    file_name: file_name(field.file_name()),
                     dry_run,
                     started_by: identity.0,
                 };
@@ -130,6 +130,25 @@ async fn run_upload(
         status: StatusCode::BAD_REQUEST,
         message: "No file was sent (form field `file`).".into(),
     })
+}
+
+/// Longest file name kept, in characters; the database holds at most 1024.
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// The name an upload is recorded under: a longer one keeps its end (where the extension is),
+/// an empty or missing one becomes `upload.csv`, so no name can fail the import.
+fn file_name(sent: Option<&str>) -> String {
+    let sent = sent.unwrap_or_default();
+    let count = sent.chars().count();
+    let kept: String = sent
+        .chars()
+        .skip(count.saturating_sub(MAX_FILE_NAME_CHARS))
+        .collect();
+    if kept.is_empty() {
+        "upload.csv".to_owned()
+    } else {
+        kept
+    }
 }
 
 async fn import_field(

@@ -532,7 +532,7 @@ async fn two_replicas_never_both_act() {
 }
 
 /// The ServiceAccount, Role and RoleBinding the chart renders in `template`.
-fn chart_rbac(namespace: &str, template: &str) -> (ServiceAccount, Role, RoleBinding) {
+pub(crate) fn chart_rbac(namespace: &str, template: &str) -> (ServiceAccount, Role, RoleBinding) {
     let helm = super::k8s_tools_var("env", "PAYMENTS_HELM");
     let output = std::process::Command::new(&helm)
         .args(["template", "payments"])

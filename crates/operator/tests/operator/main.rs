@@ -2,6 +2,7 @@
 //! `scripts/k8s-tools`): the structural schema is accepted, objects validate, status works.
 
 mod controller;
+mod rbac;
 
 use std::time::Duration;
 

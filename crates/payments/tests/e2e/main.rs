@@ -5,6 +5,7 @@ mod crash;
 mod faults;
 mod metrics;
 mod outage;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,7 @@
 // Content-Security-Policy violation is one).
 // Usage: node dashboard.mjs BASE_URL SCREENSHOT_PATH
 import { chromium } from "playwright-core";
+import { watch } from "./watch.mjs";
 
 const [base, screenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -15,17 +16,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  // Failed requests are told by their URL below; the browser's own favicon request is not ours.
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) { errors.push(message.text()); }
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("response", (response) => {
-    if (response.status() >= 400 && new URL(response.url()).pathname !== "/favicon.ico") {
-      errors.push(`${response.status()} ${response.url()}`);
-    }
-  });
+  const { errors, violations } = await watch(page);
   const response = await page.goto(`${base}/dashboard`);
   const charts = () => page.evaluate(() => Array.from(document.querySelectorAll("[data-question]"), (element) => ({
     slug: element.getAttribute("data-question"),
@@ -43,7 +34,7 @@ try {
   const refreshed = await charts();
   const navigation = await page.evaluate(() => Array.from(document.querySelectorAll("header nav a"), (a) => a.getAttribute("href")));
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ status: response.status(), first, refreshed, navigation, errors }));
+  console.log(JSON.stringify({ status: response.status(), first, refreshed, navigation, errors, violations }));
 } finally {
   await browser.close();
 }

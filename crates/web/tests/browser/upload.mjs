@@ -1,7 +1,9 @@
 // Uploads a CSV through the real upload page in headless Chromium, waits until the import's
-// progress reaches "done", saves a full-page screenshot and prints what the page showed as JSON.
+// progress reaches "done", saves a full-page screenshot and prints what the page showed as JSON,
+// with any console errors and Content-Security-Policy violations on either page.
 // Usage: node upload.mjs BASE_URL CSV_PATH SCREENSHOT_PATH
 import { chromium } from "playwright-core";
+import { watch } from "./watch.mjs";
 
 const [base, csv, screenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -14,7 +16,12 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const { errors, violations } = await watch(page);
   await page.goto(`${base}/imports/new`);
+  // The page's own script (a static file) took over the form: proof it was allowed to run.
+  // Told, not thrown: a refused script must show up as the policy violation it is.
+  const scriptRan = await page.waitForFunction(() => document.documentElement.hasAttribute("data-upload-ready"), null, { timeout: 10000 })
+    .then(() => true, () => false);
   await page.setInputFiles("input[type=file]", csv);
   await Promise.all([
     page.waitForURL(/\/imports\/[0-9a-f-]{36}$/, { timeout: 60000 }),
@@ -30,6 +37,9 @@ try {
     suspicious: document.querySelectorAll("#suspicious tr").length - 1,
     message: document.querySelector(".msg")?.textContent ?? "",
   }));
+  shown.scriptRan = scriptRan;
+  shown.errors = errors;
+  shown.violations = violations;
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(JSON.stringify(shown));
 } finally {

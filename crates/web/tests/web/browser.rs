@@ -14,6 +14,21 @@ const SETUP: &str = "the browser test needs Debian's chromium and playwright-cor
      run `scripts/test` (it installs both), or `apt-get install chromium` and \
      `npm ci --prefix crates/web/tests/browser`";
 
+/// The browser reported no console error and no Content-Security-Policy violation: the pages
+/// work under the app's strict policy (no inline script or style anywhere).
+fn assert_no_complaints(shown: &Value) {
+    assert_eq!(
+        shown["violations"],
+        Value::Array(vec![]),
+        "Content-Security-Policy violations: {shown}"
+    );
+    assert_eq!(
+        shown["errors"],
+        Value::Array(vec![]),
+        "console errors: {shown}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploading_through_the_page_shows_both_tables_and_reaches_done() {
     let dir = payments_testkit::repo_root().join("crates/web/tests/browser");
@@ -56,6 +71,11 @@ async fn uploading_through_the_page_shows_both_tables_and_reaches_done() {
         String::from_utf8_lossy(&output.stderr)
     );
     let shown: Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("the page report");
+    assert_no_complaints(&shown);
+    assert_eq!(
+        shown["scriptRan"], true,
+        "the upload page's script ran: {shown}"
+    );
     assert_eq!(shown["status"], named(ImportStatus::Done), "{shown}");
     assert!(
         shown["message"]
@@ -121,11 +141,7 @@ async fn the_dashboard_in_chromium_draws_every_chart_and_refreshes() {
     );
     let shown: Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("the page report");
     assert_eq!(shown["status"], 200, "{shown}");
-    assert_eq!(
-        shown["errors"],
-        Value::Array(vec![]),
-        "no console errors, so nothing the page's policy refused"
-    );
+    assert_no_complaints(&shown);
     assert!(
         shown["navigation"]
             .as_array()

@@ -6,6 +6,7 @@ mod dashboard;
 mod hostile;
 mod identity;
 mod samples;
+mod security;
 mod traces;
 
 use std::net::SocketAddr;
@@ -51,6 +52,16 @@ pub async fn spawn_app_with_hook(max_upload_bytes: usize, hook: Option<ImportHoo
 }
 
 pub async fn spawn_app_with(config: WebConfig, hook: Option<ImportHook>) -> App {
+    spawn_app_storing(config, hook, |objects| objects.clone()).await
+}
+
+/// As [`spawn_app_with`], but the app stores uploads through `store(test bucket)`, for example
+/// one with wrong credentials; `App::objects` stays the working one.
+pub async fn spawn_app_storing(
+    config: WebConfig,
+    hook: Option<ImportHook>,
+    store: impl FnOnce(&ObjectStore) -> ObjectStore,
+) -> App {
     let db = TestDb::create().await;
     let topic = unique_name("import-payments-events");
     let stream_topic = unique_name("payments-events");
@@ -60,7 +71,7 @@ pub async fn spawn_app_with(config: WebConfig, hook: Option<ImportHook>) -> App 
     objects.ensure_bucket().await.expect("bucket");
     let pipeline = Pipeline::new(
         db.pool.clone(),
-        objects.clone(),
+        store(&objects),
         payments_testkit::producer(),
         topic.clone(),
         payments_csv::Options::default(),
@@ -179,6 +190,15 @@ impl App {
 
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect(sql)
+    }
+
+    /// A count whose query binds one text parameter (`$1`).
+    pub async fn count_bound(&self, sql: &str, value: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(value)
             .fetch_one(&self.db.pool)
             .await
             .expect(sql)
