@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod event;
 pub mod money;
+pub mod object_key;
 pub mod reference;
 pub mod time;
 pub mod validate;
