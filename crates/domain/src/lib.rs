@@ -10,6 +10,9 @@ pub mod reference;
 pub mod time;
 pub mod validate;
 
+#[cfg(test)]
+mod properties;
+
 pub use event::{ImportEvent, StreamEvent};
 pub use reference::ReferenceData;
 pub use validate::{
