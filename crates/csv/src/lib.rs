@@ -16,6 +16,8 @@ mod analyse;
 mod error;
 mod hashing;
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod in_memory;
 mod records;
 pub mod samples;
