@@ -19,6 +19,8 @@ mod hashing;
 mod hostile;
 #[cfg(test)]
 mod in_memory;
+#[cfg(test)]
+mod properties;
 mod records;
 pub mod samples;
 mod spill;
