@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(dry.invalid_rows <= dry.unique);
 
-    if data.len() % 16 == 0 {
+    if data.len().is_multiple_of(16) {
         let spilling = Options {
             memory_rows: 2,
             ..Options::default()
