@@ -76,7 +76,10 @@ pub enum ImportError {
     Empty,
     #[error("the file has a header but no data rows")]
     HeaderOnly,
-    #[error("the header has {found} columns, more than the limit of {max}")]
+    /// `found` is where reading stopped, a lower bound: a hostile header is never read whole.
+    #[error(
+        "the header has more than the limit of {max} columns (reading stopped at column {found})"
+    )]
     TooManyColumns { found: usize, max: usize },
     #[error("the header is wrong: {}", header_problems(.missing, .unknown, .repeated))]
     Header {

@@ -16,7 +16,11 @@ mod analyse;
 mod error;
 mod hashing;
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod in_memory;
+#[cfg(test)]
+mod properties;
 mod records;
 pub mod samples;
 mod spill;

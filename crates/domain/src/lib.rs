@@ -5,9 +5,13 @@
 pub mod demo;
 pub mod event;
 pub mod money;
+pub mod object_key;
 pub mod reference;
 pub mod time;
 pub mod validate;
+
+#[cfg(test)]
+mod properties;
 
 pub use event::{ImportEvent, StreamEvent};
 pub use reference::ReferenceData;

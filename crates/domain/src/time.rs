@@ -1,6 +1,6 @@
 //! Timestamps in the two forms the platform receives.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
 
 /// Why a timestamp is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,11 +23,24 @@ pub fn parse_timestamp(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, 
             })?;
             Ok::<_, ()>(naive.and_utc())
         })
-        .map_err(|_| TimestampError::Unparsable(crate::money::shorten(text)))?;
+        .ok()
+        .and_then(fold_leap_second)
+        .ok_or_else(|| TimestampError::Unparsable(crate::money::shorten(text)))?;
     if parsed > now + TimeDelta::days(1) {
         return Err(TimestampError::Future(text.to_owned()));
     }
     Ok(parsed)
+}
+
+/// chrono accepts second `60` in any minute and keeps it as a leap second, which prints back as
+/// `:60` and is not the instant PostgreSQL stores (it reads `:60` as the next minute's first
+/// second). Found by fuzzing; read it as PostgreSQL does so every layer agrees on the instant.
+fn fold_leap_second(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let nanos = t.nanosecond();
+    if nanos < 1_000_000_000 {
+        return Some(t);
+    }
+    DateTime::from_timestamp(t.timestamp().checked_add(1)?, nanos - 1_000_000_000)
 }
 
 /// The CSV form, used by the sample files and the importer's reports.
@@ -53,6 +66,17 @@ mod tests {
         assert_eq!(b, c);
         assert_eq!(c, d);
         assert_eq!(format_csv_timestamp(a), "2025-07-07 01:03:41 UTC");
+    }
+
+    #[test]
+    fn a_leap_second_is_the_next_minutes_first_second() {
+        // Regression (fuzz target `timestamp`): `:60` used to stay a leap second that printed
+        // back as `:60` and differed from what PostgreSQL stores.
+        let t = parse_timestamp("2025-07-07 01:03:60.1+20:00", now()).unwrap();
+        assert_eq!(t, parse_timestamp("2025-07-06T05:04:00.1Z", now()).unwrap());
+        let csv = parse_timestamp("2025-07-07 01:03:60 UTC", now()).unwrap();
+        assert_eq!(format_csv_timestamp(csv), "2025-07-07 01:04:00 UTC");
+        assert_eq!(parse_timestamp(&format_csv_timestamp(csv), now()), Ok(csv));
     }
 
     #[test]

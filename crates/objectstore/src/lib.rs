@@ -8,10 +8,13 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+// The sanitiser is pure, so it lives in the light domain crate (fuzzed without the AWS SDK);
+// re-exported so callers keep `payments_objectstore::object_key`.
+pub use payments_domain::object_key::object_key;
 
 /// Size of each multipart part (S3's minimum is 5 MiB for all but the last).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -321,73 +324,4 @@ async fn read_part<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>> {
     let mut limited = reader.take(PART_SIZE as u64);
     limited.read_to_end(&mut buffer).await?;
     Ok(buffer)
-}
-
-/// The original platform's naming, `<stem>_<YYYYmmdd_HHMMSS>.csv`, from a file name a browser
-/// sent: any directory part is dropped and only `[A-Za-z0-9._-]` is kept, so a name such as
-/// `../../x.csv` can never address anything outside the bucket's top level.
-pub fn object_key(file_name: &str, at: DateTime<Utc>) -> String {
-    let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let stem = base
-        .strip_suffix(".csv")
-        .or_else(|| base.strip_suffix(".CSV"))
-        .unwrap_or(base);
-    let mut clean: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    clean = clean.trim_matches('_').to_owned();
-    clean.truncate(100);
-    if clean.is_empty() {
-        clean.push_str("upload");
-    }
-    format!("{clean}_{}.csv", at.format("%Y%m%d_%H%M%S"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at() -> DateTime<Utc> {
-        "2025-07-07T01:03:41Z".parse().unwrap()
-    }
-
-    #[test]
-    fn keys_follow_the_original_naming() {
-        assert_eq!(
-            object_key("huge_load_transactions.csv", at()),
-            "huge_load_transactions_20250707_010341.csv"
-        );
-    }
-
-    #[test]
-    fn keys_cannot_escape_the_bucket() {
-        assert_eq!(object_key("../../x.csv", at()), "x_20250707_010341.csv");
-        assert_eq!(
-            object_key("..\\..\\evil.csv", at()),
-            "evil_20250707_010341.csv"
-        );
-        assert_eq!(
-            object_key("/etc/passwd", at()),
-            "passwd_20250707_010341.csv"
-        );
-        assert_eq!(object_key("..", at()), "upload_20250707_010341.csv");
-        assert_eq!(object_key("", at()), "upload_20250707_010341.csv");
-        assert_eq!(
-            object_key("my file (1).csv", at()),
-            "my_file__1_20250707_010341.csv"
-        );
-        assert_eq!(
-            object_key("<script>.csv", at()),
-            "script_20250707_010341.csv"
-        );
-        let long = "a".repeat(1000);
-        assert!(object_key(&long, at()).len() < 130);
-    }
 }
