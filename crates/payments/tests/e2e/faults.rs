@@ -22,11 +22,17 @@ const OUTAGE: Duration = Duration::from_secs(20);
 
 /// `scripts/stack <command>` (with the environment's PAYMENTS_STACK_DIR, like the tests').
 pub fn stack(command: &str) {
-    let status = std::process::Command::new(repo_root().join("scripts/stack"))
+    let output = std::process::Command::new(repo_root().join("scripts/stack"))
         .arg(command)
-        .status()
+        .output()
         .expect("run scripts/stack");
-    assert!(status.success(), "scripts/stack {command} failed");
+    assert!(
+        output.status.success(),
+        "scripts/stack {command} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Starts a stopped service again however the test ends.
