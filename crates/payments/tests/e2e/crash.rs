@@ -8,7 +8,9 @@ use payments_testkit::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{count, free_addr, kill, spawn_ingester, Topics, CAUGHT_UP_TIMEOUT, SERIAL};
+use crate::{
+    assert_rejected_once, count, free_addr, kill, spawn_ingester, Topics, CAUGHT_UP_TIMEOUT, SERIAL,
+};
 
 const STREAM_EVENTS: usize = 150_000;
 const IMPORT_ROWS: usize = 50_000;
@@ -148,17 +150,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     )
     .await;
     assert_eq!(imported, Some(IMPORT_ROWS as i64));
-    let rejected: (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT (topic, partition, kafka_offset)) FROM rejected_events",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("count");
-    assert_eq!(
-        rejected,
-        (BAD_EVENTS as i64, BAD_EVENTS as i64),
-        "each bad event rejected exactly once"
-    );
+    assert_rejected_once(&db.pool, BAD_EVENTS as i64).await;
     db.drop_database().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }

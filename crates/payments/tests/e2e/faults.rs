@@ -15,7 +15,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::{
-    count, free_addr, kill, spawn_ingester, spawn_role, Topics, CAUGHT_UP_TIMEOUT, SERIAL,
+    assert_rejected_once, count, free_addr, kill, spawn_ingester, spawn_role, Topics,
+    CAUGHT_UP_TIMEOUT, SERIAL,
 };
 
 const OUTAGE: Duration = Duration::from_secs(20);
@@ -117,19 +118,7 @@ async fn assert_stream_landed_exactly(pool: &sqlx::PgPool, topic: &str, at_least
         sent.len()
     );
     let stored = stored_stream(pool).await;
-    let missing = sent.keys().filter(|id| !stored.contains_key(id)).count();
-    let extra = stored.keys().filter(|id| !sent.contains_key(id)).count();
-    let differing = sent
-        .iter()
-        .filter(|(id, s)| stored.get(id).is_some_and(|t| t != *s))
-        .count();
-    assert_eq!(
-        (missing, extra, differing),
-        (0, 0, 0),
-        "{} sent, {} stored: missing, extra, differing",
-        sent.len(),
-        stored.len()
-    );
+    assert_same_rows("events sent", &sent, &stored);
     let (rows, distinct): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT transaction_id) FROM transactions")
             .fetch_one(pool)
@@ -170,16 +159,25 @@ async fn assert_import_landed_exactly(pool: &sqlx::PgPool, csv: &[u8]) {
     .expect("stored rows");
     let stored: BTreeMap<i64, Decimal> = rows.iter().copied().collect();
     assert_eq!(rows.len(), stored.len(), "no row twice");
-    let missing = expected.keys().filter(|r| !stored.contains_key(r)).count();
-    let extra = stored.keys().filter(|r| !expected.contains_key(r)).count();
+    assert_same_rows("unique rows", &expected, &stored);
+}
+
+/// `stored` has exactly the keys of `expected`, each with the same value.
+fn assert_same_rows<K: Ord, V: PartialEq>(
+    what: &str,
+    expected: &BTreeMap<K, V>,
+    stored: &BTreeMap<K, V>,
+) {
+    let missing = expected.keys().filter(|k| !stored.contains_key(k)).count();
+    let extra = stored.keys().filter(|k| !expected.contains_key(k)).count();
     let differing = expected
         .iter()
-        .filter(|(r, a)| stored.get(r).is_some_and(|s| s != *a))
+        .filter(|(k, v)| stored.get(k).is_some_and(|s| s != *v))
         .count();
     assert_eq!(
         (missing, extra, differing),
         (0, 0, 0),
-        "{} unique rows, {} stored: missing, extra, differing",
+        "{} {what}, {} stored: missing, extra, differing",
         expected.len(),
         stored.len()
     );
@@ -690,17 +688,7 @@ async fn sigkill_during_a_rebalance_loses_and_duplicates_nothing() {
         "killed mid-stream ({killed_at:?})"
     );
     assert_stream_landed_exactly(&db.pool, &topics.stream, EVENTS as usize).await;
-    let rejected: (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT (topic, partition, kafka_offset)) FROM rejected_events",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("count");
-    assert_eq!(
-        rejected,
-        (BAD as i64, BAD as i64),
-        "each bad event rejected once"
-    );
+    assert_rejected_once(&db.pool, BAD as i64).await;
     db.drop_database().await;
 }
 

@@ -79,6 +79,17 @@ pub fn free_addr() -> String {
     listener.local_addr().expect("addr").to_string()
 }
 
+/// `bad` records were rejected, each exactly once.
+pub async fn assert_rejected_once(pool: &sqlx::PgPool, bad: i64) {
+    let rejected: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT (topic, partition, kafka_offset)) FROM rejected_events",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!(rejected, (bad, bad), "each bad event rejected exactly once");
+}
+
 pub async fn count(pool: &sqlx::PgPool, sql: &str) -> Option<i64> {
     sqlx::query_scalar(sql).fetch_one(pool).await.ok()
 }
