@@ -121,6 +121,27 @@ async fn form_token(app: &App) -> (String, String) {
     (cookie, token)
 }
 
+/// The upload form posted as a browser would: cookie, token and `csv` as the file part.
+async fn post_form(
+    app: &App,
+    (cookie, token): (String, String),
+    file_name: &str,
+    csv: String,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(csv.into_bytes()).file_name(file_name.to_owned());
+    app.client
+        .post(app.url("/imports"))
+        .header("cookie", cookie)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", token)
+                .part("file", part),
+        )
+        .send()
+        .await
+        .expect("post")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_and_every_error_carries_the_security_headers() {
     let app = spawn_app(64 * 1024).await;
@@ -437,20 +458,13 @@ async fn a_form_post_without_the_right_token_is_refused_and_records_nothing() {
     );
 
     // The right pair goes through: the refusals above were the token's doing.
-    let part = reqwest::multipart::Part::bytes(format!("{HEADER}\n{}", valid_line(9)).into_bytes())
-        .file_name("csrf.csv");
-    let response = app
-        .client
-        .post(app.url("/imports"))
-        .header("cookie", cookie)
-        .multipart(
-            reqwest::multipart::Form::new()
-                .text("csrf_token", token)
-                .part("file", part),
-        )
-        .send()
-        .await
-        .expect("post");
+    let response = post_form(
+        &app,
+        (cookie, token),
+        "csrf.csv",
+        format!("{HEADER}\n{}", valid_line(9)),
+    )
+    .await;
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(app.count("SELECT count(*) FROM imports").await, 1);
     app.stop().await;
@@ -797,21 +811,13 @@ async fn an_upload_with_wrong_s3_credentials_does_not_echo_any_secret() {
         )
         .await;
     assert_eq!(status, 503, "{body}");
-    let (cookie, token) = form_token(&app).await;
-    let part = reqwest::multipart::Part::bytes(format!("{HEADER}\n{}", valid_line(2)).into_bytes())
-        .file_name("creds.csv");
-    let page = app
-        .client
-        .post(app.url("/imports"))
-        .header("cookie", cookie)
-        .multipart(
-            reqwest::multipart::Form::new()
-                .text("csrf_token", token)
-                .part("file", part),
-        )
-        .send()
-        .await
-        .expect("post");
+    let page = post_form(
+        &app,
+        form_token(&app).await,
+        "creds.csv",
+        format!("{HEADER}\n{}", valid_line(2)),
+    )
+    .await;
     assert_eq!(page.status().as_u16(), 503);
     let page = page.text().await.expect("html");
     assert!(page.contains("Upload failed"), "{page}");
