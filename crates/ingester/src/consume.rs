@@ -69,19 +69,30 @@ pub(crate) async fn run(
     consumer.subscribe(&[&config.stream_topic, &config.import_topic])?;
     tracing::info!(group = %config.group_id, topics = ?[&config.stream_topic, &config.import_topic], "ingester consuming");
 
-    // Two batches in flight at most: one being written, one being filled.
-    let (batches, pending) = mpsc::channel::<Collected>(1);
-    let writer = tokio::spawn(write::run(
-        pending,
-        pool.clone(),
-        consumer.clone(),
-        config.group_id.clone(),
-        retry.clone(),
-    ));
+    // Each writer owns the partitions `partition % writers` and has its own connection, so
+    // PostgreSQL works on as many batches at once; per partition, batches stay in order. Two
+    // batches per writer in flight at most: one being written, one being filled.
+    let mut writers = Vec::with_capacity(config.writers);
+    let mut handles = Vec::with_capacity(config.writers);
+    for _ in 0..config.writers {
+        let (batches, pending) = mpsc::channel::<Collected>(1);
+        handles.push(tokio::spawn(write::run(
+            pending,
+            pool.clone(),
+            consumer.clone(),
+            config.group_id.clone(),
+            config.write_path,
+            retry.clone(),
+        )));
+        writers.push(batches);
+    }
 
     while !shutdown.is_cancelled() {
-        let Collected { mut batch, traces } =
-            collect(&consumer, &config, &refs.data, &health, &shutdown).await;
+        let Collected {
+            mut batch,
+            traces,
+            produced_at,
+        } = collect(&consumer, &config, &refs.data, &health, &shutdown).await;
         if batch.records.is_empty() {
             continue;
         }
@@ -102,17 +113,60 @@ pub(crate) async fn run(
                 revalidate(&mut batch, &config, &refs.data);
             }
         }
-        if batches.send(Collected { batch, traces }).await.is_err() {
+        let collected = Collected {
+            batch,
+            traces,
+            produced_at,
+        };
+        if !hand_over(collected, &writers).await {
             break;
         }
     }
-    drop(batches);
-    let result = writer
-        .await
-        .map_err(|e| crate::IngesterError::Config(format!("writer task failed: {e}")))?;
+    drop(writers);
+    let mut result = Ok(());
+    for handle in handles {
+        let done = handle
+            .await
+            .map_err(|e| crate::IngesterError::Config(format!("writer task failed: {e}")))
+            .and_then(|written| written);
+        if result.is_ok() {
+            result = done;
+        }
+    }
     health.set_stopped();
     consumer.unsubscribe();
     result
+}
+
+/// Splits a batch by partition among the writers and hands each its part; false once a writer
+/// has stopped.
+async fn hand_over(collected: Collected, writers: &[mpsc::Sender<Collected>]) -> bool {
+    if writers.len() == 1 {
+        return writers[0].send(collected).await.is_ok();
+    }
+    let mut parts: Vec<Collected> = (0..writers.len())
+        .map(|_| Collected {
+            batch: Batch::default(),
+            traces: collected.traces.clone(),
+            produced_at: Vec::new(),
+        })
+        .collect();
+    for (record, produced) in collected
+        .batch
+        .records
+        .into_iter()
+        .zip(collected.produced_at)
+    {
+        let part = &mut parts[record.partition.unsigned_abs() as usize % writers.len()];
+        part.batch.records.push(record);
+        part.produced_at.push(produced);
+    }
+    for (part, writer) in parts.into_iter().zip(writers) {
+        if !part.batch.records.is_empty() && writer.send(part).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 struct References {
@@ -128,6 +182,9 @@ const MAX_LINKS: usize = 64;
 pub(crate) struct Collected {
     pub batch: Batch,
     pub traces: Vec<SpanContext>,
+    /// Each record's Kafka timestamp (ms since the epoch, as its producer set it), for the
+    /// produce-to-commit latency; one per record, in the same order.
+    pub produced_at: Vec<Option<i64>>,
 }
 
 /// Reads until the batch is full, the linger time after its first record has passed, or shutdown.
@@ -140,6 +197,7 @@ async fn collect(
 ) -> Collected {
     let mut records = Vec::with_capacity(config.batch_size.min(100_000));
     let mut traces = TraceLinks::new(MAX_LINKS);
+    let mut produced_at = Vec::with_capacity(records.capacity());
     let now = Utc::now();
     // Until the first record arrives, wake up now and then to notice shutdown.
     let mut linger = pin!(tokio::time::sleep(Duration::from_secs(1)));
@@ -156,6 +214,7 @@ async fn collect(
                         linger.as_mut().reset(tokio::time::Instant::now() + config.linger);
                     }
                     records.push(classify(&message, config, refs, now));
+                    produced_at.push(message.timestamp().to_millis());
                     traces.add(message.headers());
                 }
                 Err(e) => {
@@ -176,6 +235,7 @@ async fn collect(
     Collected {
         batch: Batch { records },
         traces: traces.into_links(),
+        produced_at,
     }
 }
 

@@ -33,6 +33,8 @@ payments_runtime::metrics! {
         kafka_up: Gauge,
         /// Seconds from a batch's hand-over to its commit, retries included.
         batch_seconds: Histogram = payments_runtime::latency_buckets(),
+        /// Seconds from a record's Kafka timestamp (set by its producer) to its batch's commit.
+        produce_to_commit_seconds: Histogram = payments_runtime::latency_buckets(),
         /// Records per committed batch (1 to 65,536).
         batch_records: Histogram = payments_runtime::exponential_buckets(1.0, 2.0, 17),
         /// Records of a partition not yet committed by this group (librdkafka's statistics).

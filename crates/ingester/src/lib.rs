@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use health::{Health, Metrics};
+pub use payments_store::WritePath;
 
 /// Everything the ingester needs to know.
 #[derive(Debug, Clone)]
@@ -37,6 +38,10 @@ pub struct IngesterConfig {
     pub max_backoff: Duration,
     /// How often published imports are checked for completion (every row ingested or rejected).
     pub finalise_interval: Duration,
+    /// How a batch's rows reach the table (the benchmark compares both).
+    pub write_path: WritePath,
+    /// Batches written at once, each on its own connection, partitions split among them.
+    pub writers: usize,
 }
 
 impl Default for IngesterConfig {
@@ -46,10 +51,12 @@ impl Default for IngesterConfig {
             stream_topic: payments_stream::PAYMENTS_TOPIC.into(),
             import_topic: payments_stream::IMPORT_TOPIC.into(),
             batch_size: 5000,
-            linger: Duration::from_millis(100),
+            linger: Duration::from_millis(10),
             http_addr: None,
             max_backoff: Duration::from_secs(5),
             finalise_interval: Duration::from_secs(1),
+            write_path: WritePath::default(),
+            writers: 3,
         }
     }
 }
@@ -75,6 +82,11 @@ impl IngesterConfig {
         if self.batch_size == 0 {
             return Err(IngesterError::Config(
                 "batch size must be at least 1".into(),
+            ));
+        }
+        if self.writers == 0 || self.writers > 16 {
+            return Err(IngesterError::Config(
+                "writers must be between 1 and 16".into(),
             ));
         }
         if self.finalise_interval.is_zero() {

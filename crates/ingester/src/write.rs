@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payments_runtime::backon::Retryable;
-use payments_store::{write_batch, Batch, PgPool, RecordOutcome, StoreError};
+use payments_store::{write_batch_via, Batch, PgPool, RecordOutcome, StoreError, WritePath};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -61,9 +61,15 @@ pub(crate) async fn run(
     pool: PgPool,
     consumer: Arc<StreamConsumer<ResumeFromDatabase>>,
     group: String,
+    path: WritePath,
     retry: Retry,
 ) -> Result<()> {
-    while let Some(Collected { batch, traces }) = pending.recv().await {
+    while let Some(Collected {
+        batch,
+        traces,
+        produced_at,
+    }) = pending.recv().await
+    {
         // Linked, not parented: one batch serves many uploads and events.
         let span = tracing::info_span!(
             "write_batch",
@@ -76,7 +82,9 @@ pub(crate) async fn run(
         }
         let started = Instant::now();
         let Some(outcome) = retry
-            .database("write batch", || write_batch(&pool, &group, &batch))
+            .database("write batch", || {
+                write_batch_via(&pool, &group, &batch, path)
+            })
             .instrument(span.clone())
             .await
         else {
@@ -92,6 +100,12 @@ pub(crate) async fn run(
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
         metrics.batch_records.observe(batch.records.len() as f64);
+        let committed_ms = chrono::Utc::now().timestamp_millis();
+        for produced in produced_at.into_iter().flatten() {
+            // A producer's clock ahead of ours would read as negative; count it as zero.
+            let seconds = (committed_ms - produced).max(0) as f64 / 1e3;
+            metrics.produce_to_commit_seconds.observe(seconds);
+        }
         metrics.batches_committed.inc();
         metrics.transactions_upserted.inc_by(outcome.upserted);
         for (kind, count) in &outcome.rejected_by_kind {

@@ -426,7 +426,7 @@ struct IngesterArgs {
     #[arg(long, env = "PAYMENTS_BATCH_SIZE", default_value_t = 5000)]
     batch_size: usize,
     /// How long a partial batch waits for more records (`100ms`, `1s`).
-    #[arg(long, env = "PAYMENTS_BATCH_LINGER", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, env = "PAYMENTS_BATCH_LINGER", default_value = "10ms", value_parser = parse_duration)]
     linger: Duration,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -437,6 +437,14 @@ struct IngesterArgs {
     /// How often published imports are checked for completion (every row ingested or rejected).
     #[arg(long, env = "PAYMENTS_FINALISE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     finalise_interval: Duration,
+    /// How a batch reaches the table: `staged` (binary COPY into a session-local table, then one
+    /// merge) or `unnest` (one INSERT with the rows as array parameters).
+    #[arg(long, env = "PAYMENTS_WRITE_PATH", default_value = "staged")]
+    write_path: payments_ingester::WritePath,
+    /// Batches written at once, each on its own database connection (partitions are split among
+    /// them; more than the partitions this process owns is useless).
+    #[arg(long, env = "PAYMENTS_WRITERS", default_value_t = 3)]
+    writers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -590,6 +598,8 @@ impl Cli {
                     http_addr: Some(args.http_addr),
                     max_backoff: args.max_backoff,
                     finalise_interval: args.finalise_interval,
+                    write_path: args.write_path,
+                    writers: args.writers,
                 };
                 let ingester =
                     payments_ingester::start(config, pool, kafka, shutdown_on_signal()).await?;

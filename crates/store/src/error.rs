@@ -13,6 +13,9 @@ pub enum StoreError {
         column: String,
         type_name: String,
     },
+    /// A value sqlx could not encode for a binary `COPY`.
+    #[error("encoding a row for COPY failed: {0}")]
+    Encode(String),
     /// PostgreSQL's message only: its context would quote the statement, password included.
     #[error("setting up a login role failed: {0}")]
     Role(String),
@@ -28,6 +31,7 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(db)) => db
                 .code()
                 .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
+            StoreError::Encode(_) => true,
             _ => false,
         }
     }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use payments_domain::validate::RejectKind;
 use payments_domain::Payment;
 use rust_decimal::Decimal;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgArgumentBuffer;
+use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::{Result, StoreError};
@@ -102,6 +103,16 @@ pub async fn load_offsets(
 /// the set (a user deleted since validation, say), the rows are retried one by one under
 /// savepoints and the refused ones become rejections with the database's reason.
 pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> Result<BatchOutcome> {
+    write_batch_via(pool, group, batch, WritePath::default()).await
+}
+
+/// [`write_batch`] by a chosen [`WritePath`] (the benchmark measures both).
+pub async fn write_batch_via(
+    pool: &PgPool,
+    group: &str,
+    batch: &Batch,
+    path: WritePath,
+) -> Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
     let resume = lock_offsets(&mut tx, group, batch).await?;
     let mut fresh: Vec<&Record> = Vec::with_capacity(batch.records.len());
@@ -123,9 +134,10 @@ pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> Result<Ba
 
     let payments = last_per_transaction(&fresh);
     let mut refused = Vec::new();
-    let upserted = match upsert_payments(
+    let upserted = match upsert_with(
         &mut tx,
         &payments.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        path,
     )
     .await
     {
@@ -201,7 +213,8 @@ async fn lock_offsets<'b>(
         .collect())
 }
 
-/// Keeps, per `transaction_id`, the last valid record of the batch (in consumption order).
+/// Keeps, per `transaction_id`, the last valid record of the batch (in consumption order),
+/// sorted by `transaction_id` so the primary key's index is walked in order, not at random.
 fn last_per_transaction<'a>(records: &[&'a Record]) -> Vec<(&'a Record, &'a Payment)> {
     let mut position: HashMap<Uuid, usize> = HashMap::new();
     let mut out: Vec<(&Record, &Payment)> = Vec::new();
@@ -216,6 +229,7 @@ fn last_per_transaction<'a>(records: &[&'a Record]) -> Vec<(&'a Record, &'a Paym
             }
         }
     }
+    out.sort_unstable_by_key(|(_, p)| p.transaction_id);
     out
 }
 
@@ -255,12 +269,15 @@ impl Columns {
     }
 }
 
-const UPSERT: &str = "
-INSERT INTO transactions AS t (transaction_id, sender_id, receiver_id, amount, currency_id,
-    transaction_date, status, source, import_id, import_row, suspicious)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::int[],
-    $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::int8[], $11::bool[])
-ON CONFLICT (transaction_id) DO UPDATE SET
+/// The conflict rule both write paths share: the last record wins, an identical one changes
+/// nothing (so `modified_at` only moves on a real change).
+macro_rules! upsert_from {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO transactions AS t (transaction_id, sender_id, receiver_id, amount,
+                currency_id, transaction_date, status, source, import_id, import_row, suspicious) ",
+            $source,
+            " ON CONFLICT (transaction_id) DO UPDATE SET
     sender_id = EXCLUDED.sender_id, receiver_id = EXCLUDED.receiver_id, amount = EXCLUDED.amount,
     currency_id = EXCLUDED.currency_id, transaction_date = EXCLUDED.transaction_date,
     status = EXCLUDED.status, source = EXCLUDED.source, import_id = EXCLUDED.import_id,
@@ -270,14 +287,81 @@ WHERE (t.sender_id, t.receiver_id, t.amount, t.currency_id, t.transaction_date, 
    IS DISTINCT FROM
       (EXCLUDED.sender_id, EXCLUDED.receiver_id, EXCLUDED.amount, EXCLUDED.currency_id,
        EXCLUDED.transaction_date, EXCLUDED.status, EXCLUDED.source, EXCLUDED.import_id,
-       EXCLUDED.import_row, EXCLUDED.suspicious)";
+       EXCLUDED.import_row, EXCLUDED.suspicious)"
+        )
+    };
+}
+
+const UPSERT_UNNEST: &str = upsert_from!(
+    "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::int[],
+    $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::int8[], $11::bool[])"
+);
+
+const UPSERT_STAGED: &str = upsert_from!("SELECT * FROM ingest_staging");
+
+/// A session-local table the batch is `COPY`ed into; emptied at every commit.
+const CREATE_STAGING: &str = "DO $$ BEGIN
+    IF to_regclass('pg_temp.ingest_staging') IS NULL THEN
+        CREATE TEMP TABLE ingest_staging (
+            transaction_id uuid, sender_id uuid, receiver_id uuid, amount numeric,
+            currency_id integer, transaction_date timestamptz, status text, source text,
+            import_id uuid, import_row bigint, suspicious boolean
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+END $$";
+
+/// How a batch's rows reach `transactions`. Both give the same rows; which is faster is a
+/// question for `scripts/bench ingest`, which measures both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WritePath {
+    /// One `INSERT … SELECT FROM unnest(arrays)` with the rows as bind parameters.
+    Unnest,
+    /// Binary `COPY` into a session-local staging table, then one `INSERT … SELECT`.
+    #[default]
+    Staged,
+}
+
+impl WritePath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WritePath::Unnest => "unnest",
+            WritePath::Staged => "staged",
+        }
+    }
+}
+
+impl std::str::FromStr for WritePath {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "unnest" => Ok(WritePath::Unnest),
+            "staged" => Ok(WritePath::Staged),
+            other => Err(format!("{other:?} is not a write path (staged, unnest)")),
+        }
+    }
+}
 
 async fn upsert_payments(conn: &mut PgConnection, payments: &[&Payment]) -> Result<u64> {
+    upsert_with(conn, payments, WritePath::Unnest).await
+}
+
+async fn upsert_with(
+    conn: &mut PgConnection,
+    payments: &[&Payment],
+    path: WritePath,
+) -> Result<u64> {
     if payments.is_empty() {
         return Ok(0);
     }
+    match path {
+        WritePath::Unnest => upsert_unnest(conn, payments).await,
+        WritePath::Staged => upsert_staged(conn, payments).await,
+    }
+}
+
+async fn upsert_unnest(conn: &mut PgConnection, payments: &[&Payment]) -> Result<u64> {
     let c = Columns::new(payments);
-    let done = sqlx::query(UPSERT)
+    let done = sqlx::query(UPSERT_UNNEST)
         .bind(&c.transaction_id)
         .bind(&c.sender_id)
         .bind(&c.receiver_id)
@@ -292,6 +376,60 @@ async fn upsert_payments(conn: &mut PgConnection, payments: &[&Payment]) -> Resu
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+async fn upsert_staged(conn: &mut PgConnection, payments: &[&Payment]) -> Result<u64> {
+    sqlx::query(CREATE_STAGING).execute(&mut *conn).await?;
+    let data = copy_binary(payments)?;
+    let mut copy = conn
+        .copy_in_raw("COPY ingest_staging FROM STDIN (FORMAT binary)")
+        .await?;
+    copy.send(data.as_slice()).await?;
+    copy.finish().await?;
+    let done = sqlx::query(UPSERT_STAGED).execute(&mut *conn).await?;
+    Ok(done.rows_affected())
+}
+
+/// The rows in PostgreSQL's binary `COPY` format, each value encoded by sqlx's own binary
+/// encoder for its type (the same bytes a bind parameter would carry).
+fn copy_binary(payments: &[&Payment]) -> Result<Vec<u8>> {
+    const FIELDS: i16 = 11;
+    let mut buf = PgArgumentBuffer::default();
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for p in payments {
+        buf.extend_from_slice(&FIELDS.to_be_bytes());
+        field(&mut buf, &p.transaction_id)?;
+        field(&mut buf, &p.sender_id)?;
+        field(&mut buf, &p.receiver_id)?;
+        field(&mut buf, &p.amount)?;
+        field(&mut buf, &p.currency_code)?;
+        field(&mut buf, &p.transaction_date)?;
+        field(&mut buf, &p.status.as_str())?;
+        field(&mut buf, &p.source.as_str())?;
+        field(&mut buf, &p.import_id)?;
+        field(&mut buf, &p.import_row)?;
+        field(&mut buf, &p.suspicious)?;
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    Ok(std::mem::take(&mut *buf))
+}
+
+/// One field: its length (or -1 for NULL), then its binary encoding.
+fn field<'q, T: sqlx::Encode<'q, Postgres>>(buf: &mut PgArgumentBuffer, value: &T) -> Result<()> {
+    let at = buf.len();
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    let is_null = value
+        .encode_by_ref(buf)
+        .map_err(|e| StoreError::Encode(e.to_string()))?;
+    let length = if is_null.is_null() {
+        -1
+    } else {
+        i32::try_from(buf.len() - at - 4).map_err(|e| StoreError::Encode(e.to_string()))?
+    };
+    buf[at..at + 4].copy_from_slice(&length.to_be_bytes());
+    Ok(())
 }
 
 async fn upsert_one_by_one<'a>(

@@ -17,7 +17,8 @@ pub use imports::{
     NewImport, StoredFile, UnknownName,
 };
 pub use ingest::{
-    load_offsets, write_batch, Batch, BatchOutcome, Record, RecordOutcome, StoredOffset,
+    load_offsets, write_batch, write_batch_via, Batch, BatchOutcome, Record, RecordOutcome,
+    StoredOffset, WritePath,
 };
 pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
 pub use reference::{load_participants, load_reference_data};

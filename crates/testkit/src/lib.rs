@@ -2,6 +2,8 @@
 //! database per test, unique topic names, a producer. A test that cannot reach a service fails
 //! with the command that starts it; nothing is skipped.
 
+pub mod report;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -232,6 +234,49 @@ pub fn topic_record_count(topic: &str) -> i64 {
                 .expect("watermarks")
         })
         .sum()
+}
+
+/// Every record of `topic` as (key, Kafka timestamp in ms since the epoch), read from the start
+/// of each partition up to its high watermark.
+pub fn topic_timestamps(topic: &str) -> Vec<(String, i64)> {
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &stack().kafka_brokers)
+        .set("group.id", unique_name("timestamps"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("kafka consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = 0;
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .expect("watermarks");
+        remaining += high - low;
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assign partitions");
+    let mut out = Vec::with_capacity(usize::try_from(remaining).unwrap_or(0));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while remaining > 0 {
+        assert!(Instant::now() < deadline, "reading {topic} timed out");
+        if let Some(message) = consumer.poll(Duration::from_secs(1)) {
+            let message = message.expect("kafka message");
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            out.push((
+                key,
+                message.timestamp().to_millis().expect("record timestamp"),
+            ));
+            remaining -= 1;
+        }
+    }
+    out
 }
 
 /// Polls `check` until it returns `Some`, failing the test with `what` after `timeout`.

@@ -32,6 +32,7 @@ pub async fn spawn_app() -> App {
         http_addr: Some("127.0.0.1:0".parse().expect("addr")),
         max_backoff: Duration::from_millis(500),
         finalise_interval: Duration::from_millis(100),
+        ..Default::default()
     };
     let shutdown = CancellationToken::new();
     let ingester = payments_ingester::start(

@@ -69,6 +69,7 @@ async fn harness() -> Harness {
             http_addr: None,
             max_backoff: Duration::from_millis(500),
             finalise_interval: Duration::from_millis(100),
+            ..Default::default()
         },
         db.pool.clone(),
         payments_testkit::kafka("operator-test"),

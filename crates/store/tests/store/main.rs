@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use payments_domain::demo::demo_users;
 use payments_domain::validate::RejectKind;
 use payments_domain::{Payment, Source, Status};
-use payments_store::{write_batch, Batch, Record, RecordOutcome};
+use payments_store::{write_batch_via, Batch, Record, RecordOutcome, WritePath};
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -169,6 +169,12 @@ async fn row(db: &TestDb, id: Uuid) -> (String, Decimal, DateTime<Utc>, DateTime
 
 #[tokio::test]
 async fn a_batch_is_applied_once_and_replays_change_nothing() {
+    for path in [WritePath::Staged, WritePath::Unnest] {
+        applied_once_and_replays_change_nothing(path).await;
+    }
+}
+
+async fn applied_once_and_replays_change_nothing(path: WritePath) {
     let db = TestDb::create().await;
     let id = Uuid::new_v4();
     let batch = Batch {
@@ -186,7 +192,7 @@ async fn a_batch_is_applied_once_and_replays_change_nothing() {
             ),
         ],
     };
-    let first = write_batch(&db.pool, "g", &batch).await.unwrap();
+    let first = write_batch_via(&db.pool, "g", &batch, path).await.unwrap();
     assert_eq!(
         (first.upserted, first.rejected, first.already_applied),
         (1, 1, 0)
@@ -198,7 +204,7 @@ async fn a_batch_is_applied_once_and_replays_change_nothing() {
     );
 
     // The same batch again (a crash before the Kafka commit): nothing happens.
-    let replay = write_batch(&db.pool, "g", &batch).await.unwrap();
+    let replay = write_batch_via(&db.pool, "g", &batch, path).await.unwrap();
     assert_eq!(
         (replay.upserted, replay.rejected, replay.already_applied),
         (0, 0, 3)
@@ -209,7 +215,9 @@ async fn a_batch_is_applied_once_and_replays_change_nothing() {
     );
 
     // Another consumer group keeps its own offsets; the identical row is still not touched.
-    let other = write_batch(&db.pool, "other", &batch).await.unwrap();
+    let other = write_batch_via(&db.pool, "other", &batch, path)
+        .await
+        .unwrap();
     assert_eq!((other.upserted, other.rejected), (0, 0));
     let offsets: Vec<(String, i32, i64)> = sqlx::query_as(
         "SELECT group_id, partition, next_offset FROM consumer_offsets ORDER BY group_id, partition",
@@ -231,6 +239,12 @@ async fn a_batch_is_applied_once_and_replays_change_nothing() {
 
 #[tokio::test]
 async fn a_row_the_database_refuses_becomes_a_rejection_and_the_rest_lands() {
+    for path in [WritePath::Staged, WritePath::Unnest] {
+        refused_row_becomes_a_rejection(path).await;
+    }
+}
+
+async fn refused_row_becomes_a_rejection(path: WritePath) {
     let db = TestDb::create().await;
     let good = Uuid::new_v4();
     let orphan = Uuid::new_v4();
@@ -247,7 +261,7 @@ async fn a_row_the_database_refuses_becomes_a_rejection_and_the_rest_lands() {
             record(0, 11, RecordOutcome::Valid(bad)),
         ],
     };
-    let outcome = write_batch(&db.pool, "g", &batch).await.unwrap();
+    let outcome = write_batch_via(&db.pool, "g", &batch, path).await.unwrap();
     assert_eq!((outcome.upserted, outcome.rejected), (1, 1));
     assert_eq!(outcome.refused.len(), 1);
     let reason: String =
@@ -259,4 +273,61 @@ async fn a_row_the_database_refuses_becomes_a_rejection_and_the_rest_lands() {
     assert!(reason.contains("foreign key"), "{reason}");
     assert_eq!(row(&db, good).await.0, "pending");
     db.drop_database().await;
+}
+
+/// Every column a write path sets, amount as PostgreSQL prints it.
+type StoredRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    String,
+    i32,
+    DateTime<Utc>,
+    String,
+    String,
+    Option<Uuid>,
+    Option<i64>,
+    bool,
+);
+
+#[tokio::test]
+async fn both_write_paths_store_the_same_rows() {
+    let import = Uuid::new_v4();
+    let mut records = Vec::new();
+    for (i, amount) in ["0.01", "5", "10.50", "12345678.99", "99999999.99", "1000"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut p = payment(Uuid::new_v4(), Status::Completed, amount);
+        if i % 2 == 0 {
+            p.source = Source::Import;
+            p.import_id = Some(import);
+            p.import_row = Some(i as i64 + 1);
+            p.suspicious = true;
+        }
+        p.transaction_date = "1999-12-31T23:59:59.999999Z".parse().unwrap();
+        records.push(record(0, i as i64, RecordOutcome::Valid(p)));
+    }
+    let batch = Batch { records };
+    let mut stored = Vec::new();
+    for path in [WritePath::Staged, WritePath::Unnest] {
+        let db = TestDb::create().await;
+        let outcome = write_batch_via(&db.pool, "g", &batch, path).await.unwrap();
+        assert_eq!(outcome.upserted, 6, "{path:?}");
+        let rows: Vec<StoredRow> = sqlx::query_as(
+            "SELECT transaction_id, sender_id, receiver_id, amount::text, currency_id,
+                        transaction_date, status, source, import_id, import_row, suspicious
+                 FROM transactions ORDER BY transaction_id",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 6);
+        stored.push(rows);
+        db.drop_database().await;
+    }
+    assert_eq!(stored[0], stored[1], "staged and unnest agree");
+    assert!(stored[0]
+        .iter()
+        .any(|r| r.3 == "99999999.99" && r.8 == Some(import)));
 }

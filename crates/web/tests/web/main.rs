@@ -104,6 +104,7 @@ pub async fn spawn_app_storing(
         http_addr: None,
         max_backoff: Duration::from_millis(500),
         finalise_interval: Duration::from_millis(100),
+        ..Default::default()
     };
     let ingester = payments_ingester::start(
         config,
