@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use payments_csv::{analyse, analyse_resolved, publish_resolved, sha256_of, ImportRef, Options};
+use payments_testkit::report::Figure;
 use uuid::Uuid;
 
 const RUNS: usize = 3;
@@ -67,7 +68,7 @@ fn main() {
     let baseline = report("baseline: csv ByteRecord, no work", rows, data.len(), time);
 
     let (time, _) = best(|| sha256_of(&data[..]).map(|d| d.size_bytes).unwrap_or(0));
-    report("sha256 only", rows, data.len(), time);
+    let sha = report("sha256 only", rows, data.len(), time);
 
     let options = Options::default();
     let (time, summary) = best(|| analyse(&data[..], &options));
@@ -108,13 +109,22 @@ fn main() {
         "unique {} duplicates {} suspicious {}",
         summary.unique, summary.duplicate_rows, summary.suspicious_rows
     );
-    println!(
-        "analysis / baseline throughput: {:.2}; target >= 1,000,000 rows/s: {}",
+    // What no analysis can skip: splitting the rows and the file's SHA-256 (its identity).
+    let floor = 1.0 / (1.0 / baseline + 1.0 / sha);
+    println!();
+    Figure::new(
+        format!("analyse a {}M-row CSV, one core", rows as f64 / 1e6),
+        format!("{:.2}M rows/s", analysis / 1e6),
+    )
+    .baseline(
+        format!("{:.1}M rows/s csv", baseline / 1e6),
         analysis / baseline,
-        if analysis >= 1_000_000.0 {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
+    )
+    .target(">= 10M rows/s", analysis >= 10e6)
+    .note(format!(
+        "{:.0} MB/s; csv split + SHA-256 alone: {:.1}M rows/s",
+        analysis * data.len() as f64 / rows as f64 / 1e6,
+        floor / 1e6
+    ))
+    .record();
 }
