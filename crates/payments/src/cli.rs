@@ -580,6 +580,15 @@ impl Cli {
                 Ok(())
             }
             Command::Ingester(args) => {
+                // Each writer holds a connection for its whole batch; the finaliser and the
+                // rebalance lookups need one more each.
+                anyhow::ensure!(
+                    args.writers + 2 <= args.database.max_connections as usize,
+                    "--writers {} needs at least {} database connections, --database-max-connections is {}",
+                    args.writers,
+                    args.writers + 2,
+                    args.database.max_connections
+                );
                 let pool = args.database.pool("payments-ingester")?;
                 let kafka = args
                     .kafka
