@@ -61,30 +61,9 @@ async fn run() {
     let baseline_secs = s3_secs + produce_secs;
 
     // Upload -> published, alone on the machine as the baseline was.
-    let pipeline = |db: &TestDb, topic: &str| {
-        Pipeline::new(
-            db.pool.clone(),
-            payments_testkit::object_store(&payments_testkit::stack().s3_bucket),
-            producer(),
-            topic.to_owned(),
-            Options::default(),
-        )
-    };
     let started = Instant::now();
-    let report = pipeline(&db, &topic)
-        .import(
-            &payments_imports::ImportRequest::new("bench.csv"),
-            &bytes[..],
-        )
-        .await
-        .expect("import");
+    import(&db, &topic, &bytes).await;
     let publish_secs = started.elapsed().as_secs_f64();
-    assert_eq!(
-        report.status,
-        payments_imports::ImportStatus::Published,
-        "{}",
-        report.message
-    );
     let unique = summary.unique as i64;
     assert_eq!(payments_testkit::topic_record_count(&topic), unique);
     db.drop_database().await;
@@ -117,14 +96,7 @@ async fn run() {
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
-    let report = pipeline(&db, &topic)
-        .import(
-            &payments_imports::ImportRequest::new("bench.csv"),
-            &bytes[..],
-        )
-        .await
-        .expect("import");
-    assert_eq!(report.status, payments_imports::ImportStatus::Published);
+    import(&db, &topic, &bytes).await;
     let pool = db.pool.clone();
     wait_for(
         "the ingester to commit every row",
@@ -171,6 +143,27 @@ async fn run() {
     .target("<= 1.5x COPY", commit_secs / copy_secs <= 1.5)
     .note("ingester with its defaults running alongside")
     .record();
+}
+
+/// Imports `bytes` through the pipeline into `db`, publishing to `topic`.
+async fn import(db: &TestDb, topic: &str, bytes: &[u8]) {
+    let pipeline = Pipeline::new(
+        db.pool.clone(),
+        payments_testkit::object_store(&payments_testkit::stack().s3_bucket),
+        producer(),
+        topic.to_owned(),
+        Options::default(),
+    );
+    let report = pipeline
+        .import(&payments_imports::ImportRequest::new("bench.csv"), bytes)
+        .await
+        .expect("import");
+    assert_eq!(
+        report.status,
+        payments_imports::ImportStatus::Published,
+        "{}",
+        report.message
+    );
 }
 
 /// Copies the rows that landed out (binary `COPY TO`), then times `COPY FROM` of exactly those

@@ -236,47 +236,16 @@ pub fn topic_record_count(topic: &str) -> i64 {
         .sum()
 }
 
-/// Every record of `topic` as (key, Kafka timestamp in ms since the epoch), read from the start
-/// of each partition up to its high watermark.
+/// Every record of `topic` as (key, Kafka timestamp in ms since the epoch), from the start of
+/// each partition.
 pub fn topic_timestamps(topic: &str) -> Vec<(String, i64)> {
-    use rdkafka::message::Message;
-    use rdkafka::{Offset, TopicPartitionList};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &stack().kafka_brokers)
-        .set("group.id", unique_name("timestamps"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("kafka consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("topic metadata");
-    let mut assignment = TopicPartitionList::new();
-    let mut remaining = 0;
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            .expect("watermarks");
-        remaining += high - low;
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .expect("assignment");
-    }
-    consumer.assign(&assignment).expect("assign partitions");
-    let mut out = Vec::with_capacity(usize::try_from(remaining).unwrap_or(0));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while remaining > 0 {
-        assert!(Instant::now() < deadline, "reading {topic} timed out");
-        if let Some(message) = consumer.poll(Duration::from_secs(1)) {
-            let message = message.expect("kafka message");
-            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-            out.push((
-                key,
-                message.timestamp().to_millis().expect("record timestamp"),
-            ));
-            remaining -= 1;
-        }
-    }
-    out
+    read_topic_records(topic)
+        .into_iter()
+        .map(|record| {
+            let at = record.timestamp_ms.expect("record timestamp");
+            (String::from_utf8_lossy(&record.key).into_owned(), at)
+        })
+        .collect()
 }
 
 /// Polls `check` until it returns `Some`, failing the test with `what` after `timeout`.
@@ -308,6 +277,9 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
 
 /// A record as read back from a topic.
 pub struct TopicRecord {
+    pub key: Vec<u8>,
+    /// The record's Kafka timestamp, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
     pub payload: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
 }
@@ -351,7 +323,7 @@ pub fn read_topic_records(topic: &str) -> Vec<TopicRecord> {
     let start = Instant::now();
     while remaining > 0 {
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(300),
             "reading {topic} timed out"
         );
         if let Some(message) = consumer.poll(Duration::from_millis(500)) {
@@ -366,6 +338,8 @@ pub fn read_topic_records(topic: &str) -> Vec<TopicRecord> {
                 })
                 .unwrap_or_default();
             payloads.push(TopicRecord {
+                key: message.key().unwrap_or_default().to_vec(),
+                timestamp_ms: message.timestamp().to_millis(),
                 payload: message.payload().unwrap_or_default().to_vec(),
                 headers,
             });
