@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use payments_csv::{analyse, Options};
 use payments_imports::Pipeline;
 use payments_ingester::IngesterConfig;
-use payments_testkit::report::Figure;
+use payments_testkit::report::{env_or, Figure};
 use payments_testkit::{create_topics, produce, producer, unique_name, wait_for, TestDb};
 use tokio_util::sync::CancellationToken;
 
@@ -19,10 +19,7 @@ fn main() {
 }
 
 async fn run() {
-    let rows: usize = std::env::var("PAYMENTS_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows: usize = env_or("PAYMENTS_BENCH_ROWS", 1_000_000);
     let bytes = payments_csv::samples::large_csv(rows);
     let mb = bytes.len() as f64 / 1e6;
 

@@ -1,9 +1,10 @@
 //! Ingest throughput against `COPY`, on the same PostgreSQL in the same run.
 //!
 //! 1,000,000 valid events (override with `PAYMENTS_BENCH_EVENTS`) are published to Kafka first
-//! (not timed). Then the ingester consumes them into an empty schema, and `COPY` loads the very
-//! same rows into a fresh copy of the same schema, once before and once after the ingester; the
-//! faster `COPY` is the baseline. Run: `scripts/bench` (starts the stack) or
+//! (not timed). Then the ingester consumes them into an empty schema, once per write path and
+//! writer count (`PAYMENTS_BENCH_WRITERS`, default `1,3`), and `COPY` loads the very same rows
+//! into a fresh copy of the same schema, once before and once after the ingesters; the faster
+//! `COPY` is the baseline. Run: `scripts/bench` (starts the stack) or
 //! `cargo bench -p payments-ingester --bench ingest` with the stack up.
 
 use std::fmt::Write as _;
@@ -13,7 +14,7 @@ use chrono::{SecondsFormat, Utc};
 use payments_domain::{validate, Origin, Payment};
 use payments_generator::{EventFactory, Participants};
 use payments_ingester::{IngesterConfig, WritePath};
-use payments_testkit::report::Figure;
+use payments_testkit::report::{env_or, Figure};
 use payments_testkit::{create_topics, produce, producer, unique_name, wait_for, TestDb};
 use tokio_util::sync::CancellationToken;
 
@@ -22,14 +23,8 @@ fn main() {
 }
 
 async fn run() {
-    let events: usize = std::env::var("PAYMENTS_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let batch_size: usize = std::env::var("PAYMENTS_BENCH_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
+    let events: usize = env_or("PAYMENTS_BENCH_EVENTS", 1_000_000);
+    let batch_size: usize = env_or("PAYMENTS_BENCH_BATCH", 5000);
 
     let ingest_db = TestDb::create().await;
     let (users, currencies) = payments_store::load_participants(&ingest_db.pool)

@@ -14,19 +14,12 @@ use std::time::Duration;
 
 use payments_generator::GeneratorConfig;
 use payments_ingester::IngesterConfig;
-use payments_testkit::report::Figure;
+use payments_testkit::report::{env_or, Figure};
 use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
 use tokio_util::sync::CancellationToken;
 
 fn main() {
     payments_testkit::bench_runtime().block_on(run());
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 async fn run() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use payments_domain::{validate, Origin};
 use payments_generator::{EventFactory, Participants};
-use payments_testkit::report::{peak_rss_mib, CpuTimes, Figure};
+use payments_testkit::report::{env_or, peak_rss_mib, CpuTimes, Figure};
 use payments_testkit::{create_topics, produce, producer, stack, unique_name, TestDb};
 use rust_decimal::Decimal;
 
@@ -29,10 +29,7 @@ struct Topics {
 }
 
 async fn run() {
-    let events: usize = std::env::var("PAYMENTS_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let events: usize = env_or("PAYMENTS_BENCH_EVENTS", 1_000_000);
     let seed_db = TestDb::create().await;
     let (users, currencies) = payments_store::load_participants(&seed_db.pool)
         .await
@@ -157,7 +154,7 @@ async fn drain(
             .await
             .unwrap_or(0) as usize;
         for child in &children {
-            peak = peak.max(peak_rss_mib(Some(child.id())));
+            peak = peak.max(peak_rss_mib(child.id()));
         }
         if applied >= events {
             break;

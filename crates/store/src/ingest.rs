@@ -341,10 +341,6 @@ impl std::str::FromStr for WritePath {
     }
 }
 
-async fn upsert_payments(conn: &mut PgConnection, payments: &[&Payment]) -> Result<u64> {
-    upsert_with(conn, payments, WritePath::Unnest).await
-}
-
 async fn upsert_with(
     conn: &mut PgConnection,
     payments: &[&Payment],
@@ -440,7 +436,7 @@ async fn upsert_one_by_one<'a>(
     let mut upserted = 0;
     for (record, payment) in payments {
         sqlx::query("SAVEPOINT one_row").execute(&mut *conn).await?;
-        match upsert_payments(conn, &[payment]).await {
+        match upsert_unnest(conn, &[payment]).await {
             Ok(n) => {
                 upserted += n;
                 sqlx::query("RELEASE SAVEPOINT one_row")

@@ -81,13 +81,17 @@ impl Figure {
     }
 }
 
-/// The highest resident set size of this process so far, in MiB (`VmHWM`).
-pub fn peak_rss_mib(pid: Option<u32>) -> f64 {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/status"),
-        None => "/proc/self/status".to_owned(),
-    };
-    std::fs::read_to_string(path)
+/// A benchmark's size setting: the variable's value, or `default` when unset or unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The highest resident set size of process `pid` so far, in MiB (`VmHWM`).
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
