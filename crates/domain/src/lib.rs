@@ -7,7 +7,9 @@ pub mod event;
 pub mod money;
 pub mod object_key;
 pub mod reference;
+pub mod suspicion;
 pub mod time;
+pub mod totals;
 pub mod validate;
 
 #[cfg(test)]
@@ -15,6 +17,9 @@ mod properties;
 
 pub use event::{ImportEvent, StreamEvent};
 pub use reference::ReferenceData;
+pub use suspicion::{Suspicion, Suspicions};
+pub use totals::{CurrencyTotal, ExpectedTotals, Totals, TotalsBuilder, TotalsDifference};
 pub use validate::{
-    validate, Invalid, Origin, Payment, Rejection, Source, Status, MAX_PAYLOAD_BYTES,
+    validate, validate_object, Invalid, Origin, Payment, Rejection, Source, Status,
+    MAX_PAYLOAD_BYTES,
 };

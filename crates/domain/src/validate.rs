@@ -317,8 +317,19 @@ pub fn validate(
     let Value::Object(map) = value else {
         return Err(Rejection::single(Invalid::NotObject(kind(&value))));
     };
+    validate_object(&map, origin, refs, now)
+}
+
+/// [`validate`] for a record already held as a JSON object (the analyser checks every row of
+/// a file before publishing it): the same checks, without writing and parsing the text.
+pub fn validate_object(
+    map: &Map<String, Value>,
+    origin: Origin,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Result<Payment, Rejection> {
     let mut fields = Fields {
-        map: &map,
+        map,
         problems: Vec::new(),
     };
     match origin {

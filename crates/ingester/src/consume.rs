@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opentelemetry::trace::SpanContext;
-use payments_domain::{validate, Origin, ReferenceData};
+use payments_domain::{validate, Origin, Payment, ReferenceData, Rejection, Suspicions};
 use payments_store::{Batch, PgPool, Record, RecordOutcome};
 use payments_stream::trace::TraceLinks;
 use payments_stream::KafkaOptions;
@@ -247,6 +247,29 @@ fn origin(topic: &str, config: &IngesterConfig) -> Origin {
     }
 }
 
+/// Validates a record of `topic`; a stream payment is flagged by the suspicious rules here
+/// (an imported row arrives flagged by the importer, which applied the same rules).
+fn checked(
+    payload: &[u8],
+    topic: &str,
+    config: &IngesterConfig,
+    refs: &ReferenceData,
+    now: chrono::DateTime<Utc>,
+) -> Result<Payment, Rejection> {
+    let origin = origin(topic, config);
+    let mut payment = validate(payload, origin, refs, now)?;
+    if origin == Origin::Stream {
+        payment.suspicious = Suspicions::of(
+            &payment.sender_id,
+            &payment.receiver_id,
+            Some(payment.amount),
+            config.suspicious_threshold,
+        )
+        .any();
+    }
+    Ok(payment)
+}
+
 fn classify(
     message: &BorrowedMessage<'_>,
     config: &IngesterConfig,
@@ -254,7 +277,7 @@ fn classify(
     now: chrono::DateTime<Utc>,
 ) -> Record {
     let payload = message.payload().unwrap_or_default();
-    let outcome = match validate(payload, origin(message.topic(), config), refs, now) {
+    let outcome = match checked(payload, message.topic(), config, refs, now) {
         Ok(payment) => RecordOutcome::Valid(payment),
         Err(rejection) => RecordOutcome::Rejected {
             payload: payload.to_vec(),
@@ -287,7 +310,7 @@ fn revalidate(batch: &mut Batch, config: &IngesterConfig, refs: &ReferenceData) 
     let now = Utc::now();
     for record in batch.records.iter_mut().filter(|r| is_reference_miss(r)) {
         if let RecordOutcome::Rejected { payload, .. } = &record.outcome {
-            if let Ok(payment) = validate(payload, origin(&record.topic, config), refs, now) {
+            if let Ok(payment) = checked(payload, &record.topic, config, refs, now) {
                 record.outcome = RecordOutcome::Valid(payment);
             }
         }

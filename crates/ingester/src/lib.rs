@@ -42,6 +42,9 @@ pub struct IngesterConfig {
     pub write_path: WritePath,
     /// Batches written at once, each on its own connection, partitions split among them.
     pub writers: usize,
+    /// A stream payment above this amount (or to oneself) is stored with `suspicious = true`,
+    /// by the same rules the importer flags a file's rows with.
+    pub suspicious_threshold: rust_decimal::Decimal,
 }
 
 impl Default for IngesterConfig {
@@ -57,6 +60,7 @@ impl Default for IngesterConfig {
             finalise_interval: Duration::from_secs(1),
             write_path: WritePath::default(),
             writers: 3,
+            suspicious_threshold: payments_domain::suspicion::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -92,6 +96,11 @@ impl IngesterConfig {
         if self.finalise_interval.is_zero() {
             return Err(IngesterError::Config(
                 "the finalise interval must be longer than zero".into(),
+            ));
+        }
+        if self.suspicious_threshold.is_sign_negative() {
+            return Err(IngesterError::Config(
+                "the suspicious threshold must not be negative".into(),
             ));
         }
         if self.stream_topic == self.import_topic {

@@ -445,6 +445,10 @@ struct IngesterArgs {
     /// them; more than the partitions this process owns is useless).
     #[arg(long, env = "PAYMENTS_WRITERS", default_value_t = 3)]
     writers: usize,
+    /// Stream payments above this amount (or to oneself) are stored as suspicious, like
+    /// imported rows above the importer's threshold.
+    #[arg(long, env = "PAYMENTS_SUSPICIOUS_THRESHOLD", default_value = "8000")]
+    suspicious_threshold: rust_decimal::Decimal,
 }
 
 #[derive(Debug, Args)]
@@ -609,6 +613,7 @@ impl Cli {
                     finalise_interval: args.finalise_interval,
                     write_path: args.write_path,
                     writers: args.writers,
+                    suspicious_threshold: args.suspicious_threshold,
                 };
                 let ingester =
                     payments_ingester::start(config, pool, kafka, shutdown_on_signal()).await?;

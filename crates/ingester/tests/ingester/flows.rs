@@ -143,6 +143,42 @@ async fn within_one_batch_the_last_record_of_a_transaction_wins() {
     app.stop().await;
 }
 
+/// The importer's suspicious rules on the stream: above the threshold (8000 by default,
+/// strictly) or paid to oneself lands flagged; everything still lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_payments_above_the_threshold_or_to_oneself_land_flagged() {
+    let app = spawn_app().await;
+    let users = demo_users();
+    let event = |id: Uuid, receiver: Uuid, amount: f64| {
+        let mut event: Value =
+            serde_json::from_slice(&stream_event(id, "completed", amount)).expect("stream event");
+        event["receiver_id"] = json!(receiver);
+        (Some(id.to_string()), serde_json::to_vec(&event).unwrap())
+    };
+    let (above, at, to_self) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    produce(
+        &producer(),
+        &app.stream_topic,
+        [
+            event(above, users[1].user_id, 8000.01),
+            event(at, users[1].user_id, 8000.0),
+            event(to_self, users[0].user_id, 12.5),
+        ],
+    )
+    .await;
+    app.wait_caught_up().await;
+    let flagged: Vec<(Uuid, bool)> =
+        sqlx::query_as("SELECT transaction_id, suspicious FROM transactions")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("transactions");
+    let flag = |id: Uuid| flagged.iter().find(|(t, _)| *t == id).map(|(_, s)| *s);
+    assert_eq!(flag(above), Some(true), "8000.01 is above the threshold");
+    assert_eq!(flag(at), Some(false), "8000.00 is not above it");
+    assert_eq!(flag(to_self), Some(true), "a payment to oneself");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_rows_land_with_their_import_identity() {
     let app = spawn_app().await;
