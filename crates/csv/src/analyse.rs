@@ -10,14 +10,16 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use payments_domain::event::import_transaction_id;
 use payments_domain::money::shorten;
-use payments_domain::{ImportEvent, Origin, ReferenceData};
+use payments_domain::{
+    ImportEvent, ImportTotals, Origin, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::error::{ImportError, Location, Malformed, Result};
 use crate::records::{RecordError, Records};
 use crate::spill::{Bitset, Spill, INVALID, ROW_MASK, SUSPICIOUS};
-use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious};
+use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicious};
 
 /// The columns of an import file, in the order used for events, hashing and reports.
 pub const COLUMNS: [&str; 6] = [
@@ -31,6 +33,7 @@ pub const COLUMNS: [&str; 6] = [
 const SENDER: usize = 0;
 const RECEIVER: usize = 1;
 const AMOUNT: usize = 2;
+const CURRENCY: usize = 3;
 
 /// Limits and thresholds of an analysis.
 #[derive(Debug, Clone)]
@@ -94,7 +97,35 @@ pub fn analyse_resolved<R: Read>(reader: R, options: &Options) -> Result<(Summar
     spill_scan(reader, options, |_, _| None)
 }
 
-/// Publishes the unique rows of the file that [`analyse_resolved`] analysed (typically its
+/// Like [`analyse_resolved`], and also checks every row exactly as the ingester will (known
+/// users and currency, amount, date, status): the invalid rows are listed with every reason
+/// and [`publish_resolved`] leaves them out, so nothing is published that will be refused.
+pub fn analyse_validated<R: Read>(
+    reader: R,
+    options: &Options,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Result<(Summary, Resolved)> {
+    let probe = ImportRef {
+        import_id: Uuid::nil(),
+        source_file: "analysis",
+        sha256_hex: "",
+    };
+    spill_scan(reader, options, |row, values| {
+        let suspicious = suspicions(values, options.suspicious_threshold).any();
+        let problems = match serde_json::to_value(event(&probe, row, values, suspicious)) {
+            Ok(serde_json::Value::Object(map)) => {
+                payments_domain::validate_object(&map, Origin::Import, refs, now).err()?
+            }
+            // An event always serialises to an object; if not, the ingester would refuse it.
+            _ => return Some(vec!["the row could not be turned into an event".to_owned()]),
+        };
+        Some(problems.problems.iter().map(ToString::to_string).collect())
+    })
+}
+
+/// Publishes the unique (and, after [`analyse_validated`], valid) rows of the file that was
+/// analysed (typically its
 /// stored copy) as [`ImportEvent`]s in row order, using `resolved` instead of finding
 /// duplicates again: memory stays flat. Returns the number of rows emitted.
 ///
@@ -121,7 +152,7 @@ where
     let mut rows = Rows::open(reader, options)?;
     let mut emitted = 0;
     while let Some((row, values)) = rows.next()? {
-        if row > resolved.rows || resolved.is_duplicate(row) {
+        if row > resolved.rows || !resolved.is_published(row) {
             continue;
         }
         let suspicious = suspicions(&values, options.suspicious_threshold).any();
@@ -132,28 +163,14 @@ where
     Ok(emitted)
 }
 
-/// Like [`analyse`], and also checks each unique row exactly as the ingester will (known users
-/// and currency, amount, date, status), listing the rows that would be rejected and why.
+/// [`analyse_validated`] without the duplicate map: what a dry run reports.
 pub fn dry_run<R: Read>(
     reader: R,
     options: &Options,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<Summary> {
-    let probe = ImportRef {
-        import_id: Uuid::nil(),
-        source_file: "dry-run",
-        sha256_hex: "",
-    };
-    spill_scan(reader, options, |row, values| {
-        let suspicious = suspicions(values, options.suspicious_threshold).any();
-        let event = event(&probe, row, values, suspicious);
-        let payload = serde_json::to_vec(&event).unwrap_or_default();
-        payments_domain::validate(&payload, Origin::Import, refs, now)
-            .err()
-            .map(|rejection| rejection.problems.iter().map(ToString::to_string).collect())
-    })
-    .map(|(summary, _)| summary)
+    analyse_validated(reader, options, refs, now).map(|(summary, _)| summary)
 }
 
 pub(crate) fn event(
@@ -328,6 +345,7 @@ pub(crate) fn empty_summary() -> Summary {
         suspicious: Vec::new(),
         invalid: Vec::new(),
         lists_truncated: false,
+        totals: ImportTotals::default(),
     }
 }
 
@@ -336,6 +354,8 @@ pub(crate) fn empty_summary() -> Summary {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     duplicate: Bitset,
+    /// Rows refused by the checks of [`analyse_validated`] (none after [`analyse_resolved`]).
+    invalid: Bitset,
     rows: u64,
     sha256: String,
 }
@@ -344,6 +364,16 @@ impl Resolved {
     /// Whether `row` (1-based) repeats an earlier row and is therefore not published.
     pub fn is_duplicate(&self, row: u64) -> bool {
         self.duplicate.get(row)
+    }
+
+    /// Whether `row` is refused by the row checks.
+    pub fn is_invalid(&self, row: u64) -> bool {
+        self.invalid.get(row)
+    }
+
+    /// Whether `row` is published: its first occurrence, and valid.
+    pub fn is_published(&self, row: u64) -> bool {
+        !self.is_duplicate(row) && !self.is_invalid(row)
     }
 
     /// Data rows of the analysed file.
@@ -356,9 +386,9 @@ impl Resolved {
         &self.sha256
     }
 
-    /// Bytes held by the duplicate bitset.
+    /// Bytes held by the bitsets.
     pub fn memory_bytes(&self) -> usize {
-        self.duplicate.bytes()
+        self.duplicate.bytes() + self.invalid.bytes()
     }
 }
 
@@ -404,6 +434,8 @@ where
     let mut suspicious = FirstFlagged::new(max);
     let mut invalid = FirstFlagged::new(max);
     let (mut suspicious_rows, mut invalid_rows) = (0u64, 0u64);
+    let mut invalid_bits = Bitset::default();
+    let mut totals = TotalsBuilders::default();
     while let Some((row, values)) = rows.next()? {
         let hash = row_hash(&values, seed, &mut canonical);
         let mut flags = 0;
@@ -420,12 +452,14 @@ where
         if let Some(reasons) = check(row, &values) {
             flags |= INVALID;
             invalid_rows += 1;
+            invalid_bits.grow_set(row);
             invalid.offer(hash, || InvalidRow {
                 row,
                 reasons,
                 values: csv_row(&values),
             });
         }
+        totals.add(&values, flags);
         spill
             .push(hash, (row & ROW_MASK) | flags, &canonical)
             .map_err(ImportError::Scratch)?;
@@ -433,7 +467,9 @@ where
     let row_count = rows.row;
     let digest = rows.finish(None)?;
     let resolution = spill
-        .resolve(row_count, max)
+        .resolve(row_count, max, |values, repeats, flags| {
+            totals.remove_repeats(values, repeats, flags)
+        })
         .map_err(ImportError::Scratch)?;
     let mut summary = empty_summary();
     summary.sha256 = digest.sha256.clone();
@@ -454,50 +490,74 @@ where
         .collect();
     summary.suspicious = suspicious.list;
     summary.invalid = invalid.list;
+    summary.totals = totals.build();
     summary.lists_truncated = resolution.truncated
         || (summary.suspicious.len() as u64) < summary.suspicious_rows
         || (summary.invalid.len() as u64) < summary.invalid_rows;
     let resolved = Resolved {
         duplicate: resolution.duplicate,
+        invalid: invalid_bits,
         rows: row_count,
         sha256: digest.sha256,
     };
     Ok((summary, resolved))
 }
 
-#[derive(Clone, Copy)]
-pub(crate) struct Reasons {
-    amount: bool,
-    self_payment: bool,
+/// The control totals of one analysis: every row goes in as it is read, repeats are taken
+/// back once duplicates are resolved.
+#[derive(Default)]
+struct TotalsBuilders {
+    file: TotalsBuilder,
+    unique: TotalsBuilder,
+    suspicious: TotalsBuilder,
+    invalid: TotalsBuilder,
+    publishable: TotalsBuilder,
 }
 
-impl Reasons {
-    pub(crate) fn any(self) -> bool {
-        self.amount || self.self_payment
+impl TotalsBuilders {
+    fn add(&mut self, values: &[&str; 6], flags: u64) {
+        let row = RowFigures::of(values[CURRENCY], values[AMOUNT]);
+        self.file.add(&row, 1);
+        self.unique.add(&row, 1);
+        self.by_flags(flags, |t| t.add(&row, 1));
     }
 
-    pub(crate) fn list(self) -> Vec<Suspicion> {
-        let mut list = Vec::with_capacity(2);
-        if self.amount {
-            list.push(Suspicion::AmountAboveThreshold);
+    fn remove_repeats(&mut self, values: &CsvRow, repeats: u64, flags: u64) {
+        let row = RowFigures::of(&values.currency, &values.amount);
+        self.unique.remove(&row, repeats);
+        self.by_flags(flags, |t| t.remove(&row, repeats));
+    }
+
+    fn by_flags(&mut self, flags: u64, mut change: impl FnMut(&mut TotalsBuilder)) {
+        if flags & SUSPICIOUS != 0 {
+            change(&mut self.suspicious);
         }
-        if self.self_payment {
-            list.push(Suspicion::SelfPayment);
+        if flags & INVALID != 0 {
+            change(&mut self.invalid);
+        } else {
+            change(&mut self.publishable);
         }
-        list
+    }
+
+    fn build(self) -> ImportTotals {
+        ImportTotals {
+            file: self.file.build(),
+            unique: self.unique.build(),
+            suspicious: self.suspicious.build(),
+            invalid: self.invalid.build(),
+            publishable: self.publishable.build(),
+            ingested: Default::default(),
+        }
     }
 }
 
-/// An unparsable amount is not suspicious here: the ingester rejects it with its reason.
-pub(crate) fn suspicions(values: &[&str; 6], threshold: Decimal) -> Reasons {
+/// An unparsable amount is not suspicious here: the row checks refuse it with their reason.
+pub(crate) fn suspicions(values: &[&str; 6], threshold: Decimal) -> Suspicions {
     let text = values[AMOUNT].trim();
     let amount = Decimal::from_str(text)
         .ok()
         .or_else(|| Decimal::from_scientific(text).ok());
-    Reasons {
-        amount: amount.is_some_and(|a| a > threshold),
-        self_payment: values[SENDER] == values[RECEIVER],
-    }
+    Suspicions::of(values[SENDER], values[RECEIVER], amount, threshold)
 }
 
 /// Reads the next record, turning low-level problems into file rejections at `at`.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
 
-use payments_domain::ImportEvent;
+use payments_domain::{ImportEvent, ImportTotals, RowFigures, TotalsBuilder};
 
 use crate::analyse::{
     csv_row, empty_summary, event, row_hash, seed, suspicions, ImportRef, Options, PassThrough,
@@ -82,7 +82,11 @@ where
     let mut summary = empty_summary();
     let max = options.max_listed;
     let mut duplicates = Smallest::new(max);
+    // The straightforward way: add each row where it belongs, as it comes.
+    let (mut file, mut unique_totals, mut suspicious_totals) = Default::default();
     while let Some((row, values)) = rows.next()? {
+        let figures = RowFigures::of(values[3], values[2]);
+        TotalsBuilder::add(&mut file, &figures, 1);
         let hash = row_hash(&values, seed, &mut canonical);
         let key = RowKey(hash as u64, (hash >> 64) as u64);
         match seen.entry(key) {
@@ -106,9 +110,11 @@ where
             Entry::Vacant(slot) => {
                 slot.insert(row);
                 summary.unique += 1;
+                TotalsBuilder::add(&mut unique_totals, &figures, 1);
                 let reasons = suspicions(&values, options.suspicious_threshold);
                 let suspicious = reasons.any();
                 if suspicious {
+                    TotalsBuilder::add(&mut suspicious_totals, &figures, 1);
                     summary.suspicious_rows += 1;
                     push_capped(
                         &mut summary.suspicious,
@@ -126,6 +132,15 @@ where
         }
     }
     summary.rows = rows.row;
+    let unique_totals: TotalsBuilder = unique_totals;
+    summary.totals = ImportTotals {
+        file: TotalsBuilder::build(file),
+        unique: unique_totals.clone().build(),
+        suspicious: TotalsBuilder::build(suspicious_totals),
+        invalid: Default::default(),
+        publishable: unique_totals.build(),
+        ingested: Default::default(),
+    };
     summary.lists_truncated |= duplicates.truncated;
     summary.duplicates = duplicates.into_sorted().into_iter().map(|e| e.1).collect();
     let digest = rows.finish(expected_sha256)?;

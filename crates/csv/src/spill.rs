@@ -45,6 +45,16 @@ impl Bitset {
         }
     }
 
+    /// Sets bit `i`, growing the set as needed (for bits set while reading, before the row
+    /// count is known).
+    pub(crate) fn grow_set(&mut self, i: u64) {
+        let word = (i / 64) as usize;
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (i % 64);
+    }
+
     /// False beyond the end.
     pub(crate) fn get(&self, i: u64) -> bool {
         self.0
@@ -241,8 +251,14 @@ impl Spill {
     }
 
     /// Finds every duplicate among rows `1..=rows`, listing the `max_listed` smallest rows of
-    /// repeated groups with their values.
-    pub(crate) fn resolve(mut self, rows: u64, max_listed: usize) -> io::Result<Resolution> {
+    /// repeated groups with their values. `on_repeat` sees each repeated group once: the
+    /// row's values, how many repeats (occurrences after the first) and its flags.
+    pub(crate) fn resolve(
+        mut self,
+        rows: u64,
+        max_listed: usize,
+        mut on_repeat: impl FnMut(&CsvRow, u64, u64),
+    ) -> io::Result<Resolution> {
         let mut out = Resolution {
             duplicate: Bitset::new(rows + 1),
             duplicate_rows: 0,
@@ -253,12 +269,15 @@ impl Spill {
         };
         // (row, first_row, offset of the values)
         let mut listed = Smallest::<(u64, u64)>::new(max_listed);
+        let mut log;
         if self.buckets.is_empty() {
             let mut recs = std::mem::take(&mut self.pending);
-            resolve_group(&mut recs, &mut out, &mut listed);
+            log = ValuesLog::Memory(std::mem::take(&mut self.values));
+            resolve_group(&mut recs, &mut out, &mut listed, &mut log, &mut on_repeat)?;
         } else {
             self.flush()?;
             self.pending = Vec::new();
+            log = ValuesLog::open(self.values_file.take())?;
             let buckets = std::mem::take(&mut self.buckets);
             for (writer, count) in buckets {
                 let mut file = writer.into_inner().map_err(|e| e.into_error())?;
@@ -270,47 +289,68 @@ impl Spill {
                     reader.read_exact(&mut buf)?;
                     recs.push(Rec::decode(&buf));
                 }
-                resolve_group(&mut recs, &mut out, &mut listed);
+                resolve_group(&mut recs, &mut out, &mut listed, &mut log, &mut on_repeat)?;
             }
         }
         out.truncated = listed.truncated;
         let listed = listed.into_sorted();
-        out.listed = self.values_of(listed)?;
+        out.listed = values_of(&mut log, listed)?;
         Ok(out)
     }
+}
 
-    /// Reads back the values of the listed rows.
-    fn values_of(&mut self, listed: Vec<(u64, (u64, u64))>) -> io::Result<Vec<(u64, u64, CsvRow)>> {
-        let mut offsets: Vec<u64> = listed.iter().map(|(_, (_, offset))| *offset).collect();
-        offsets.sort_unstable();
-        offsets.dedup();
-        let mut rows = Vec::with_capacity(offsets.len());
-        match self.values_file.take() {
-            None => {
-                for &offset in &offsets {
-                    let start = offset as usize;
-                    let mut slice = self.values.get(start..).unwrap_or_default();
-                    rows.push(read_values(&mut slice)?);
-                }
-            }
+/// The rows' canonical bytes, read back by offset.
+enum ValuesLog {
+    Memory(Vec<u8>),
+    // A small buffer: each read is one short row at a new offset.
+    File(BufReader<File>),
+}
+
+impl ValuesLog {
+    fn open(writer: Option<BufWriter<File>>) -> io::Result<ValuesLog> {
+        match writer {
+            None => Ok(ValuesLog::Memory(Vec::new())),
             Some(writer) => {
                 let mut file = writer.into_inner().map_err(|e| e.into_error())?;
                 file.seek(SeekFrom::Start(0))?;
-                let mut reader = BufReader::with_capacity(16 * 1024, file);
-                for &offset in &offsets {
-                    reader.seek(SeekFrom::Start(offset))?;
-                    rows.push(read_values(&mut reader)?);
-                }
+                Ok(ValuesLog::File(BufReader::with_capacity(1024, file)))
             }
         }
-        Ok(listed
-            .into_iter()
-            .map(|(row, (first_row, offset))| {
-                let k = offsets.binary_search(&offset).unwrap_or_default();
-                (row, first_row, rows[k].clone())
-            })
-            .collect())
     }
+
+    fn read(&mut self, offset: u64) -> io::Result<CsvRow> {
+        match self {
+            ValuesLog::Memory(values) => {
+                let mut slice = values.get(offset as usize..).unwrap_or_default();
+                read_values(&mut slice)
+            }
+            ValuesLog::File(reader) => {
+                reader.seek(SeekFrom::Start(offset))?;
+                read_values(reader)
+            }
+        }
+    }
+}
+
+/// Reads back the values of the listed rows.
+fn values_of(
+    log: &mut ValuesLog,
+    listed: Vec<(u64, (u64, u64))>,
+) -> io::Result<Vec<(u64, u64, CsvRow)>> {
+    let mut offsets: Vec<u64> = listed.iter().map(|(_, (_, offset))| *offset).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut rows = Vec::with_capacity(offsets.len());
+    for &offset in &offsets {
+        rows.push(log.read(offset)?);
+    }
+    Ok(listed
+        .into_iter()
+        .map(|(row, (first_row, offset))| {
+            let k = offsets.binary_search(&offset).unwrap_or_default();
+            (row, first_row, rows[k].clone())
+        })
+        .collect())
 }
 
 fn bucket(hash: u128) -> usize {
@@ -318,7 +358,13 @@ fn bucket(hash: u128) -> usize {
 }
 
 /// Sorts `recs` and resolves every group of equal hashes in it.
-fn resolve_group(recs: &mut [Rec], out: &mut Resolution, listed: &mut Smallest<(u64, u64)>) {
+fn resolve_group(
+    recs: &mut [Rec],
+    out: &mut Resolution,
+    listed: &mut Smallest<(u64, u64)>,
+    log: &mut ValuesLog,
+    on_repeat: &mut impl FnMut(&CsvRow, u64, u64),
+) -> io::Result<()> {
     recs.sort_unstable();
     let mut i = 0;
     while i < recs.len() {
@@ -338,6 +384,7 @@ fn resolve_group(recs: &mut [Rec], out: &mut Resolution, listed: &mut Smallest<(
             if first.row & INVALID != 0 {
                 out.invalid_duplicates += repeats;
             }
+            on_repeat(&log.read(first.offset)?, repeats, first.row & !ROW_MASK);
             let mut listing = true;
             for (k, rec) in recs[i..j].iter().enumerate() {
                 let row = rec.row & ROW_MASK;
@@ -352,6 +399,7 @@ fn resolve_group(recs: &mut [Rec], out: &mut Resolution, listed: &mut Smallest<(
         }
         i = j;
     }
+    Ok(())
 }
 
 /// Six values, each ending in `0xFF`.
@@ -412,7 +460,17 @@ mod tests {
                 spill.push(hash, row | flags, &canonical(&amount)).unwrap();
             }
             assert_eq!(spill.buckets.is_empty(), memory_rows > hashes.len());
-            let out = spill.resolve(7, 4).unwrap();
+            let mut repeats = Vec::new();
+            let out = spill
+                .resolve(7, 4, |values, n, flags| {
+                    repeats.push((values.amount.clone(), n, flags))
+                })
+                .unwrap();
+            repeats.sort();
+            let amount = |h: u128| format!("{}", h % 1000);
+            let mut expected = vec![(amount(last), 2, SUSPICIOUS), (amount(first), 1, 0)];
+            expected.sort();
+            assert_eq!(repeats, expected);
             assert_eq!(out.duplicate_rows, 3);
             assert_eq!(out.suspicious_duplicates, 2);
             assert_eq!(out.invalid_duplicates, 0);

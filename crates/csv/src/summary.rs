@@ -22,15 +22,7 @@ pub struct Duplicate {
     pub values: CsvRow,
 }
 
-/// Why a row is flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Suspicion {
-    /// The amount is strictly greater than the threshold.
-    AmountAboveThreshold,
-    /// Sender and receiver are the same user.
-    SelfPayment,
-}
+pub use payments_domain::Suspicion;
 
 /// A unique row that is published with `suspicious = true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +32,7 @@ pub struct Suspicious {
     pub values: CsvRow,
 }
 
-/// A unique row the ingester would reject (dry run only), with every reason.
+/// A unique row the ingester would reject, with every reason: never published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidRow {
     pub row: u64,
@@ -64,15 +56,19 @@ pub struct Summary {
     pub duplicate_rows: u64,
     /// Unique rows flagged suspicious.
     pub suspicious_rows: u64,
-    /// Unique rows the dry run found invalid (always 0 outside a dry run).
+    /// Unique rows the row checks refused (0 when the file was analysed without them).
     pub invalid_rows: u64,
     /// Every occurrence of every repeated row, first occurrences included, in row order (when
     /// capped: the occurrences with the smallest row numbers).
     pub duplicates: Vec<Duplicate>,
     /// Suspicious unique rows in row order.
     pub suspicious: Vec<Suspicious>,
-    /// Dry run only: invalid unique rows in row order.
+    /// Invalid unique rows in row order.
     pub invalid: Vec<InvalidRow>,
     /// Whether any list above stopped at the cap.
     pub lists_truncated: bool,
+    /// Per currency: rows and amounts of the file, its unique, suspicious, invalid and
+    /// publishable rows (ingested is filled in when the import is read).
+    #[serde(default)]
+    pub totals: payments_domain::ImportTotals,
 }

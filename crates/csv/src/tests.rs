@@ -621,6 +621,65 @@ fn dry_run_lists_rows_the_ingester_would_reject() {
     assert_eq!(run(&text).unwrap().invalid_rows, 0);
 }
 
+/// Every row checked before anything is published: the invalid rows are left out of the
+/// publishing pass, and the totals split the file into what is published and what is not,
+/// spilled or not.
+#[test]
+fn validated_analysis_publishes_only_valid_rows_and_totals_add_up() {
+    let u = users();
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let text = file(&[
+        row(0, 1, "1.00"),
+        format!("nobody,{},2.00,USD,2025-07-07 01:03:41 UTC,pending", u[1]),
+        format!("{},{},5.50,eur,2025-07-07 01:03:41 UTC,pending", u[2], u[3]),
+        row(2, 3, "\"1,000.00\""),
+        row(0, 1, "1.00"),
+        format!("nobody,{},2.00,USD,2025-07-07 01:03:41 UTC,pending", u[1]),
+        row(1, 2, "9000.00"),
+    ]);
+    for options in [Options::default(), spilling(100, 1)] {
+        let (summary, resolved) =
+            analyse_validated(text.as_bytes(), &options, &reference(), now).unwrap();
+        assert_eq!((summary.unique, summary.invalid_rows), (5, 2));
+        let import = ImportRef {
+            import_id: Uuid::from_u128(7),
+            source_file: "f.csv",
+            sha256_hex: &summary.sha256,
+        };
+        let mut rows = Vec::new();
+        publish_resolved(text.as_bytes(), &options, &import, &resolved, |e| {
+            rows.push(e.row_number);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+        assert_eq!(
+            rows,
+            [1, 3, 7],
+            "invalid rows 2 and 4 and the repeats are left out"
+        );
+
+        let t = &summary.totals;
+        let figures = |totals: &payments_domain::Totals, c: &str| {
+            totals
+                .get(c)
+                .map(|t| (t.rows, t.amount.to_string(), t.invalid_amounts))
+        };
+        assert_eq!(figures(&t.file, "USD"), Some((6, "9006.00".into(), 1)));
+        assert_eq!(figures(&t.file, "EUR"), Some((1, "5.50".into(), 0)));
+        assert_eq!(figures(&t.unique, "USD"), Some((4, "9003.00".into(), 1)));
+        assert_eq!(figures(&t.invalid, "USD"), Some((2, "2.00".into(), 1)));
+        assert_eq!(
+            figures(&t.publishable, "USD"),
+            Some((2, "9001.00".into(), 0))
+        );
+        assert_eq!(figures(&t.publishable, "EUR"), Some((1, "5.50".into(), 0)));
+        assert_eq!(
+            figures(&t.suspicious, "USD"),
+            Some((1, "9000.00".into(), 0))
+        );
+    }
+}
+
 #[test]
 fn summary_serialises() {
     let text = file(&[row(0, 0, "9000.00"), row(0, 0, "9000.00")]);

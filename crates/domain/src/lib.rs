@@ -18,7 +18,10 @@ mod properties;
 pub use event::{ImportEvent, StreamEvent};
 pub use reference::ReferenceData;
 pub use suspicion::{Suspicion, Suspicions};
-pub use totals::{CurrencyTotal, ExpectedTotals, Totals, TotalsBuilder, TotalsDifference};
+pub use totals::{
+    CurrencyTotal, ExpectedTotals, ImportTotals, RowFigures, Totals, TotalsBuilder,
+    TotalsDifference,
+};
 pub use validate::{
     validate, validate_object, Invalid, Origin, Payment, Rejection, Source, Status,
     MAX_PAYLOAD_BYTES,

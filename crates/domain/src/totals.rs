@@ -2,6 +2,7 @@
 //! figures from the analyser to the `PaymentImport` status; amounts are exact decimals
 //! (serialised as strings, never floats).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -23,11 +24,11 @@ pub struct CurrencyTotal {
     /// As written in the file, trimmed and upper-cased (`usd` counts as `USD`).
     pub currency: String,
     pub rows: u64,
-    /// Sum of the rows' amounts that could be read.
+    /// Sum of the rows' valid amounts.
     pub amount: Decimal,
-    /// Rows whose amount could not be read (not in `amount`); they cannot land.
+    /// Rows whose amount is not a valid amount (not in `amount`); they cannot land.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub unreadable_amounts: u64,
+    pub invalid_amounts: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -74,11 +75,53 @@ impl fmt::Display for Totals {
             }
             let plural = if t.rows == 1 { "" } else { "s" };
             write!(f, "{} {} row{plural} {}", t.currency, t.rows, t.amount)?;
-            if t.unreadable_amounts > 0 {
-                write!(f, " ({} unreadable amounts)", t.unreadable_amounts)?;
+            if t.invalid_amounts > 0 {
+                write!(f, " ({} invalid amounts)", t.invalid_amounts)?;
             }
         }
         Ok(())
+    }
+}
+
+/// An import's control totals: the file as sent, then what the analysis made of it, then what
+/// landed (counted from the transactions, filled in when the import is read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportTotals {
+    /// Every data row, duplicates included: what a sender's control total covers.
+    pub file: Totals,
+    /// The first occurrence of each distinct row.
+    pub unique: Totals,
+    /// Unique rows flagged suspicious (published flagged, unless held).
+    pub suspicious: Totals,
+    /// Unique rows refused at analysis (never published).
+    pub invalid: Totals,
+    /// Unique rows that pass every check: what is published.
+    pub publishable: Totals,
+    /// Transactions stored from this import.
+    pub ingested: Totals,
+}
+
+/// The figures of one row a total counts: its currency (normalised) and its amount, when valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowFigures<'a> {
+    currency: Cow<'a, str>,
+    amount: Option<Decimal>,
+}
+
+impl<'a> RowFigures<'a> {
+    pub fn of(currency: &'a str, amount: &str) -> Self {
+        let trimmed = currency.trim();
+        // Most files already write `USD`: no allocation then.
+        let currency = if trimmed.len() <= 64 && !trimmed.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Borrowed(trimmed)
+        } else {
+            Cow::Owned(normalise(trimmed))
+        };
+        RowFigures {
+            currency,
+            amount: parse_amount(amount).ok(),
+        }
     }
 }
 
@@ -87,42 +130,27 @@ impl fmt::Display for Totals {
 pub struct TotalsBuilder(BTreeMap<String, CurrencyTotal>);
 
 impl TotalsBuilder {
-    /// Counts one row (or takes `times` repeats of it back, with [`Self::remove`]).
-    pub fn add(&mut self, currency: &str, amount: &str) {
-        self.apply(currency, amount, 1, true);
-    }
-
-    /// Takes back `times` rows added before with the same values.
-    pub fn remove(&mut self, currency: &str, amount: &str, times: u64) {
-        self.apply(currency, amount, times, false);
-    }
-
-    fn apply(&mut self, currency: &str, amount: &str, times: u64, add: bool) {
-        let mut key = normalise(currency);
-        if !self.0.contains_key(&key) && self.0.len() >= MAX_CURRENCIES {
-            key = OTHER_CURRENCIES.to_owned();
-        }
-        let total = self.0.entry(key.clone()).or_insert_with(|| CurrencyTotal {
-            currency: key,
-            rows: 0,
-            amount: Decimal::ZERO,
-            unreadable_amounts: 0,
-        });
-        let value = parse_amount(amount).ok();
-        if add {
+    /// Counts `times` rows with these figures.
+    pub fn add(&mut self, row: &RowFigures<'_>, times: u64) {
+        self.update(&row.currency, |total| {
             total.rows += times;
-            match value {
+            match row.amount {
                 // At most 2^62 rows of at most 10^8 each: far below Decimal's range.
                 Some(v) => total.amount = total.amount.saturating_add(v * Decimal::from(times)),
-                None => total.unreadable_amounts += times,
+                None => total.invalid_amounts += times,
             }
-        } else {
+        });
+    }
+
+    /// Takes back `times` rows added before with the same figures (repeats of a row).
+    pub fn remove(&mut self, row: &RowFigures<'_>, times: u64) {
+        self.update(&row.currency, |total| {
             total.rows = total.rows.saturating_sub(times);
-            match value {
+            match row.amount {
                 Some(v) => total.amount = total.amount.saturating_sub(v * Decimal::from(times)),
-                None => total.unreadable_amounts = total.unreadable_amounts.saturating_sub(times),
+                None => total.invalid_amounts = total.invalid_amounts.saturating_sub(times),
             }
-        }
+        });
     }
 
     pub fn build(self) -> Totals {
@@ -137,6 +165,27 @@ impl TotalsBuilder {
                 })
                 .collect(),
         )
+    }
+
+    fn update(&mut self, currency: &str, change: impl FnOnce(&mut CurrencyTotal)) {
+        let key = if self.0.contains_key(currency) || self.0.len() < MAX_CURRENCIES {
+            currency
+        } else {
+            OTHER_CURRENCIES
+        };
+        match self.0.get_mut(key) {
+            Some(total) => change(total),
+            None => change(
+                self.0
+                    .entry(key.to_owned())
+                    .or_insert_with(|| CurrencyTotal {
+                        currency: key.to_owned(),
+                        rows: 0,
+                        amount: Decimal::ZERO,
+                        invalid_amounts: 0,
+                    }),
+            ),
+        }
     }
 }
 
@@ -207,7 +256,7 @@ impl ExpectedTotals {
                 let found = actual.get(&currency);
                 let (actual_rows, actual_amount) =
                     found.map_or((0, Decimal::ZERO), |t| (t.rows, t.amount));
-                let unreadable = found.is_some_and(|t| t.unreadable_amounts > 0);
+                let unreadable = found.is_some_and(|t| t.invalid_amounts > 0);
                 let expected_rows = expected.and_then(|e| e.rows);
                 let expected_amount = expected.map_or(Decimal::ZERO, |e| e.amount);
                 let agree = !unreadable
@@ -294,7 +343,7 @@ mod tests {
     fn totals(rows: &[(&str, &str)]) -> Totals {
         let mut b = TotalsBuilder::default();
         for (currency, amount) in rows {
-            b.add(currency, amount);
+            b.add(&RowFigures::of(currency, amount), 1);
         }
         b.build()
     }
@@ -308,9 +357,9 @@ mod tests {
             ("EUR", "5"),
             ("EUR", "abc"),
         ] {
-            b.add(c, a);
+            b.add(&RowFigures::of(c, a), 1);
         }
-        b.remove("USD", "0.10", 1);
+        b.remove(&RowFigures::of("USD", "0.10"), 1);
         let t = b.build();
         assert_eq!(
             t.get("USD").map(|t| (t.rows, t.amount)),
@@ -318,12 +367,12 @@ mod tests {
         );
         let eur = t.get("EUR").expect("EUR");
         assert_eq!(
-            (eur.rows, eur.amount, eur.unreadable_amounts),
+            (eur.rows, eur.amount, eur.invalid_amounts),
             (2, Decimal::new(5, 0), 1)
         );
         assert_eq!(
             t.to_string(),
-            "EUR 2 rows 5.00 (1 unreadable amounts), USD 1 row 0.20"
+            "EUR 2 rows 5.00 (1 invalid amounts), USD 1 row 0.20"
         );
     }
 
@@ -331,7 +380,7 @@ mod tests {
     fn a_hostile_number_of_currencies_shares_one_bucket() {
         let mut b = TotalsBuilder::default();
         for i in 0..1000 {
-            b.add(&format!("C{i}"), "1");
+            b.add(&RowFigures::of(&format!("C{i}"), "1"), 1);
         }
         let t = b.build();
         assert_eq!(t.currencies().len(), MAX_CURRENCIES + 1);
