@@ -19,8 +19,8 @@ pub use event::{ImportEvent, StreamEvent};
 pub use reference::ReferenceData;
 pub use suspicion::{Suspicion, Suspicions};
 pub use totals::{
-    CurrencyTotal, ExpectedTotals, ImportTotals, RowFigures, Totals, TotalsBuilder,
-    TotalsDifference,
+    CurrencyTotal, ExpectedTotals, ImportTotals, InvalidRowsPolicy, RowFigures, Totals,
+    TotalsBuilder, TotalsDifference,
 };
 pub use validate::{
     validate, validate_object, Invalid, Origin, Payment, Rejection, Source, Status,

@@ -20,11 +20,13 @@ pub const OTHER_CURRENCIES: &str = "(other)";
 
 /// One currency's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CurrencyTotal {
     /// As written in the file, trimmed and upper-cased (`usd` counts as `USD`).
     pub currency: String,
     pub rows: u64,
     /// Sum of the rows' valid amounts.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub amount: Decimal,
     /// Rows whose amount is not a valid amount (not in `amount`); they cannot land.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -38,6 +40,7 @@ fn is_zero(n: &u64) -> bool {
 /// Figures per currency, in currency order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals(Vec<CurrencyTotal>);
 
 impl Totals {
@@ -87,6 +90,7 @@ impl fmt::Display for Totals {
 /// landed (counted from the transactions, filled in when the import is read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportTotals {
     /// Every data row, duplicates included: what a sender's control total covers.
     pub file: Totals,
@@ -196,14 +200,17 @@ fn normalise(currency: &str) -> String {
 /// What the sender says a file holds, per currency: rows and amount. A currency missing here
 /// is expected to be absent from the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExpectedTotals(pub Vec<ExpectedTotal>);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExpectedTotal {
     pub currency: String,
     /// When given, the row count must match too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub amount: Decimal,
 }
 
@@ -411,5 +418,48 @@ mod tests {
             assert!(e.to_string().contains("CURRENCY=AMOUNT"), "{e}");
         }
         assert!("".parse::<ExpectedTotals>().expect("empty").is_empty());
+    }
+}
+
+/// What an import does with rows that fail the checks at analysis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidRowsPolicy {
+    /// Publish the valid rows; the invalid ones are listed and never published.
+    #[default]
+    PublishValid,
+    /// Publish nothing while any row is invalid: the file is corrected and sent again whole.
+    HoldFile,
+}
+
+impl InvalidRowsPolicy {
+    pub const ALL: [InvalidRowsPolicy; 2] =
+        [InvalidRowsPolicy::PublishValid, InvalidRowsPolicy::HoldFile];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidRowsPolicy::PublishValid => "publish_valid",
+            InvalidRowsPolicy::HoldFile => "hold_file",
+        }
+    }
+}
+
+impl fmt::Display for InvalidRowsPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InvalidRowsPolicy {
+    type Err = String;
+
+    /// `publish_valid`/`hold_file`, or with dashes.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not publish_valid or hold_file"))
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! 1. record the upload (`imports`, status `received`);
 //! 2. stream the bytes once, teeing them into the S3 bucket (multipart) and into the analyser,
-//!    which rejects a malformed file as a whole and yields the SHA-256, duplicates and
-//!    suspicious rows (`stored`);
+//!    which rejects a malformed file as a whole, checks every row as the ingester will, and
+//!    yields the SHA-256, duplicates, suspicious and invalid rows and control totals (`stored`);
 //! 3. if the same bytes were imported before, stop: that import owns the transactions (`done`);
-//! 4. read the stored copy again and publish each unique row with its deterministic
+//!    if the totals differ from the expected ones, or invalid rows hold the file (policy, or
+//!    no valid row at all), stop unpublished (`failed`);
+//! 4. read the stored copy again and publish each unique valid row with its deterministic
 //!    `transaction_id`, waiting for every delivery (`published`);
 //! 5. the ingester does the rest; progress is counted from the database, and the ingester's
 //!    finaliser moves the import to `done` once every published row is a transaction or a
@@ -32,6 +34,7 @@ use tokio::io::AsyncRead;
 use uuid::Uuid;
 
 pub use error::{PipelineError, Result};
+pub use payments_domain::{ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
 pub use payments_store::{Import, ImportCounts, ImportFailure, ImportStatus};
 pub use report::{message, FirstImport, ImportReport, RowRejection};
 
@@ -44,6 +47,10 @@ pub struct ImportRequest {
     /// The identity that started the import (a proxy-authenticated user, an OS user), when
     /// known; shown on the result and history pages, the API and dashboards.
     pub started_by: Option<String>,
+    /// What the sender says the file holds; any difference stops the import unpublished.
+    pub expected_totals: Option<ExpectedTotals>,
+    /// What to do with rows that fail the checks; the pipeline's setting when `None`.
+    pub invalid_rows: Option<InvalidRowsPolicy>,
 }
 
 impl ImportRequest {
@@ -67,6 +74,8 @@ pub struct PipelineConfig {
     /// Topic the unique rows are published to.
     pub topic: String,
     pub suspicious_threshold: Decimal,
+    /// What an import does with rows that fail the checks, unless the request says otherwise.
+    pub invalid_rows: InvalidRowsPolicy,
 }
 
 /// One import end to end, for every front end. Cheap to clone.
@@ -76,6 +85,7 @@ pub struct Pipeline {
     objects: ObjectStore,
     publisher: Publisher,
     options: Options,
+    invalid_rows: InvalidRowsPolicy,
 }
 
 impl Pipeline {
@@ -98,7 +108,8 @@ impl Pipeline {
             config.kafka.producer()?,
             config.topic,
             options_with_threshold(config.suspicious_threshold),
-        ))
+        )
+        .with_invalid_rows(config.invalid_rows))
     }
 
     /// A pipeline over handles the caller already has (tests, benchmarks).
@@ -114,7 +125,20 @@ impl Pipeline {
             objects,
             publisher: Publisher::new(producer, topic),
             options,
+            invalid_rows: InvalidRowsPolicy::default(),
         }
+    }
+
+    /// The same pipeline with another policy for rows that fail the checks.
+    pub fn with_invalid_rows(&self, policy: InvalidRowsPolicy) -> Pipeline {
+        Pipeline {
+            invalid_rows: policy,
+            ..self.clone()
+        }
+    }
+
+    pub fn invalid_rows(&self) -> InvalidRowsPolicy {
+        self.invalid_rows
     }
 
     /// The same pipeline with another suspicious threshold.

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use payments_csv::Summary;
-use payments_store::{Import, ImportStatus};
+use payments_store::{Import, ImportCounts, ImportStatus};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -53,8 +53,17 @@ pub fn message(view: &Import) -> String {
     if view.status.is_resumable() {
         return "The file is being checked.".into();
     }
+    published_message(view.counts.published, &view.counts)
+}
+
+/// What a user reads once the rows are on their way.
+pub(crate) fn published_message(published: i64, counts: &ImportCounts) -> String {
+    let invalid = match counts.invalid {
+        0 => String::new(),
+        n => format!(", {n} rows failed the checks and were not sent: see the list"),
+    };
     format!(
-        "File uploaded successfully! {} rows sent to processing ({} duplicates removed, {} suspicious).",
-        view.counts.published, view.counts.duplicates, view.counts.suspicious
+        "File uploaded successfully! {} rows sent to processing ({} duplicates removed, {} suspicious{invalid}).",
+        published, counts.duplicates, counts.suspicious
     )
 }

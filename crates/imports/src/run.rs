@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Utc;
 use payments_csv::{ImportError, ImportRef, Resolved, Summary};
+use payments_domain::InvalidRowsPolicy;
 use payments_objectstore::object_key;
 use payments_store::{ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -18,6 +19,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
 use crate::error::upload_error;
+use crate::report::published_message;
 use crate::{message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Result};
 
 /// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
@@ -63,13 +65,14 @@ impl Pipeline {
             suspicious_threshold: self.options.suspicious_threshold,
             dry_run,
             started_by: request.started_by.clone(),
+            expected_totals: request.expected_totals.clone(),
         };
         let existing = payments_store::create_import(&self.pool, &new).await?;
         if !existing.status.is_resumable() {
             return self.report_as_it_stands(id).await;
         }
         let key = object_key(file_name, Utc::now());
-        self.run(id, file_name, &key, body, dry_run).await
+        self.run(id, request, &key, body).await
     }
 
     async fn report_as_it_stands(&self, id: Uuid) -> Result<ImportReport> {
@@ -89,19 +92,17 @@ impl Pipeline {
     async fn run<R>(
         &self,
         id: Uuid,
-        file_name: &str,
+        request: &ImportRequest,
         key: &str,
         body: R,
-        dry_run: bool,
     ) -> Result<ImportReport>
     where
         R: AsyncRead + Unpin + Send,
     {
-        let refs = if dry_run {
-            Some(payments_store::load_reference_data(&self.pool).await?)
-        } else {
-            None
-        };
+        let (file_name, dry_run) = (request.file_name.as_str(), request.dry_run);
+        // Users and currencies as they are now: every row is checked against them before
+        // anything is published (the ingester checks again, against its own copy).
+        let refs = payments_store::load_reference_data(&self.pool).await?;
         let (stored, analysed) = self.store_and_analyse(key, body, refs).await?;
         let report =
             |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
@@ -150,6 +151,7 @@ impl Pipeline {
             unique: summary.unique as i64,
             duplicates: summary.duplicate_rows as i64,
             suspicious: summary.suspicious_rows as i64,
+            invalid: summary.invalid_rows as i64,
             ..ImportCounts::default()
         };
         payments_store::set_counts(&self.pool, id, &counts).await?;
@@ -179,6 +181,46 @@ impl Pipeline {
             });
             return Ok(r);
         }
+        // Checks that stop the whole file, before anything is published.
+        let hold = if let Some(differences) = request
+            .expected_totals
+            .as_ref()
+            .map(|expected| expected.differences(&summary.totals.file))
+            .filter(|d| !d.is_empty())
+        {
+            let listed: Vec<String> = differences.iter().map(ToString::to_string).collect();
+            Some((
+                ImportFailure::TotalsMismatch,
+                format!(
+                    "The file's control totals differ from the expected ones; nothing was published. {}.",
+                    listed.join("; ")
+                ),
+            ))
+        } else if summary.invalid_rows > 0 && summary.invalid_rows == summary.unique {
+            Some((
+                ImportFailure::InvalidRows,
+                format!(
+                    "None of the file's {} rows can be imported (every row failed the checks; the reasons are listed); nothing was published.",
+                    summary.unique
+                ),
+            ))
+        } else if summary.invalid_rows > 0
+            && request.invalid_rows.unwrap_or(self.invalid_rows) == InvalidRowsPolicy::HoldFile
+        {
+            Some((
+                ImportFailure::InvalidRows,
+                format!(
+                    "{} rows failed the checks and the policy holds the whole file; nothing was published. Correct the listed rows and upload the file again.",
+                    summary.invalid_rows
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((failure, message)) = hold {
+            payments_store::mark_failed(&self.pool, id, failure, &message).await?;
+            return Ok(report(ImportStatus::Failed, message, Some(summary)));
+        }
         if dry_run {
             payments_store::mark_done(&self.pool, id).await?;
             let message = format!(
@@ -188,32 +230,24 @@ impl Pipeline {
             return Ok(report(ImportStatus::Done, message, Some(summary)));
         }
 
-        let Some(resolved) = resolved else {
-            return Err(PipelineError::Task(
-                "the analysis left no duplicate map to publish with".into(),
-            ));
-        };
         let published = self
             .publish(id, file_name, &stored.key, &summary.sha256, resolved)
             .await?;
         payments_store::mark_published(&self.pool, id, published as i64).await?;
-        let message = format!(
-            "File uploaded successfully! {} rows sent to processing ({} duplicates removed, {} suspicious).",
-            published, summary.duplicate_rows, summary.suspicious_rows
-        );
+        let message = published_message(published as i64, &counts);
         Ok(report(ImportStatus::Published, message, Some(summary)))
     }
 
-    /// Streams the upload once into S3 and the analyser (or, for a dry run, the row checker).
-    /// The analysis also yields the duplicate map [`Self::publish`] needs (not for a dry run).
+    /// Streams the upload once into S3 and the analyser, which checks every row; the analysis
+    /// also yields the map of duplicate and invalid rows [`Self::publish`] needs.
     async fn store_and_analyse<R>(
         &self,
         key: &str,
         mut body: R,
-        refs: Option<payments_domain::ReferenceData>,
+        refs: payments_domain::ReferenceData,
     ) -> Result<(
         payments_objectstore::StoredObject,
-        Result<(Summary, Option<Resolved>), ImportError>,
+        Result<(Summary, Resolved), ImportError>,
     )>
     where
         R: AsyncRead + Unpin + Send,
@@ -223,12 +257,7 @@ impl Pipeline {
         let options = self.options.clone();
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
-            match refs {
-                Some(refs) => payments_csv::dry_run(reader, &options, &refs, Utc::now())
-                    .map(|summary| (summary, None)),
-                None => payments_csv::analyse_resolved(reader, &options)
-                    .map(|(summary, resolved)| (summary, Some(resolved))),
-            }
+            payments_csv::analyse_validated(reader, &options, &refs, Utc::now())
         });
         let upload = self.objects.put_stream(
             key,

@@ -27,7 +27,7 @@ use tokio::io::AsyncRead;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::crd::PaymentImport;
+use crate::crd::{PaymentImport, RowProblem};
 use crate::error::{Error, Problem, Result};
 use crate::http::Metrics;
 use crate::status::{self, Observation};
@@ -286,14 +286,15 @@ async fn start(
         None => ctx.pipeline.clone(),
     };
     let (file_name, body) = open_source(object, namespace, ctx).await?;
-    let dry_run = object.spec.dry_run;
-    let task = tokio::spawn(async move {
+    let request = payments_imports::ImportRequest {
+        file_name,
+        dry_run: object.spec.dry_run,
         // Who created the PaymentImport is not known here (the apiserver does not record it).
-        let request = payments_imports::ImportRequest {
-            file_name,
-            dry_run,
-            started_by: None,
-        };
+        started_by: None,
+        expected_totals: object.spec.expected_totals.clone(),
+        invalid_rows: object.spec.invalid_rows,
+    };
+    let task = tokio::spawn(async move {
         let report = pipeline.import_as(id, &request, body).await;
         if let Err(e) = &report {
             tracing::warn!(import = %id, error = %e, "import interrupted");
@@ -371,6 +372,26 @@ async fn open_source(
     }
 }
 
+/// Invalid rows the status lists; the rest are on the import's page.
+const STATUS_INVALID_ROWS: usize = 20;
+
+/// The first rows of an import that failed the checks (none when its report is unreadable: the
+/// count still says how many).
+async fn invalid_rows(ctx: &Context, id: Uuid) -> Vec<RowProblem> {
+    match ctx.pipeline.summary(id).await {
+        Ok(Some(summary)) => summary
+            .invalid
+            .into_iter()
+            .take(STATUS_INVALID_ROWS)
+            .map(|r| RowProblem {
+                row: r.row,
+                reasons: r.reasons,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Writes the status by server-side apply and turns condition changes into Events.
 async fn apply_status(
     object: &PaymentImport,
@@ -380,12 +401,17 @@ async fn apply_status(
     problem: Option<&Problem>,
 ) -> Result<()> {
     let previous = object.status.as_ref();
+    let invalid_rows = match view {
+        Some(v) if v.counts.invalid > 0 => invalid_rows(ctx, id).await,
+        _ => Vec::new(),
+    };
     let next = status::derive(&Observation {
         generation: object.metadata.generation,
         import_id: id,
         view,
         problem,
         previous,
+        invalid_rows: &invalid_rows,
         now: Utc::now(),
     });
     if previous == Some(&next) {

@@ -3,7 +3,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The counts are the platform's own type, shown as they are.
+/// The counts and totals are the platform's own types, shown as they are.
+pub use payments_domain::{ExpectedTotals, ImportTotals, InvalidRowsPolicy};
 pub use payments_store::ImportCounts;
 
 /// Imports one CSV file of payments: the file is checked, exact duplicates are dropped,
@@ -21,6 +22,7 @@ pub use payments_store::ImportCounts;
     printcolumn = r#"{"name":"Rows","type":"integer","jsonPath":".status.counts.rows"}"#,
     printcolumn = r#"{"name":"Duplicates","type":"integer","jsonPath":".status.counts.duplicates"}"#,
     printcolumn = r#"{"name":"Suspicious","type":"integer","jsonPath":".status.counts.suspicious"}"#,
+    printcolumn = r#"{"name":"Invalid","type":"integer","jsonPath":".status.counts.invalid"}"#,
     printcolumn = r#"{"name":"Ingested","type":"integer","jsonPath":".status.counts.ingested"}"#,
     printcolumn = r#"{"name":"Rejected","type":"integer","jsonPath":".status.counts.rejected"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
@@ -43,6 +45,14 @@ pub struct PaymentImportSpec {
     /// Check every row against the database and publish nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// What the sender says the file holds, per currency: `amount` (a decimal string) and,
+    /// optionally, `rows`. Any difference fails the import before anything is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_totals: Option<ExpectedTotals>,
+    /// Rows that fail the checks: `publish_valid` (the platform's setting when omitted) or
+    /// `hold_file` (publish nothing while any row is invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_rows: Option<InvalidRowsPolicy>,
 }
 
 /// Exactly one of `s3` or `configMap`.
@@ -93,6 +103,14 @@ pub struct PaymentImportStatus {
     pub import_id: Option<String>,
     #[serde(default)]
     pub counts: ImportCounts,
+    /// Per currency: rows and amounts of the file, its unique, suspicious, invalid and
+    /// publishable rows, and of the transactions stored from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<ImportTotals>,
+    /// The first rows that failed the checks (never published), with every reason; the full
+    /// list is on the import's page and in the API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_rows: Vec<RowProblem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +118,14 @@ pub struct PaymentImportStatus {
     /// What a person should know, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// One row of the file that failed the checks.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct RowProblem {
+    /// Data row number (the header excluded), 1-based.
+    pub row: u64,
+    pub reasons: Vec<String>,
 }
 
 /// A condition in the shape of `metav1.Condition`.

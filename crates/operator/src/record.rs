@@ -77,6 +77,9 @@ impl UploadRecorder {
                 },
                 suspicious_threshold: Some(threshold.normalize().to_string()),
                 dry_run,
+                // The web import ran already; its page and API hold what it was checked against.
+                expected_totals: None,
+                invalid_rows: None,
             },
             status: None,
         };

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use payments_imports::{Import, ImportFailure, ImportStatus};
 
-use crate::crd::{Condition, PaymentImportStatus};
+use crate::crd::{Condition, PaymentImportStatus, RowProblem};
 use crate::error::Problem;
 
 pub const READY: &str = "Ready";
@@ -21,6 +21,8 @@ pub struct Observation<'a> {
     /// Why the import cannot go on right now.
     pub problem: Option<&'a Problem>,
     pub previous: Option<&'a PaymentImportStatus>,
+    /// The first rows that failed the checks.
+    pub invalid_rows: &'a [RowProblem],
     pub now: DateTime<Utc>,
 }
 
@@ -77,6 +79,8 @@ pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
         observed_generation: obs.generation,
         import_id: Some(obs.import_id.to_string()),
         counts: obs.view.map(|v| v.counts).unwrap_or_default(),
+        totals: obs.view.and_then(|v| v.totals.clone()),
+        invalid_rows: obs.invalid_rows.to_vec(),
         start_time: obs
             .previous
             .and_then(|p| p.start_time)
@@ -99,6 +103,8 @@ fn failure_reason(failure: Option<ImportFailure>) -> &'static str {
         Some(ImportFailure::TooLarge) => "TooLarge",
         Some(ImportFailure::UploadInterrupted) => "UploadInterrupted",
         Some(ImportFailure::PlatformUnavailable) => "PlatformUnavailable",
+        Some(ImportFailure::InvalidRows) => "InvalidRows",
+        Some(ImportFailure::TotalsMismatch) => "TotalsMismatch",
     }
 }
 
@@ -111,8 +117,8 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
     };
     let c = &v.counts;
     let checked = format!(
-        "{} rows: {} unique, {} exact duplicates removed, {} suspicious.",
-        c.rows, c.unique, c.duplicates, c.suspicious
+        "{} rows: {} unique, {} exact duplicates removed, {} suspicious, {} failed the checks.",
+        c.rows, c.unique, c.duplicates, c.suspicious, c.invalid
     );
     match v.status {
         ImportStatus::Received => [
@@ -244,6 +250,7 @@ mod tests {
             dry_run: false,
             first_import_id: None,
             started_by: None,
+            expected_totals: None,
             created_at: at,
             updated_at: at,
             counts: payments_imports::ImportCounts {
@@ -251,10 +258,12 @@ mod tests {
                 unique: 8,
                 duplicates: 2,
                 suspicious: 1,
+                invalid: 0,
                 published: 8,
                 ingested: 7,
                 rejected: 1,
             },
+            totals: None,
         }
     }
 
@@ -265,6 +274,7 @@ mod tests {
             view,
             problem,
             previous: None,
+            invalid_rows: &[],
             now: Utc::now(),
         })
     }
@@ -379,6 +389,7 @@ mod tests {
             view: Some(&view(ImportStatus::Published)),
             problem: None,
             previous: Some(&before),
+            invalid_rows: &[],
             now: Utc::now() + chrono::Duration::hours(1),
         });
         assert_eq!(again.conditions, before.conditions);
@@ -389,6 +400,7 @@ mod tests {
             view: Some(&view(ImportStatus::Done)),
             problem: None,
             previous: Some(&before),
+            invalid_rows: &[],
             now: Utc::now(),
         });
         let changed: Vec<_> = transitions(Some(&before), &done)

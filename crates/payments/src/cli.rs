@@ -212,6 +212,10 @@ struct PipelineArgs {
     /// Rows above this amount are reported as suspicious (and still published).
     #[arg(long, env = "PAYMENTS_SUSPICIOUS_THRESHOLD", default_value = "8000")]
     suspicious_threshold: rust_decimal::Decimal,
+    /// Rows that fail the checks: `publish-valid` publishes the rest, `hold-file` publishes
+    /// nothing while any row is invalid. Invalid rows are never published.
+    #[arg(long, env = "PAYMENTS_INVALID_ROWS", default_value = "publish-valid")]
+    invalid_rows: payments_imports::InvalidRowsPolicy,
     #[command(flatten)]
     startup: StartupArgs,
 }
@@ -234,6 +238,7 @@ impl PipelineArgs {
             },
             topic: self.import_topic.clone(),
             suspicious_threshold: self.suspicious_threshold,
+            invalid_rows: self.invalid_rows,
         };
         until_available(
             "connecting the import pipeline (database, broker, object storage)",
@@ -300,6 +305,11 @@ struct ImportArgs {
     /// Who starts the import, as recorded and shown; default: the OS user (`$USER`).
     #[arg(long = "as", value_name = "NAME")]
     started_by: Option<String>,
+    /// The file's control totals as the sender states them, per currency `CURRENCY=AMOUNT` or
+    /// `CURRENCY=ROWS:AMOUNT`, comma-separated (`USD=12:1234.50,EUR=99.00`): any difference
+    /// stops the import before anything is published.
+    #[arg(long, value_name = "TOTALS")]
+    expect: Option<payments_imports::ExpectedTotals>,
 }
 
 #[derive(Debug, Args)]
@@ -674,11 +684,16 @@ impl Cli {
                     .started_by
                     .or_else(|| std::env::var("USER").ok())
                     .filter(|name| !name.trim().is_empty());
+                let request = payments_imports::ImportRequest {
+                    dry_run: args.dry_run,
+                    started_by,
+                    expected_totals: args.expect,
+                    ..payments_imports::ImportRequest::default()
+                };
                 crate::import::run(
                     args.pipeline.pipeline("payments-csv").await?,
                     &args.file,
-                    args.dry_run,
-                    started_by,
+                    request,
                 )
                 .await
             }

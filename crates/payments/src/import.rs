@@ -6,11 +6,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Imports `file` as `request` says (its file name is the file's).
 pub async fn run(
     pipeline: payments_imports::Pipeline,
     file: &Path,
-    dry_run: bool,
-    started_by: Option<String>,
+    request: payments_imports::ImportRequest,
 ) -> anyhow::Result<()> {
     let handle = tokio::fs::File::open(file)
         .await
@@ -31,8 +31,7 @@ pub async fn run(
         .unwrap_or("upload.csv");
     let request = payments_imports::ImportRequest {
         file_name: name.to_owned(),
-        dry_run,
-        started_by,
+        ..request
     };
     let report = pipeline.import(&request, bar.wrap_async_read(handle)).await;
     bar.finish_and_clear();
@@ -46,9 +45,23 @@ pub async fn run(
     );
     if let Some(summary) = &report.summary {
         println!(
-            "rows {}  unique {}  duplicates {}  suspicious {}",
-            summary.rows, summary.unique, summary.duplicate_rows, summary.suspicious_rows
+            "rows {}  unique {}  duplicates {}  suspicious {}  invalid {}",
+            summary.rows,
+            summary.unique,
+            summary.duplicate_rows,
+            summary.suspicious_rows,
+            summary.invalid_rows
         );
+        let totals = &summary.totals;
+        for (what, figures) in [
+            ("file", &totals.file),
+            ("unique", &totals.unique),
+            ("suspicious", &totals.suspicious),
+            ("invalid", &totals.invalid),
+            ("to publish", &totals.publishable),
+        ] {
+            println!("totals, {what:<10}  {figures}");
+        }
         for d in summary.duplicates.iter().take(50) {
             println!(
                 "  duplicate row {} (same as row {}): {:?}",

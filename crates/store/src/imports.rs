@@ -10,10 +10,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use payments_domain::{CurrencyTotal, ExpectedTotals, ImportTotals, Totals};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::query::Query;
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
@@ -85,14 +87,21 @@ pub enum ImportFailure {
     UploadInterrupted,
     /// Storage, database or broker failed; the file may be fine.
     PlatformUnavailable,
+    /// Rows failed the checks and the policy holds the whole file, or no row passed them;
+    /// nothing was published.
+    InvalidRows,
+    /// The file's control totals differ from what the sender expected; nothing was published.
+    TotalsMismatch,
 }
 
 impl ImportFailure {
-    pub const ALL: [ImportFailure; 4] = [
+    pub const ALL: [ImportFailure; 6] = [
         ImportFailure::InvalidFile,
         ImportFailure::TooLarge,
         ImportFailure::UploadInterrupted,
         ImportFailure::PlatformUnavailable,
+        ImportFailure::InvalidRows,
+        ImportFailure::TotalsMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +110,8 @@ impl ImportFailure {
             ImportFailure::TooLarge => "too_large",
             ImportFailure::UploadInterrupted => "upload_interrupted",
             ImportFailure::PlatformUnavailable => "platform_unavailable",
+            ImportFailure::InvalidRows => "invalid_rows",
+            ImportFailure::TotalsMismatch => "totals_mismatch",
         }
     }
 }
@@ -174,10 +185,13 @@ pub struct NewImport {
     pub dry_run: bool,
     /// Who started it, when known.
     pub started_by: Option<String>,
+    /// What the sender says the file holds; a difference fails the import before publishing.
+    pub expected_totals: Option<ExpectedTotals>,
 }
 
-/// The file's rows: how many, unique, exact duplicates and suspicious; then how many were
-/// published, and of those how many the ingester stored or rejected.
+/// The file's rows: how many, unique, exact duplicates, suspicious and invalid (refused at
+/// analysis, never published); then how many were published, and of those how many the
+/// ingester stored or rejected.
 // The one shape of these numbers, from the database to the PaymentImport status; ingested and
 // rejected are counted from the data, never stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -187,6 +201,8 @@ pub struct ImportCounts {
     pub unique: i64,
     pub duplicates: i64,
     pub suspicious: i64,
+    #[serde(default)]
+    pub invalid: i64,
     pub published: i64,
     pub ingested: i64,
     pub rejected: i64,
@@ -210,11 +226,17 @@ pub struct Import {
     pub first_import_id: Option<Uuid>,
     /// Who started it, when known.
     pub started_by: Option<String>,
+    /// What the sender said the file holds, when given.
+    pub expected_totals: Option<Json<ExpectedTotals>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub counts: ImportCounts,
+    /// Control totals per currency, read with one import ([`get_import`]), not with lists.
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<ImportTotals>,
 }
 
 impl Import {
@@ -237,8 +259,9 @@ pub struct StoredFile<'a> {
 /// The columns of [`Import`] for `imports i`, `ingested` and `rejected` counted from the data.
 const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
      i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.started_by,
-     i.created_at,
-     i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.published,
+     i.expected_totals, i.created_at,
+     i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.invalid,
+     i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
     (SELECT count(DISTINCT r.row_number) + count(*) FILTER (WHERE r.row_number IS NULL)
        FROM rejected_events r
@@ -253,8 +276,8 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     // The no-op update makes RETURNING yield the existing row too.
     let row = sqlx::query_as(&format!(
         "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status,
-             started_by)
-         VALUES ($1, $2, $3, $4, $5, $6)
+             started_by, expected_totals)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
     ))
@@ -264,6 +287,7 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     .bind(new.dry_run)
     .bind(ImportStatus::Received)
     .bind(&new.started_by)
+    .bind(new.expected_totals.as_ref().map(Json))
     .fetch_one(pool)
     .await?;
     Ok(row)
@@ -314,7 +338,8 @@ pub async fn mark_stored(pool: &PgPool, id: Uuid, file: &StoredFile<'_>) -> Resu
 pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE imports
-            SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, updated_at = now()
+            SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, invalid = $7,
+                updated_at = now()
           WHERE id = $1 AND NOT status = ANY($6)",
     )
     .bind(id)
@@ -323,6 +348,7 @@ pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Resul
     .bind(counts.duplicates)
     .bind(counts.suspicious)
     .bind(&[ImportStatus::Done, ImportStatus::Failed][..])
+    .bind(counts.invalid)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -414,14 +440,51 @@ pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<Import
     Ok(row)
 }
 
-/// An import with its ingested and rejected counts, computed now.
+/// An import with its ingested and rejected counts and its control totals (the analysis's,
+/// and the ingested ones summed from its transactions), computed now.
 pub async fn get_import(pool: &PgPool, id: Uuid) -> Result<Option<Import>> {
-    Ok(
+    let import: Option<Import> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM imports i WHERE i.id = $1"))
             .bind(id)
             .fetch_optional(pool)
-            .await?,
+            .await?;
+    let Some(mut import) = import else {
+        return Ok(None);
+    };
+    let analysed: Option<Json<ImportTotals>> = sqlx::query_scalar(
+        "SELECT summary->'totals' FROM import_reports
+          WHERE import_id = $1 AND summary ? 'totals'",
     )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let mut totals = analysed.map(|t| t.0).unwrap_or_default();
+    totals.ingested = ingested_totals(pool, id).await?;
+    import.totals = Some(totals);
+    Ok(Some(import))
+}
+
+/// Per currency, the transactions an import stored: counted and summed from the data.
+pub async fn ingested_totals(pool: &PgPool, id: Uuid) -> Result<Totals> {
+    let rows: Vec<(String, i64, Decimal)> = sqlx::query_as(
+        "SELECT c.currency, count(*), sum(t.amount)
+           FROM transactions t JOIN currencies c ON c.currency_id = t.currency_id
+          WHERE t.import_id = $1
+          GROUP BY c.currency",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Totals::new(
+        rows.into_iter()
+            .map(|(currency, rows, amount)| CurrencyTotal {
+                currency,
+                rows: rows.max(0) as u64,
+                amount,
+                invalid_amounts: 0,
+            })
+            .collect(),
+    ))
 }
 
 /// The newest imports first, for the history page; `before` pages by `created_at`.

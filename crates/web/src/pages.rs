@@ -8,7 +8,9 @@ use axum::Json;
 use futures::TryStreamExt;
 use minijinja::context;
 use payments_csv::{Summary, Suspicion};
-use payments_imports::{ImportReport, ImportRequest, ImportStatus, PipelineError};
+use payments_imports::{
+    ExpectedTotals, ImportReport, ImportRequest, ImportStatus, InvalidRowsPolicy, PipelineError,
+};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::io::StreamReader;
@@ -105,6 +107,8 @@ async fn run_upload(
 ) -> Result<ImportReport, Failure> {
     let mut csrf_ok = csrf_cookie.is_none();
     let mut dry_run = false;
+    let mut expected_totals = None;
+    let mut invalid_rows = None;
     while let Some(field) = multipart.next_field().await? {
         match field.name().unwrap_or_default() {
             csrf::FIELD => {
@@ -112,6 +116,26 @@ async fn run_upload(
                 csrf_ok = csrf::matches(csrf_cookie.as_deref(), &submitted);
             }
             "dry_run" => dry_run = matches!(field.text().await?.as_str(), "1" | "true" | "on"),
+            "expected_totals" => {
+                let text = field.text().await?;
+                if !text.trim().is_empty() {
+                    expected_totals =
+                        Some(text.parse::<ExpectedTotals>().map_err(|e| Failure {
+                            status: StatusCode::BAD_REQUEST,
+                            message: format!("The file was not imported: {e}."),
+                        })?);
+                }
+            }
+            "invalid_rows" => {
+                let text = field.text().await?;
+                if !text.trim().is_empty() {
+                    invalid_rows =
+                        Some(text.parse::<InvalidRowsPolicy>().map_err(|e| Failure {
+                            status: StatusCode::BAD_REQUEST,
+                            message: format!("The file was not imported: invalid_rows {e}."),
+                        })?);
+                }
+            }
             "file" => {
                 if !csrf_ok {
                     return Err(Failure { status: StatusCode::FORBIDDEN, message: "The form has expired or did not come from this site; reload the upload page and try again.".into() });
@@ -120,6 +144,8 @@ async fn run_upload(
                     file_name: file_name(field.file_name()),
                     dry_run,
                     started_by: identity.0,
+                    expected_totals,
+                    invalid_rows,
                 };
                 return import_field(state, &request, field).await;
             }

@@ -67,6 +67,7 @@ async fn seed(pool: &PgPool) {
             suspicious_threshold: 8000.into(),
             dry_run: false,
             started_by: Some("ops@example.com".into()),
+            expected_totals: None,
         },
     )
     .await

@@ -143,6 +143,8 @@ impl Harness {
                 source,
                 suspicious_threshold: None,
                 dry_run: false,
+                expected_totals: None,
+                invalid_rows: None,
             },
         );
         self.imports()
@@ -401,6 +403,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
             suspicious_threshold: payments_csv::Options::default().suspicious_threshold,
             dry_run: false,
             started_by: None,
+            expected_totals: None,
         },
     )
     .await
@@ -607,6 +610,8 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
                     source: s3("x.csv"),
                     suspicious_threshold: None,
                     dry_run: false,
+                    expected_totals: None,
+                    invalid_rows: None,
                 },
             ),
         )
@@ -726,6 +731,8 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
             source: s3("march.csv"),
             suspicious_threshold: None,
             dry_run: false,
+            expected_totals: None,
+            invalid_rows: None,
         },
     );
     stray.metadata.annotations = Some(

@@ -88,6 +88,8 @@ fn import(name: &str, threshold: Option<&str>) -> PaymentImport {
             },
             suspicious_threshold: threshold.map(str::to_owned),
             dry_run: false,
+            expected_totals: None,
+            invalid_rows: None,
         },
     )
 }

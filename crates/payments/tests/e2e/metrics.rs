@@ -104,6 +104,8 @@ pub(crate) fn s3_import(name: &str, key: &str) -> PaymentImport {
             },
             suspicious_threshold: None,
             dry_run: false,
+            expected_totals: None,
+            invalid_rows: None,
         },
     )
 }

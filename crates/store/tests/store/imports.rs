@@ -25,6 +25,7 @@ fn new_import(file_name: &str) -> NewImport {
         suspicious_threshold: Decimal::from(8000),
         dry_run: false,
         started_by: Some("ops@example.com".into()),
+        expected_totals: None,
     }
 }
 
