@@ -51,6 +51,9 @@ enum Command {
     Importer(ImporterArgs),
     /// Import one CSV file from the command line, printing the same summary as the web app.
     Import(ImportArgs),
+    /// Load users (add, update, deactivate) from a CSV file.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Write the deterministic sample CSV files into a directory.
     SampleCsvs(SampleCsvsArgs),
     /// Reconcile PaymentImport resources: run each import and report it in the status.
@@ -300,6 +303,25 @@ struct ImportArgs {
     /// Who starts the import, as recorded and shown; default: the OS user (`$USER`).
     #[arg(long = "as", value_name = "NAME")]
     started_by: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add or update the users of a CSV file: the original platform's export
+    /// (`user_id,name,username,user_creation_date,email,active`) or `username,name,email`
+    /// (optionally `active`). Exits 0 once the file was read, listing every row not loaded;
+    /// 1 only when nothing could be loaded (no file, unusable header, database down).
+    Import(UsersImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct UsersImportArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The CSV file.
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    startup: StartupArgs,
 }
 
 #[derive(Debug, Args)]
@@ -555,6 +577,7 @@ impl Cli {
             Command::Generator(_) => "generator",
             Command::Importer(_) => "importer",
             Command::Import(_) => "import",
+            Command::Users(_) => "users",
             Command::SampleCsvs(_) => "sample-csvs",
             Command::Controller(_) => "controller",
             Command::Crd => "crd",
@@ -676,6 +699,15 @@ impl Cli {
                     started_by,
                 )
                 .await
+            }
+            Command::Users(UsersCommand::Import(args)) => {
+                let pool = args.database.pool("payments-users")?;
+                // As `payments import`: the schema is brought up to date first.
+                until_available("applying migrations", args.startup.timeout, || {
+                    payments_store::migrate(&pool)
+                })
+                .await?;
+                crate::import::users(&pool, &args.file).await
             }
             Command::Controller(args) => {
                 let pipeline = args.pipeline.pipeline("payments-controller").await?;
