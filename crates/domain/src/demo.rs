@@ -8,6 +8,12 @@ use uuid::Uuid;
 /// Namespace of every name-based id the platform derives (UUID v5).
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_2c4e_9a7b_4e0a_8c55_3d1f_0b9e_7a21);
 
+/// The id of a user loaded without one (`payments users import` with only a username): a UUID v5
+/// of the username, so loading the same list into another environment gives the same ids.
+pub fn derived_user_id(username: &str) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("user:{username}").as_bytes())
+}
+
 /// ISO 4217 numeric code, alphabetic code, name.
 pub const CURRENCIES: [(i32, &str, &str); 5] = [
     (840, "USD", "US Dollar"),
@@ -76,5 +82,14 @@ mod tests {
         assert_eq!(ids.len(), 30);
         assert_eq!(users, demo_users());
         assert!(users.iter().all(|u| u.email.ends_with("@example.com")));
+    }
+
+    #[test]
+    fn derived_user_ids_depend_only_on_the_username() {
+        assert_eq!(derived_user_id("marcos2349"), derived_user_id("marcos2349"));
+        assert_ne!(derived_user_id("marcos2349"), derived_user_id("Marcos2349"));
+        // Not a demo user's id, so a loaded user cannot collide with a seeded one.
+        let demo = &demo_users()[0];
+        assert_ne!(derived_user_id(&demo.username), demo.user_id);
     }
 }

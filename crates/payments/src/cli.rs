@@ -51,6 +51,9 @@ enum Command {
     Importer(ImporterArgs),
     /// Import one CSV file from the command line, printing the same summary as the web app.
     Import(ImportArgs),
+    /// Load users (add, update, deactivate) from a CSV file.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Write the deterministic sample CSV files into a directory.
     SampleCsvs(SampleCsvsArgs),
     /// Reconcile PaymentImport resources: run each import and report it in the status.
@@ -312,6 +315,25 @@ struct ImportArgs {
     expect: Option<payments_imports::ExpectedTotals>,
 }
 
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add or update the users of a CSV file: the original platform's export
+    /// (`user_id,name,username,user_creation_date,email,active`) or `username,name,email`
+    /// (optionally `active`). Exits 0 once the file was read, listing every row not loaded;
+    /// 1 only when nothing could be loaded (no file, unusable header, database down).
+    Import(UsersImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct UsersImportArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The CSV file.
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    startup: StartupArgs,
+}
+
 #[derive(Debug, Args)]
 struct SampleCsvsArgs {
     /// Directory to write into (created if missing).
@@ -569,6 +591,7 @@ impl Cli {
             Command::Generator(_) => "generator",
             Command::Importer(_) => "importer",
             Command::Import(_) => "import",
+            Command::Users(_) => "users",
             Command::SampleCsvs(_) => "sample-csvs",
             Command::Controller(_) => "controller",
             Command::Crd => "crd",
@@ -696,6 +719,15 @@ impl Cli {
                     request,
                 )
                 .await
+            }
+            Command::Users(UsersCommand::Import(args)) => {
+                let pool = args.database.pool("payments-users")?;
+                // As `payments import`: the schema is brought up to date first.
+                until_available("applying migrations", args.startup.timeout, || {
+                    payments_store::migrate(&pool)
+                })
+                .await?;
+                crate::import::users(&pool, &args.file).await
             }
             Command::Controller(args) => {
                 let pipeline = args.pipeline.pipeline("payments-controller").await?;

@@ -1,4 +1,5 @@
-//! `payments import FILE`: the web app's import from a terminal, with a progress bar.
+//! `payments import FILE`: the web app's import from a terminal, with a progress bar; and
+//! `payments users import FILE`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -77,6 +78,29 @@ pub async fn run(
     }
     if report.status == payments_imports::ImportStatus::Failed {
         anyhow::bail!("the file was not imported");
+    }
+    Ok(())
+}
+
+/// Loads the users of `file` and prints what changed and every row that was not loaded.
+pub async fn users(pool: &payments_store::PgPool, file: &Path) -> anyhow::Result<()> {
+    let handle = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("opening {}", file.display()))?;
+    let summary = payments_store::import_users(pool, handle)
+        .await
+        .with_context(|| format!("loading users from {}", file.display()))?;
+    println!(
+        "rows {}  added {}  updated {}  deactivated {}  unchanged {}  invalid {}",
+        summary.rows,
+        summary.added,
+        summary.updated,
+        summary.deactivated,
+        summary.unchanged,
+        summary.invalid.len()
+    );
+    for i in &summary.invalid {
+        println!("  invalid row {}: {}", i.row, i.reason);
     }
     Ok(())
 }

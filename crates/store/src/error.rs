@@ -16,6 +16,13 @@ pub enum StoreError {
     /// A value sqlx could not encode for a binary `COPY`.
     #[error("encoding a row for COPY failed: {0}")]
     Encode(String),
+    /// A users file whose header names no usable layout; nothing of it was loaded.
+    #[error("the users file's header is unusable: {0}")]
+    UsersHeader(crate::users::HeaderProblem),
+    /// Reading a users file broke off (an upload cut short, over the size limit: see the
+    /// error's kind); nothing of it was loaded.
+    #[error("reading the users file failed: {0}")]
+    UsersRead(std::io::Error),
     /// PostgreSQL's message only: its context would quote the statement, password included.
     #[error("setting up a login role failed: {0}")]
     Role(String),

@@ -8,6 +8,7 @@ mod ingest;
 mod pool;
 mod reference;
 mod reporting;
+mod users;
 
 pub use error::{Result, StoreError};
 pub use imports::{
@@ -24,6 +25,10 @@ pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
 pub use reference::{load_participants, load_reference_data};
 pub use reporting::{
     ensure_reader_login, scram_sha256_verifier, scram_sha256_verifier_with, LoginRole, READER_ROLE,
+};
+pub use users::{
+    import_users, Column, HeaderProblem, InvalidUser, ParsedRow, UserProblem, UserRow, UsersImport,
+    UsersReader, MAX_FIELD_BYTES,
 };
 
 pub use sqlx::PgPool;

@@ -141,6 +141,7 @@ pub fn app(state: SharedState) -> Router {
             post(pages::api_upload).get(pages::api_history),
         )
         .route("/api/imports/{id}", get(pages::api_status))
+        .route("/api/users", post(pages::api_users))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/charts", get(dashboard::fragment))
         .route("/static/{name}", get(assets))

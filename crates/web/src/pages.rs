@@ -1,16 +1,18 @@
 //! Page and API handlers.
 
+use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use minijinja::context;
 use payments_csv::{Summary, Suspicion};
 use payments_imports::{
     ExpectedTotals, ImportReport, ImportRequest, ImportStatus, InvalidRowsPolicy, PipelineError,
 };
+use payments_store::StoreError;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::io::StreamReader;
@@ -255,6 +257,83 @@ pub async fn api_upload(
         }
         Err(f) => (f.status, Json(serde_json::json!({ "error": f.message }))).into_response(),
     }
+}
+
+/// `POST /api/users` (the CSV as the body, `Content-Type: text/csv`): adds, updates and
+/// deactivates users, answering what changed and every row not loaded (200), or 422 when the
+/// header is unusable. Guarded as `POST /api/imports` (the identity rules, no cookies read);
+/// only `text/csv` is taken, which no cross-site form can send without a CORS preflight, and
+/// this app answers none.
+pub async fn api_users(
+    State(state): State<SharedState>,
+    identity: Identity,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let error = |status: StatusCode, message: String| {
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    if !is_csv(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the users file as the body with `Content-Type: text/csv`.".into(),
+        );
+    }
+    match payments_store::import_users(state.pipeline.pool(), limited(body, &state)).await {
+        Ok(summary) => {
+            tracing::info!(
+                by = identity.0.as_deref().unwrap_or("anonymous"),
+                rows = summary.rows,
+                added = summary.added,
+                updated = summary.updated,
+                deactivated = summary.deactivated,
+                invalid = summary.invalid.len(),
+                "users loaded"
+            );
+            Json(summary).into_response()
+        }
+        Err(e @ StoreError::UsersHeader(_)) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Err(StoreError::UsersRead(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The file is larger than the upload limit.".into(),
+        ),
+        Err(StoreError::UsersRead(e)) => error(
+            StatusCode::BAD_REQUEST,
+            format!("The upload could not be read: {e}"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "loading users failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The users could not be loaded: {e}"),
+            )
+        }
+    }
+}
+
+fn is_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/csv"))
+}
+
+/// The body as a reader that fails with `FileTooLarge` past the upload limit: `DefaultBodyLimit`
+/// only binds the buffering extractors, and this body streams.
+fn limited(body: Body, state: &SharedState) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+    let limit = state.config.max_upload_bytes;
+    let mut read = 0usize;
+    StreamReader::new(body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e))?;
+        read = read.saturating_add(chunk.len());
+        if read > limit {
+            return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+        }
+        Ok(chunk)
+    }))
 }
 
 pub async fn api_status(State(state): State<SharedState>, Path(id): Path<Uuid>) -> Response {

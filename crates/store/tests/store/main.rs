@@ -2,6 +2,7 @@
 
 mod dashboard;
 mod imports;
+mod users;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ mod identity;
 mod samples;
 mod security;
 mod traces;
+mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

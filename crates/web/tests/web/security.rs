@@ -194,6 +194,8 @@ async fn every_route_and_every_error_carries_the_security_headers() {
             format!("/api/imports/{unknown}"),
             404,
         ),
+        // A multipart form is not `text/csv`: what a cross-site form could send is refused.
+        ("/api/users", "POST", "/api/users".into(), 415),
         ("/dashboard", "GET", "/dashboard".into(), 200),
         ("/dashboard/charts", "GET", "/dashboard/charts".into(), 200),
         (
