@@ -34,7 +34,7 @@ use tokio::io::AsyncRead;
 use uuid::Uuid;
 
 pub use error::{PipelineError, Result};
-pub use payments_domain::{ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
+pub use payments_domain::{CurrencyTotal, ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
 pub use payments_store::{Import, ImportCounts, ImportFailure, ImportStatus};
 pub use report::{message, FirstImport, ImportReport, RowRejection};
 

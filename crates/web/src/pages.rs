@@ -1,5 +1,7 @@
 //! Page and API handlers.
 
+use std::collections::BTreeMap;
+
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, Path, Query, State};
@@ -10,7 +12,8 @@ use futures::{StreamExt, TryStreamExt};
 use minijinja::context;
 use payments_csv::{Summary, Suspicion};
 use payments_imports::{
-    ExpectedTotals, ImportReport, ImportRequest, ImportStatus, InvalidRowsPolicy, PipelineError,
+    ExpectedTotals, ImportReport, ImportRequest, ImportStatus, ImportTotals, InvalidRowsPolicy,
+    PipelineError, Totals,
 };
 use payments_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,7 @@ pub async fn upload_form(State(state): State<SharedState>) -> Response {
             links => &state.config.links,
             csrf_token => &token,
             threshold => state.pipeline.suspicious_threshold().to_string(),
+            invalid_rows => state.pipeline.invalid_rows().to_string(),
             max_upload => human_bytes(state.config.max_upload_bytes),
         },
     );
@@ -465,9 +469,50 @@ pub async fn import(
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
             invalid => paged(&summary.invalid, None),
+            totals_currencies => view.totals.as_ref().map(totals_currencies).unwrap_or_default(),
+            totals_by => view.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
             rejected,
         },
     )
+}
+
+/// Every currency in any of an import's totals, in order: the rows of its totals table.
+fn totals_currencies(totals: &ImportTotals) -> Vec<String> {
+    let mut currencies: Vec<String> = totals_kinds(totals)
+        .iter()
+        .flat_map(|(_, t)| t.currencies().iter().map(|c| c.currency.clone()))
+        .collect();
+    currencies.sort();
+    currencies.dedup();
+    currencies
+}
+
+/// `kind → currency → figures`, for the totals table's cells.
+fn totals_by_kind(
+    totals: &ImportTotals,
+) -> BTreeMap<&'static str, BTreeMap<String, payments_imports::CurrencyTotal>> {
+    totals_kinds(totals)
+        .into_iter()
+        .map(|(kind, t)| {
+            let by_currency = t
+                .currencies()
+                .iter()
+                .map(|c| (c.currency.clone(), c.clone()))
+                .collect();
+            (kind, by_currency)
+        })
+        .collect()
+}
+
+fn totals_kinds(totals: &ImportTotals) -> [(&'static str, &Totals); 6] {
+    [
+        ("file", &totals.file),
+        ("unique", &totals.unique),
+        ("suspicious", &totals.suspicious),
+        ("invalid", &totals.invalid),
+        ("publishable", &totals.publishable),
+        ("ingested", &totals.ingested),
+    ]
 }
 
 /// The statuses after which an import's page stops polling, space-separated for its script.

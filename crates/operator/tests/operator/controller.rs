@@ -11,7 +11,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
-use payments_imports::{ImportRequest, ImportStatus, Pipeline};
+use payments_imports::{Import, ImportRequest, ImportStatus, Pipeline};
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
 use payments_operator::{
@@ -137,7 +137,7 @@ impl Harness {
     }
 
     async fn create(&self, name: &str, source: Source) -> PaymentImport {
-        let import = PaymentImport::new(
+        self.create_with(
             name,
             PaymentImportSpec {
                 source,
@@ -146,7 +146,12 @@ impl Harness {
                 expected_totals: None,
                 invalid_rows: None,
             },
-        );
+        )
+        .await
+    }
+
+    async fn create_with(&self, name: &str, spec: PaymentImportSpec) -> PaymentImport {
+        let import = PaymentImport::new(name, spec);
         self.imports()
             .create(&PostParams::default(), &import)
             .await
@@ -234,6 +239,56 @@ fn sample_with_a_bad_row() -> Vec<u8> {
     text.into_bytes()
 }
 
+/// `spec.expectedTotals` that differ stop the import before anything is published, with the
+/// difference in the condition; the same file with the right totals lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_totals_that_differ_publish_nothing() {
+    let h = harness().await;
+    let bytes = sample_with_a_bad_row();
+    h.put("uploads/checked.csv", &bytes).await;
+    let summary = payments_csv::analyse(&bytes[..], &payments_csv::Options::default())
+        .expect("the sample is well-formed");
+    let file = &summary.totals.file;
+    let right: String = file
+        .currencies()
+        .iter()
+        .map(|t| format!("{}={}:{}", t.currency, t.rows, t.amount))
+        .collect::<Vec<_>>()
+        .join(",");
+    let spec = |expected: &str| PaymentImportSpec {
+        source: s3("uploads/checked.csv"),
+        suspicious_threshold: None,
+        dry_run: false,
+        expected_totals: Some(expected.parse().expect("expected totals")),
+        invalid_rows: None,
+    };
+    let (controller, stop) = h.controller("replica-a").await;
+    // One row short in the first currency.
+    let first = &file.currencies()[0];
+    let short = right.replacen(
+        &format!("{}={}:", first.currency, first.rows),
+        &format!("{}={}:", first.currency, first.rows - 1),
+        1,
+    );
+    assert_ne!(short, right, "a different claim");
+    h.create_with("short", spec(&short)).await;
+    let failed = h.wait_ready("short", "False", "TotalsMismatch").await;
+    let status = failed.status.expect("status");
+    assert_eq!(status.counts.published, 0);
+    assert_eq!(status.totals.as_ref().map(|t| &t.file), Some(file));
+    let ready = &status.conditions[0];
+    assert!(
+        ready
+            .message
+            .contains(&format!("{}: expected", first.currency)),
+        "{}",
+        ready.message
+    );
+    h.create_with("right", spec(&right)).await;
+    h.wait_ready("right", "True", "Ingested").await;
+    h.finish(controller, stop).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     let h = harness().await;
@@ -252,16 +307,31 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     assert_eq!(counts.unique, expected.unique as i64);
     assert_eq!(counts.duplicates, expected.duplicate_rows as i64);
     assert_eq!(counts.suspicious, expected.suspicious_rows as i64);
-    assert_eq!(counts.published, counts.unique);
-    assert_eq!(counts.rejected, 1, "the row with an unknown sender");
-    assert_eq!(counts.ingested, counts.published - 1);
+    assert_eq!(
+        counts.invalid, 1,
+        "the row with an unknown sender, refused at analysis"
+    );
+    assert_eq!(counts.published, counts.unique - 1, "never published");
+    assert_eq!(counts.rejected, 0);
+    assert_eq!(counts.ingested, counts.published);
+    assert_eq!(status.invalid_rows.len(), 1);
+    assert!(
+        status.invalid_rows[0].reasons[0].contains("not a known user"),
+        "{:?}",
+        status.invalid_rows
+    );
+    let totals = status.totals.as_ref().expect("control totals");
+    assert_eq!(
+        totals.ingested, totals.publishable,
+        "every publishable row landed"
+    );
     assert_eq!(status.observed_generation, created.metadata.generation);
     assert!(status.start_time.is_some() && status.completion_time.is_some());
     let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
     assert_eq!(types, ["Ready", "Validated", "Published", "Ingested"]);
     assert!(status.conditions.iter().all(|c| c.status == "True"));
 
-    // The rows are in PostgreSQL under this import, and the rejection says why.
+    // The rows are in PostgreSQL under this import; the refused row says why.
     let import_id = status.import_id.expect("import id");
     let uid = created.metadata.uid.expect("uid");
     assert_eq!(import_id, payments_operator::import_id(&uid).to_string());
@@ -271,13 +341,17 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
         ))
         .await;
     assert_eq!(in_db, counts.ingested);
-    let reason: String = sqlx::query_scalar(&format!(
-        "SELECT reason FROM rejected_events WHERE import_id = '{import_id}'"
-    ))
-    .fetch_one(&h.db.pool)
-    .await
-    .expect("one rejection");
-    assert!(reason.contains("nobody0000"), "{reason}");
+    assert!(
+        status.invalid_rows[0].reasons[0].contains("nobody0000"),
+        "{:?}",
+        status.invalid_rows
+    );
+    let rejections = h
+        .count(&format!(
+            "SELECT count(*) FROM rejected_events WHERE import_id = '{import_id}'"
+        ))
+        .await;
+    assert_eq!(rejections, 0, "the bad row never reached the ingester");
 
     // Reconciling again (any change to the object triggers it) never republishes.
     let published_before = payments_testkit::topic_record_count(&h.topic);
@@ -780,6 +854,11 @@ async fn history_api_and_status_agree_on_done_without_anyone_opening_the_import(
         listed.counts.published
     );
     let api = h.pipeline.status(report.id).await.expect("the API's view");
+    assert!(api.totals.is_some(), "one import is read with its totals");
+    let api = Import {
+        totals: None,
+        ..api
+    };
     assert_eq!(api, listed, "the API shows what the history shows");
 
     // The PaymentImport recorded for the upload shows the same, once the controller looks.

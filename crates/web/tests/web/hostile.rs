@@ -114,9 +114,13 @@ async fn hostile_content_is_rendered_safely() {
     let id = report["id"].as_str().unwrap();
     let done = app.wait_done(id).await;
     assert_eq!(
-        (done["ingested"].as_u64(), done["rejected"].as_u64()),
-        (Some(1), Some(2)),
-        "{done}"
+        (
+            done["ingested"].as_u64(),
+            done["invalid"].as_u64(),
+            done["rejected"].as_u64()
+        ),
+        (Some(1), Some(2), Some(0)),
+        "the two bad rows are refused before publishing: {done}"
     );
     let (_, page) = app.page(&format!("/imports/{id}")).await;
     assert!(

@@ -2,6 +2,7 @@
 //! and the ingester running in-process to take the published rows into the database.
 
 mod browser;
+mod checks;
 mod dashboard;
 mod hostile;
 mod identity;

@@ -682,6 +682,7 @@ async fn sql_in_csv_fields_file_names_and_stream_events_is_kept_as_data() {
         let report = upload_csv(&app, &name, body).await;
         imports.push((name, report));
     }
+    let mut invalid_rows = 0;
     for (name, report) in &imports {
         let id = report["id"].as_str().expect("id");
         let status = app.status(id).await;
@@ -692,6 +693,11 @@ async fn sql_in_csv_fields_file_names_and_stream_events_is_kept_as_data() {
         };
         assert_eq!(done["status"], named(ImportStatus::Done), "{name}: {done}");
         assert_eq!(done["ingested"], 1, "{name}: only the good row: {done}");
+        assert_eq!(
+            done["invalid"], 6,
+            "{name}: every hostile row refused before publishing: {done}"
+        );
+        invalid_rows += 6;
         let stored: String = sqlx::query_scalar("SELECT file_name FROM imports WHERE id = $1")
             .bind(Uuid::parse_str(id).expect("uuid"))
             .fetch_one(&app.db.pool)
@@ -767,10 +773,12 @@ async fn sql_in_csv_fields_file_names_and_stream_events_is_kept_as_data() {
             ("users".to_owned(), users_before),
             ("transactions".to_owned(), INJECTIONS.len() as i64 + 1),
             ("imports".to_owned(), INJECTIONS.len() as i64),
-            ("rejected_events".to_owned(), (csv_rows + hostile) as i64),
+            // The CSV rows never reach the ingester: refused at analysis.
+            ("rejected_events".to_owned(), hostile as i64),
         ],
         "every hostile row and event rejected as data, every table intact"
     );
+    assert_eq!(invalid_rows, csv_rows);
     // The stream's records are kept byte for byte.
     let kept: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT payload FROM rejected_events WHERE topic = $1 ORDER BY kafka_offset, partition",
