@@ -27,6 +27,24 @@ pub enum PipelineError {
     Analyser(payments_csv::ImportError),
     #[error("no import {0}")]
     NotFound(Uuid),
+    /// An approval or rejection that may not be recorded.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// Why an approval or rejection was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "the identity that started an import cannot approve or reject it; a second person must"
+    )]
+    SameIdentity,
+    #[error("an identity is needed to approve or reject an import")]
+    Anonymous,
+    #[error("{0} decided this import already")]
+    DecidedBy(String),
+    #[error("the import is {0}, not awaiting approval")]
+    NotAwaiting(payments_store::ImportStatus),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -33,9 +33,11 @@ use rust_decimal::Decimal;
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 
-pub use error::{PipelineError, Result};
+pub use error::{PipelineError, Refusal, Result};
 pub use payments_domain::{CurrencyTotal, ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
-pub use payments_store::{Import, ImportCounts, ImportFailure, ImportStatus};
+pub use payments_store::{
+    ApprovalReason, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
+};
 pub use report::{message, FirstImport, ImportReport, RowRejection};
 
 /// What to import: the file's name as the user gave it, whether to publish, and who asked.
@@ -51,6 +53,37 @@ pub struct ImportRequest {
     pub expected_totals: Option<ExpectedTotals>,
     /// What to do with rows that fail the checks; the pipeline's setting when `None`.
     pub invalid_rows: Option<InvalidRowsPolicy>,
+    /// Hold the import for a second identity's approval whatever the policy says.
+    pub require_approval: bool,
+}
+
+/// Which imports wait for a second identity's approval before anything is published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    /// Any suspicious row to publish.
+    pub suspicious: bool,
+    /// Any currency whose amount to publish is above this.
+    pub above_amount: Option<Decimal>,
+}
+
+impl ApprovalPolicy {
+    /// Why an import with this analysis (and request) needs approval; empty when it does not.
+    pub fn reasons(&self, summary: &Summary, requested: bool) -> Vec<ApprovalReason> {
+        let mut reasons = Vec::new();
+        if requested {
+            reasons.push(ApprovalReason::Requested);
+        }
+        if self.suspicious && summary.suspicious_rows > 0 {
+            reasons.push(ApprovalReason::SuspiciousRows);
+        }
+        if let Some(limit) = self.above_amount {
+            let publishable = summary.totals.publishable.currencies();
+            if publishable.iter().any(|t| t.amount > limit) {
+                reasons.push(ApprovalReason::AboveAmount);
+            }
+        }
+        reasons
+    }
 }
 
 impl ImportRequest {
@@ -76,6 +109,8 @@ pub struct PipelineConfig {
     pub suspicious_threshold: Decimal,
     /// What an import does with rows that fail the checks, unless the request says otherwise.
     pub invalid_rows: InvalidRowsPolicy,
+    /// Which imports wait for a second identity's approval.
+    pub approval: ApprovalPolicy,
 }
 
 /// One import end to end, for every front end. Cheap to clone.
@@ -86,6 +121,7 @@ pub struct Pipeline {
     publisher: Publisher,
     options: Options,
     invalid_rows: InvalidRowsPolicy,
+    approval: ApprovalPolicy,
 }
 
 impl Pipeline {
@@ -109,7 +145,8 @@ impl Pipeline {
             config.topic,
             options_with_threshold(config.suspicious_threshold),
         )
-        .with_invalid_rows(config.invalid_rows))
+        .with_invalid_rows(config.invalid_rows)
+        .with_approval(config.approval))
     }
 
     /// A pipeline over handles the caller already has (tests, benchmarks).
@@ -126,7 +163,20 @@ impl Pipeline {
             publisher: Publisher::new(producer, topic),
             options,
             invalid_rows: InvalidRowsPolicy::default(),
+            approval: ApprovalPolicy::default(),
         }
+    }
+
+    /// The same pipeline with another approval policy.
+    pub fn with_approval(&self, approval: ApprovalPolicy) -> Pipeline {
+        Pipeline {
+            approval,
+            ..self.clone()
+        }
+    }
+
+    pub fn approval(&self) -> ApprovalPolicy {
+        self.approval
     }
 
     /// The same pipeline with another policy for rows that fail the checks.

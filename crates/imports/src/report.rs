@@ -53,6 +53,18 @@ pub fn message(view: &Import) -> String {
     if view.status.is_resumable() {
         return "The file is being checked.".into();
     }
+    if view.status == ImportStatus::AwaitingApproval {
+        return crate::run::awaiting_message(&view.approval_reasons, view.started_by.as_deref());
+    }
+    if view.status == ImportStatus::Rejected {
+        let by = view.decided_by.as_deref().unwrap_or("a second identity");
+        let note = view
+            .decision_note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        return format!("Rejected by {by}{note}. Nothing was published.");
+    }
     published_message(view.counts.published, &view.counts)
 }
 

@@ -10,7 +10,10 @@ use chrono::Utc;
 use payments_csv::{ImportError, ImportRef, Resolved, Summary};
 use payments_domain::InvalidRowsPolicy;
 use payments_objectstore::object_key;
-use payments_store::{ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile};
+use payments_store::{
+    ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
+    NewImport, StoredFile,
+};
 use rdkafka::message::{Header, OwnedHeaders};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -20,7 +23,9 @@ use uuid::Uuid;
 
 use crate::error::upload_error;
 use crate::report::published_message;
-use crate::{message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Result};
+use crate::{
+    message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Refusal, Result,
+};
 
 /// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
 const MAX_IN_FLIGHT: usize = 50_000;
@@ -146,21 +151,9 @@ impl Pipeline {
             first_import_id: first.as_ref().map(|f| f.id),
         };
         payments_store::mark_stored(&self.pool, id, &file).await?;
-        let counts = ImportCounts {
-            rows: summary.rows as i64,
-            unique: summary.unique as i64,
-            duplicates: summary.duplicate_rows as i64,
-            suspicious: summary.suspicious_rows as i64,
-            invalid: summary.invalid_rows as i64,
-            ..ImportCounts::default()
-        };
+        let counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
-        payments_store::save_report(
-            &self.pool,
-            id,
-            &serde_json::to_value(&summary).unwrap_or_default(),
-        )
-        .await?;
+        save_summary(&self.pool, id, &summary).await?;
 
         if let Some(first) = first {
             payments_store::mark_done(&self.pool, id).await?;
@@ -221,6 +214,16 @@ impl Pipeline {
             payments_store::mark_failed(&self.pool, id, failure, &message).await?;
             return Ok(report(ImportStatus::Failed, message, Some(summary)));
         }
+        let approval = self.approval.reasons(&summary, request.require_approval);
+        if !dry_run && !approval.is_empty() {
+            payments_store::mark_awaiting_approval(&self.pool, id, &approval).await?;
+            let message = awaiting_message(&approval, request.started_by.as_deref());
+            return Ok(report(
+                ImportStatus::AwaitingApproval,
+                message,
+                Some(summary),
+            ));
+        }
         if dry_run {
             payments_store::mark_done(&self.pool, id).await?;
             let message = format!(
@@ -236,6 +239,69 @@ impl Pipeline {
         payments_store::mark_published(&self.pool, id, published as i64).await?;
         let message = published_message(published as i64, &counts);
         Ok(report(ImportStatus::Published, message, Some(summary)))
+    }
+
+    /// Records `by`'s approval of import `id` and publishes it: the stored copy is checked
+    /// again (users and currencies as they are now) and its valid unique rows are published.
+    /// Approving again after an interrupted publish (same identity) publishes again, harmlessly.
+    pub async fn approve(&self, id: Uuid, by: Option<&str>) -> Result<ImportReport> {
+        let by = identity(by)?;
+        match payments_store::decide(&self.pool, id, Decision::Approve, by, None).await? {
+            Decided::Recorded(_) | Decided::AlreadyApproved => {}
+            refused => return Err(refusal(id, refused)),
+        }
+        let view = self.status(id).await?;
+        let (Some(key), Some(sha256)) = (view.object_key.clone(), view.sha256.clone()) else {
+            return Err(PipelineError::Task(
+                "the approved import has no stored file".into(),
+            ));
+        };
+        let refs = payments_store::load_reference_data(&self.pool).await?;
+        let object = self.objects.get(&key).await?;
+        let options = self.options.clone();
+        let analysed = tokio::task::spawn_blocking(move || {
+            payments_csv::analyse_validated(SyncIoBridge::new(object), &options, &refs, Utc::now())
+        })
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))?
+        .map_err(PipelineError::Analyser)?;
+        let (summary, resolved) = analysed;
+        if summary.sha256 != sha256 {
+            return Err(PipelineError::Task(format!(
+                "the stored copy of the import changed (SHA-256 {} instead of {sha256})",
+                summary.sha256
+            )));
+        }
+        // Users may have changed since the upload: what is published is what passes now.
+        let counts = counts_of(&summary);
+        payments_store::set_counts(&self.pool, id, &counts).await?;
+        save_summary(&self.pool, id, &summary).await?;
+        let published = self
+            .publish(id, &view.file_name, &key, &sha256, resolved)
+            .await?;
+        payments_store::mark_published(&self.pool, id, published as i64).await?;
+        Ok(ImportReport {
+            id,
+            file_name: view.file_name,
+            object_key: Some(key),
+            status: ImportStatus::Published,
+            message: format!(
+                "Approved by {by}. {}",
+                published_message(published as i64, &counts)
+            ),
+            first_import: None,
+            error_location: None,
+            summary: Some(summary),
+        })
+    }
+
+    /// Records `by`'s rejection of import `id` (final: nothing is ever published).
+    pub async fn reject(&self, id: Uuid, by: Option<&str>, note: Option<&str>) -> Result<Import> {
+        let by = identity(by)?;
+        match payments_store::decide(&self.pool, id, Decision::Reject, by, note).await? {
+            Decided::Recorded(_) => self.status(id).await,
+            refused => Err(refusal(id, refused)),
+        }
     }
 
     /// Streams the upload once into S3 and the analyser, which checks every row; the analysis
@@ -351,6 +417,55 @@ impl Pipeline {
         .map_err(|e| PipelineError::Task(e.to_string()))??;
         Ok(published)
     }
+}
+
+/// The analysis's counts (published, ingested and rejected come later).
+fn counts_of(summary: &Summary) -> ImportCounts {
+    ImportCounts {
+        rows: summary.rows as i64,
+        unique: summary.unique as i64,
+        duplicates: summary.duplicate_rows as i64,
+        suspicious: summary.suspicious_rows as i64,
+        invalid: summary.invalid_rows as i64,
+        ..ImportCounts::default()
+    }
+}
+
+async fn save_summary(pool: &payments_store::PgPool, id: Uuid, summary: &Summary) -> Result<()> {
+    let value = serde_json::to_value(summary).map_err(|e| PipelineError::Task(e.to_string()))?;
+    Ok(payments_store::save_report(pool, id, &value).await?)
+}
+
+/// The identity deciding, which must be named.
+fn identity(by: Option<&str>) -> Result<&str> {
+    by.map(str::trim)
+        .filter(|b| !b.is_empty())
+        .ok_or(PipelineError::Refused(Refusal::Anonymous))
+}
+
+fn refusal(id: Uuid, decided: Decided) -> PipelineError {
+    match decided {
+        Decided::SameIdentity => Refusal::SameIdentity.into(),
+        Decided::DecidedBy(by) => Refusal::DecidedBy(by).into(),
+        Decided::NotAwaiting(status) => Refusal::NotAwaiting(status).into(),
+        Decided::NotFound => PipelineError::NotFound(id),
+        Decided::Recorded(_) | Decided::AlreadyApproved => {
+            PipelineError::Task("an approval was taken for a refusal".into())
+        }
+    }
+}
+
+/// What a user reads while an import waits for approval.
+pub(crate) fn awaiting_message(reasons: &[ApprovalReason], started_by: Option<&str>) -> String {
+    let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+    let who = match started_by {
+        Some(by) => format!("someone other than {by}"),
+        None => "a second identity".to_owned(),
+    };
+    format!(
+        "Checked and stored; nothing is published until {who} approves it ({}).",
+        why.join("; ")
+    )
 }
 
 /// Sets its flag when dropped.

@@ -293,6 +293,7 @@ async fn start(
         started_by: None,
         expected_totals: object.spec.expected_totals.clone(),
         invalid_rows: object.spec.invalid_rows,
+        require_approval: false,
     };
     let task = tokio::spawn(async move {
         let report = pipeline.import_as(id, &request, body).await;

@@ -44,6 +44,7 @@ impl Problem {
             PipelineError::Kafka(_) => "BrokerUnavailable",
             PipelineError::Analyser(_) => "ScratchSpaceUnavailable",
             PipelineError::Task(_) | PipelineError::NotFound(_) => "ImportInterrupted",
+            PipelineError::Refused(_) => "DecisionRefused",
         };
         Problem::new(reason, error.to_string())
     }

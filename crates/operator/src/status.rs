@@ -251,6 +251,10 @@ mod tests {
             first_import_id: None,
             started_by: None,
             expected_totals: None,
+            approval_reasons: Vec::new(),
+            decided_by: None,
+            decided_at: None,
+            decision_note: None,
             created_at: at,
             updated_at: at,
             counts: payments_imports::ImportCounts {

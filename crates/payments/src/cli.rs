@@ -54,6 +54,11 @@ enum Command {
     /// Load users (add, update, deactivate) from a CSV file.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Approve an import that awaits approval: it is checked again and published. The
+    /// approver must not be who started it.
+    Approve(DecideArgs),
+    /// Reject an import that awaits approval: nothing of it is ever published.
+    Reject(DecideArgs),
     /// Write the deterministic sample CSV files into a directory.
     SampleCsvs(SampleCsvsArgs),
     /// Reconcile PaymentImport resources: run each import and report it in the status.
@@ -219,6 +224,13 @@ struct PipelineArgs {
     /// nothing while any row is invalid. Invalid rows are never published.
     #[arg(long, env = "PAYMENTS_INVALID_ROWS", default_value = "publish-valid")]
     invalid_rows: payments_imports::InvalidRowsPolicy,
+    /// Hold an import with suspicious rows until a second identity approves it.
+    #[arg(long, env = "PAYMENTS_APPROVE_SUSPICIOUS")]
+    approve_suspicious: bool,
+    /// Hold an import until a second identity approves it when any currency's amount to
+    /// publish is above this.
+    #[arg(long, env = "PAYMENTS_APPROVE_ABOVE", value_name = "AMOUNT")]
+    approve_above: Option<rust_decimal::Decimal>,
     #[command(flatten)]
     startup: StartupArgs,
 }
@@ -242,6 +254,10 @@ impl PipelineArgs {
             topic: self.import_topic.clone(),
             suspicious_threshold: self.suspicious_threshold,
             invalid_rows: self.invalid_rows,
+            approval: payments_imports::ApprovalPolicy {
+                suspicious: self.approve_suspicious,
+                above_amount: self.approve_above,
+            },
         };
         until_available(
             "connecting the import pipeline (database, broker, object storage)",
@@ -313,6 +329,43 @@ struct ImportArgs {
     /// stops the import before anything is published.
     #[arg(long, value_name = "TOTALS")]
     expect: Option<payments_imports::ExpectedTotals>,
+    /// Hold the import until a second identity approves it, whatever the policy says.
+    #[arg(long)]
+    require_approval: bool,
+}
+
+/// `payments approve` / `payments reject`.
+async fn decide(args: DecideArgs, approve: bool) -> anyhow::Result<()> {
+    let by = args
+        .by
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|name| !name.trim().is_empty());
+    let pipeline = args.pipeline.pipeline("payments-csv").await?;
+    let message = if approve {
+        pipeline.approve(args.id, by.as_deref()).await?.message
+    } else {
+        let view = pipeline
+            .reject(args.id, by.as_deref(), args.reason.as_deref())
+            .await?;
+        payments_imports::message(&view)
+    };
+    println!("{message}");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+struct DecideArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// The import's id (shown by `payments import`, the result page and the API).
+    id: uuid::Uuid,
+    /// Who decides, as recorded and shown; default: the OS user (`$USER`). Must not be who
+    /// started the import.
+    #[arg(long = "as", value_name = "NAME")]
+    by: Option<String>,
+    /// Why (kept with a rejection).
+    #[arg(long)]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -591,6 +644,8 @@ impl Cli {
             Command::Generator(_) => "generator",
             Command::Importer(_) => "importer",
             Command::Import(_) => "import",
+            Command::Approve(_) => "approve",
+            Command::Reject(_) => "reject",
             Command::Users(_) => "users",
             Command::SampleCsvs(_) => "sample-csvs",
             Command::Controller(_) => "controller",
@@ -711,6 +766,7 @@ impl Cli {
                     dry_run: args.dry_run,
                     started_by,
                     expected_totals: args.expect,
+                    require_approval: args.require_approval,
                     ..payments_imports::ImportRequest::default()
                 };
                 crate::import::run(
@@ -729,6 +785,8 @@ impl Cli {
                 .await?;
                 crate::import::users(&pool, &args.file).await
             }
+            Command::Approve(args) => decide(args, true).await,
+            Command::Reject(args) => decide(args, false).await,
             Command::Controller(args) => {
                 let pipeline = args.pipeline.pipeline("payments-controller").await?;
                 let identity = match args.identity {

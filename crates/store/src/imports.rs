@@ -24,42 +24,54 @@ use crate::Result;
 /// Where an import stands. The order of the variants is the order of progress. Stored as text
 /// (the migration's CHECK lists the same names); serialised in the same lower-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
     /// The upload has started; nothing is known about the file yet.
     Received,
     /// The original bytes are in object storage and their SHA-256 is recorded.
     Stored,
+    /// Analysed and reported; the approval policy holds it until a second identity approves
+    /// (then it publishes) or rejects it.
+    AwaitingApproval,
     /// Every unique row was handed to Kafka.
     Published,
     /// Every published row is either a transaction or a rejection.
     Done,
     /// The file was refused or a step broke; `failure` and `error` say why.
     Failed,
+    /// A second identity refused it; nothing was published.
+    Rejected,
 }
 
 impl ImportStatus {
-    pub const ALL: [ImportStatus; 5] = [
+    pub const ALL: [ImportStatus; 7] = [
         ImportStatus::Received,
         ImportStatus::Stored,
+        ImportStatus::AwaitingApproval,
         ImportStatus::Published,
         ImportStatus::Done,
         ImportStatus::Failed,
+        ImportStatus::Rejected,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ImportStatus::Received => "received",
             ImportStatus::Stored => "stored",
+            ImportStatus::AwaitingApproval => "awaiting_approval",
             ImportStatus::Published => "published",
             ImportStatus::Done => "done",
             ImportStatus::Failed => "failed",
+            ImportStatus::Rejected => "rejected",
         }
     }
 
     /// Nothing moves an import out of these.
     pub fn is_final(self) -> bool {
-        matches!(self, ImportStatus::Done | ImportStatus::Failed)
+        matches!(
+            self,
+            ImportStatus::Done | ImportStatus::Failed | ImportStatus::Rejected
+        )
     }
 
     /// Still being read, checked or published: an interrupted import in one of these states
@@ -68,10 +80,15 @@ impl ImportStatus {
         matches!(self, ImportStatus::Received | ImportStatus::Stored)
     }
 
-    /// Whether an import in this state may move to `next`: forward only, or to `failed` from
-    /// anything not final.
+    /// Whether an import in this state may move to `next`: forward only, to `failed` from
+    /// anything not final, to `rejected` only from `awaiting_approval`.
     pub fn may_become(self, next: ImportStatus) -> bool {
-        !self.is_final() && (next == ImportStatus::Failed || self < next)
+        !self.is_final()
+            && match next {
+                ImportStatus::Failed => true,
+                ImportStatus::Rejected => self == ImportStatus::AwaitingApproval,
+                _ => self < next,
+            }
     }
 }
 
@@ -173,8 +190,47 @@ macro_rules! text_enum {
     };
 }
 
+/// Why an import waits for a second identity's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalReason {
+    /// The uploader (or the PaymentImport) asked for it.
+    Requested,
+    /// Rows to publish are suspicious and the policy wants those approved.
+    SuspiciousRows,
+    /// A currency's amount to publish is above the policy's limit.
+    AboveAmount,
+}
+
+impl ApprovalReason {
+    pub const ALL: [ApprovalReason; 3] = [
+        ApprovalReason::Requested,
+        ApprovalReason::SuspiciousRows,
+        ApprovalReason::AboveAmount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalReason::Requested => "requested",
+            ApprovalReason::SuspiciousRows => "suspicious_rows",
+            ApprovalReason::AboveAmount => "above_amount",
+        }
+    }
+
+    /// What a person reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ApprovalReason::Requested => "approval was requested for this import",
+            ApprovalReason::SuspiciousRows => "it has suspicious rows",
+            ApprovalReason::AboveAmount => "its amount is above the approval limit",
+        }
+    }
+}
+
 text_enum!(ImportStatus, "import status");
 text_enum!(ImportFailure, "import failure");
+text_enum!(ApprovalReason, "approval reason");
 
 /// What is known when an upload starts.
 #[derive(Debug, Clone)]
@@ -228,6 +284,12 @@ pub struct Import {
     pub started_by: Option<String>,
     /// What the sender said the file holds, when given.
     pub expected_totals: Option<Json<ExpectedTotals>>,
+    /// Why it needs a second identity's approval (empty: it does not).
+    pub approval_reasons: Vec<ApprovalReason>,
+    /// Who approved or rejected it, when, and why (rejections).
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
@@ -259,7 +321,8 @@ pub struct StoredFile<'a> {
 /// The columns of [`Import`] for `imports i`, `ingested` and `rejected` counted from the data.
 const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
      i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.started_by,
-     i.expected_totals, i.created_at,
+     i.expected_totals, i.approval_reasons, i.decided_by, i.decided_at, i.decision_note,
+     i.created_at,
      i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.invalid,
      i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
@@ -371,6 +434,96 @@ pub async fn mark_done(pool: &PgPool, id: Uuid) -> Result<bool> {
         .bind(id)
         .bind(ImportStatus::Done);
     transition(pool, id, ImportStatus::Done, update).await
+}
+
+/// `stored` → `awaiting_approval`, with why.
+pub async fn mark_awaiting_approval(
+    pool: &PgPool,
+    id: Uuid,
+    reasons: &[ApprovalReason],
+) -> Result<bool> {
+    let update = sqlx::query(
+        "UPDATE imports SET status = $2, approval_reasons = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(ImportStatus::AwaitingApproval)
+    .bind(reasons);
+    transition(pool, id, ImportStatus::AwaitingApproval, update).await
+}
+
+/// A second identity's answer to an import awaiting approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// What became of a [`decide`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// Recorded: approved (publishing follows) or rejected (final).
+    Recorded(Decision),
+    /// Approved before by this same identity, its publishing not finished: publish again.
+    AlreadyApproved,
+    /// The identity that started the import may not decide it.
+    SameIdentity,
+    /// Another identity approved it already.
+    DecidedBy(String),
+    /// The import does not wait for approval (its status now).
+    NotAwaiting(ImportStatus),
+    NotFound,
+}
+
+/// Records `decision` by `by` on import `id`, checked under the row's lock: the import must be
+/// awaiting approval and `by` must not be who started it (the database refuses that too).
+/// Rejecting moves it to `rejected`; approving leaves it to the caller to publish.
+pub async fn decide(
+    pool: &PgPool,
+    id: Uuid,
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Decided> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(ImportStatus, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT status, started_by, decided_by FROM imports WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((status, started_by, decided_by)) = row else {
+        return Ok(Decided::NotFound);
+    };
+    if status != ImportStatus::AwaitingApproval {
+        return Ok(Decided::NotAwaiting(status));
+    }
+    if started_by.as_deref() == Some(by) {
+        return Ok(Decided::SameIdentity);
+    }
+    if let Some(decided_by) = decided_by {
+        return Ok(if decided_by == by && decision == Decision::Approve {
+            Decided::AlreadyApproved
+        } else {
+            Decided::DecidedBy(decided_by)
+        });
+    }
+    let status = match decision {
+        Decision::Approve => ImportStatus::AwaitingApproval,
+        Decision::Reject => ImportStatus::Rejected,
+    };
+    sqlx::query(
+        "UPDATE imports SET status = $2, decided_by = $3, decided_at = now(), decision_note = $4,
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(by)
+    .bind(note)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Decided::Recorded(decision))
 }
 
 /// Anything not final → `failed`, with why.
@@ -571,6 +724,10 @@ mod tests {
         assert!(Stored.may_become(Done) && Published.may_become(Done));
         assert!(Received.may_become(Failed) && Published.may_become(Failed));
         assert!(!Published.may_become(Stored) && !Stored.may_become(Stored));
+        assert!(Stored.may_become(AwaitingApproval) && AwaitingApproval.may_become(Published));
+        assert!(AwaitingApproval.may_become(Rejected) && AwaitingApproval.may_become(Failed));
+        assert!(!Stored.may_become(Rejected) && !Published.may_become(Rejected));
+        assert!(!Rejected.may_become(Published) && !Published.may_become(AwaitingApproval));
         assert!(!Done.may_become(Failed) && !Failed.may_become(Done));
     }
 }

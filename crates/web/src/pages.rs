@@ -115,6 +115,7 @@ async fn run_upload(
     let mut dry_run = false;
     let mut expected_totals = None;
     let mut invalid_rows = None;
+    let mut require_approval = false;
     while let Some(field) = multipart.next_field().await? {
         match field.name().unwrap_or_default() {
             csrf::FIELD => {
@@ -122,6 +123,9 @@ async fn run_upload(
                 csrf_ok = csrf::matches(csrf_cookie.as_deref(), &submitted);
             }
             "dry_run" => dry_run = matches!(field.text().await?.as_str(), "1" | "true" | "on"),
+            "require_approval" => {
+                require_approval = matches!(field.text().await?.as_str(), "1" | "true" | "on")
+            }
             "expected_totals" => {
                 let text = field.text().await?;
                 if !text.trim().is_empty() {
@@ -152,6 +156,7 @@ async fn run_upload(
                     started_by: identity.0,
                     expected_totals,
                     invalid_rows,
+                    require_approval,
                 };
                 return import_field(state, &request, field).await;
             }
