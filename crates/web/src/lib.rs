@@ -2,6 +2,7 @@
 //! and history pages, CSV downloads, the built-in dashboard (`/dashboard`), the JSON API and
 //! `/metrics`, over the shared import pipeline.
 
+mod approval;
 mod csrf;
 mod dashboard;
 mod download;
@@ -141,6 +142,9 @@ pub fn app(state: SharedState) -> Router {
             post(pages::api_upload).get(pages::api_history),
         )
         .route("/api/imports/{id}", get(pages::api_status))
+        .route("/imports/{id}/decision", post(approval::decide_form))
+        .route("/api/imports/{id}/approve", post(approval::api_approve))
+        .route("/api/imports/{id}/reject", post(approval::api_reject))
         .route("/api/users", post(pages::api_users))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/charts", get(dashboard::fragment))

@@ -61,7 +61,12 @@ pub async fn upload_form(State(state): State<SharedState>) -> Response {
     page
 }
 
-fn error_page(state: &SharedState, status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn error_page(
+    state: &SharedState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     let mut page = state.render(
         "error.html",
         context! { links => &state.config.links, title, message },
@@ -463,7 +468,10 @@ pub async fn import(
         })
         .collect();
     let rejected = state.pipeline.rejections(id, 500).await.unwrap_or_default();
-    state.render(
+    let awaiting = view.status == ImportStatus::AwaitingApproval;
+    let token = csrf::new_token();
+    let approval_reasons: Vec<&str> = view.approval_reasons.iter().map(|r| r.describe()).collect();
+    let mut page = state.render(
         "import.html",
         context! {
             links => &state.config.links,
@@ -477,8 +485,18 @@ pub async fn import(
             totals_currencies => view.totals.as_ref().map(totals_currencies).unwrap_or_default(),
             totals_by => view.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
             rejected,
+            awaiting,
+            approval_reasons,
+            csrf_token => &token,
         },
-    )
+    );
+    // The decision form's token, as the upload form's.
+    if awaiting {
+        if let Ok(cookie) = csrf::set_cookie(&token).parse() {
+            page.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+    }
+    page
 }
 
 /// Every currency in any of an import's totals, in order: the rows of its totals table.

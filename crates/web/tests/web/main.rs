@@ -1,6 +1,7 @@
 //! The importer web app over real HTTP, with the real stack behind it: PostgreSQL, Kafka, S3,
 //! and the ingester running in-process to take the published rows into the database.
 
+mod approval;
 mod browser;
 mod checks;
 mod dashboard;

@@ -194,6 +194,26 @@ async fn every_route_and_every_error_carries_the_security_headers() {
             format!("/api/imports/{unknown}"),
             404,
         ),
+        // Decisions: the form takes a urlencoded form, not multipart; the API needs an
+        // identity before anything else.
+        (
+            "/imports/{id}/decision",
+            "POST",
+            format!("/imports/{id}/decision"),
+            415,
+        ),
+        (
+            "/api/imports/{id}/approve",
+            "POST",
+            format!("/api/imports/{id}/approve"),
+            401,
+        ),
+        (
+            "/api/imports/{id}/reject",
+            "POST",
+            format!("/api/imports/{id}/reject"),
+            415,
+        ),
         // A multipart form is not `text/csv`: what a cross-site form could send is refused.
         ("/api/users", "POST", "/api/users".into(), 415),
         ("/dashboard", "GET", "/dashboard".into(), 200),
