@@ -145,6 +145,7 @@ impl Harness {
                 dry_run: false,
                 expected_totals: None,
                 invalid_rows: None,
+                require_approval: false,
             },
         )
         .await
@@ -261,6 +262,7 @@ async fn expected_totals_that_differ_publish_nothing() {
         dry_run: false,
         expected_totals: Some(expected.parse().expect("expected totals")),
         invalid_rows: None,
+        require_approval: false,
     };
     let (controller, stop) = h.controller("replica-a").await;
     // One row short in the first currency.
@@ -686,6 +688,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
                     dry_run: false,
                     expected_totals: None,
                     invalid_rows: None,
+                    require_approval: false,
                 },
             ),
         )
@@ -807,6 +810,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
             dry_run: false,
             expected_totals: None,
             invalid_rows: None,
+            require_approval: false,
         },
     );
     stray.metadata.annotations = Some(
