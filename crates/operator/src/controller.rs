@@ -7,6 +7,12 @@
 //! database and write it to the status, until every published row is ingested or rejected.
 //! An import started elsewhere (an upload, named by the `payments.dev/import-id` annotation) is
 //! adopted: reported on, never run or resumed here.
+//!
+//! An import that waits for approval is approved or rejected through the annotations
+//! `payments.dev/approved-by` / `payments.dev/rejected-by`, which the admission policy only
+//! lets a user other than the creator set, to their own username: the controller passes that
+//! identity to the pipeline, which records it and publishes (or not). An adopted import is
+//! decided where it was started (the web page, the API, `payments approve`), not here.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -20,7 +26,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
-use payments_imports::{Import, ImportReport, Pipeline, PipelineError};
+use payments_imports::{Import, ImportReport, ImportStatus, Pipeline, PipelineError};
 use payments_runtime::backon::{BackoffBuilder, ExponentialBackoff};
 use rust_decimal::Decimal;
 use tokio::io::AsyncRead;
@@ -191,7 +197,7 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
         },
         None => None,
     };
-    let view = match ctx.pipeline.status(id).await {
+    let mut view = match ctx.pipeline.status(id).await {
         Ok(view) => Some(view),
         Err(PipelineError::NotFound(_)) => None,
         Err(e) => return fail(&object, &ctx, id, None, Problem::from_pipeline(&e)).await,
@@ -207,6 +213,21 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
                 crate::IMPORT_ID_ANNOTATION
             ),
         ));
+    }
+    let awaiting = view
+        .as_ref()
+        .filter(|v| v.status == ImportStatus::AwaitingApproval);
+    if let (Some(awaiting), None, false, None) = (awaiting, adopted, running, &problem) {
+        match decide(&object, awaiting, id, &ctx) {
+            Ok(Decided::Rejected(by, note)) => {
+                match ctx.pipeline.reject(id, Some(&by), note.as_deref()).await {
+                    Ok(rejected) => view = Some(rejected),
+                    Err(e) => problem = Some(Problem::from_pipeline(&e)),
+                }
+            }
+            Ok(Decided::Approving) | Ok(Decided::Undecided) => {}
+            Err(p) => problem = Some(p),
+        }
     }
     if unfinished && adopted.is_none() && !running && problem.is_none() {
         let resuming = view.is_some();
@@ -266,14 +287,61 @@ pub fn error_policy(object: Arc<PaymentImport>, error: &Error, ctx: Arc<Context>
     Action::requeue(delay)
 }
 
-/// Opens the source and runs the import in a task of this replica.
-async fn start(
+/// What the approval annotations ask of an import that waits for approval.
+enum Decided {
+    /// Nobody decided yet (or someone did elsewhere, whose publishing is under way).
+    Undecided,
+    /// An approval is being recorded and published in a task.
+    Approving,
+    /// To be rejected by this user, with this note.
+    Rejected(String, Option<String>),
+}
+
+/// Acts on the approval annotations of an import waiting for approval: an approval runs in a
+/// task (it publishes, as an import does); a rejection is one write, left to the caller.
+/// Deciding again is harmless: the pipeline lets the same approver publish again (after an
+/// interruption) and the import leaves `AwaitingApproval` once decided.
+fn decide(
     object: &PaymentImport,
-    namespace: &str,
+    view: &Import,
     id: Uuid,
     ctx: &Context,
-) -> Result<(), Problem> {
-    let pipeline = match &object.spec.suspicious_threshold {
+) -> Result<Decided, Problem> {
+    let annotations = object.annotations();
+    let identity = |key: &str| {
+        annotations
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    // Both set is refused at admission; without the policy, rejecting is the safe side.
+    if let Some(by) = identity(crate::REJECTED_BY_ANNOTATION) {
+        let note = identity(crate::DECISION_NOTE_ANNOTATION).map(str::to_owned);
+        return Ok(Decided::Rejected(by.to_owned(), note));
+    }
+    let Some(by) = identity(crate::APPROVED_BY_ANNOTATION) else {
+        return Ok(Decided::Undecided);
+    };
+    if view.decided_by.as_deref().is_some_and(|d| d != by) {
+        return Ok(Decided::Undecided);
+    }
+    let pipeline = pipeline_for(object, ctx)?;
+    let by = by.to_owned();
+    let task = tokio::spawn(async move {
+        let report = pipeline.approve(id, Some(&by)).await;
+        if let Err(e) = &report {
+            tracing::warn!(import = %id, approver = by, error = %e, "approval not published");
+        }
+        report
+    });
+    ctx.tasks().insert(id, task);
+    Ok(Decided::Approving)
+}
+
+/// The pipeline with the spec's suspicious threshold: the import and its approval (which
+/// checks the file again) count the same rows as suspicious.
+fn pipeline_for(object: &PaymentImport, ctx: &Context) -> Result<Pipeline, Problem> {
+    Ok(match &object.spec.suspicious_threshold {
         Some(threshold) => {
             let threshold: Decimal = threshold.parse().map_err(|e| {
                 Problem::new(
@@ -284,16 +352,30 @@ async fn start(
             ctx.pipeline.with_threshold(threshold)
         }
         None => ctx.pipeline.clone(),
-    };
+    })
+}
+
+/// Opens the source and runs the import in a task of this replica.
+async fn start(
+    object: &PaymentImport,
+    namespace: &str,
+    id: Uuid,
+    ctx: &Context,
+) -> Result<(), Problem> {
+    let pipeline = pipeline_for(object, ctx)?;
     let (file_name, body) = open_source(object, namespace, ctx).await?;
     let request = payments_imports::ImportRequest {
         file_name,
         dry_run: object.spec.dry_run,
-        // Who created the PaymentImport is not known here (the apiserver does not record it).
-        started_by: None,
+        // The admission policy guarantees the annotation is the apiserver's user that created
+        // the object; the pipeline then refuses that user's own approval.
+        started_by: object
+            .annotations()
+            .get(crate::CREATED_BY_ANNOTATION)
+            .cloned(),
         expected_totals: object.spec.expected_totals.clone(),
         invalid_rows: object.spec.invalid_rows,
-        require_approval: false,
+        require_approval: object.spec.require_approval,
     };
     let task = tokio::spawn(async move {
         let report = pipeline.import_as(id, &request, body).await;
@@ -413,6 +495,9 @@ async fn apply_status(
         problem,
         previous,
         invalid_rows: &invalid_rows,
+        adopted: object
+            .annotations()
+            .contains_key(crate::IMPORT_ID_ANNOTATION),
         now: Utc::now(),
     });
     if previous == Some(&next) {
@@ -434,7 +519,9 @@ async fn apply_status(
     for condition in status::transitions(previous, &next) {
         let type_ = if condition.status == "False" && condition.type_ == status::READY {
             match condition.reason.as_str() {
-                "Checking" | "Publishing" | "Ingesting" | "Importing" => EventType::Normal,
+                "Checking" | "Publishing" | "Ingesting" | "Importing" | "AwaitingApproval" => {
+                    EventType::Normal
+                }
                 _ => EventType::Warning,
             }
         } else {

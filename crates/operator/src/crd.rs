@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The counts and totals are the platform's own types, shown as they are.
 pub use payments_domain::{ExpectedTotals, ImportTotals, InvalidRowsPolicy};
-pub use payments_store::ImportCounts;
+pub use payments_store::{ApprovalReason, ImportCounts};
 
 /// Imports one CSV file of payments: the file is checked, exact duplicates are dropped,
 /// suspicious rows are flagged and every unique row is sent for ingestion exactly once.
@@ -27,7 +27,11 @@ pub use payments_store::ImportCounts;
     printcolumn = r#"{"name":"Rejected","type":"integer","jsonPath":".status.counts.rejected"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Import","type":"string","priority":1,"jsonPath":".status.importId"}"#
+    printcolumn = r#"{"name":"Import","type":"string","priority":1,"jsonPath":".status.importId"}"#,
+    printcolumn = r#"{"name":"StartedBy","type":"string","priority":1,"jsonPath":".status.startedBy"}"#,
+    printcolumn = r#"{"name":"Approved","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Approved\")].reason"}"#,
+    printcolumn = r#"{"name":"DecidedBy","type":"string","priority":1,"jsonPath":".status.decidedBy"}"#,
+    printcolumn = r#"{"name":"DecidedAt","type":"date","priority":1,"jsonPath":".status.decidedAt"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
@@ -53,6 +57,11 @@ pub struct PaymentImportSpec {
     /// `hold_file` (publish nothing while any row is invalid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid_rows: Option<InvalidRowsPolicy>,
+    /// Hold the import, checked and stored, until someone other than its creator approves it
+    /// (annotation `payments.dev/approved-by`) or rejects it (`payments.dev/rejected-by`).
+    /// The platform's approval policy may hold it too (suspicious rows, large amounts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_approval: bool,
 }
 
 /// Exactly one of `s3` or `configMap`.
@@ -92,7 +101,8 @@ pub struct ConfigMapKey {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentImportStatus {
-    /// `Ready` first, then `Validated`, `Published`, `Ingested`.
+    /// `Ready` first, then `Validated`, `Approved` (only when the import needs approval),
+    /// `Published`, `Ingested`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// The `metadata.generation` this status describes.
@@ -111,6 +121,18 @@ pub struct PaymentImportStatus {
     /// list is on the import's page and in the API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invalid_rows: Vec<RowProblem>,
+    /// Who created the PaymentImport (its `payments.dev/created-by` annotation, which the
+    /// admission policy checks against the apiserver's user), or who uploaded the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// Why the import waits for a second person's approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval_reasons: Vec<ApprovalReason>,
+    /// Who approved or rejected the import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +154,7 @@ pub struct RowProblem {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// `Ready`, `Validated`, `Published` or `Ingested`.
+    /// `Ready`, `Validated`, `Approved`, `Published` or `Ingested`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

@@ -32,7 +32,10 @@ pub use crd::{
 pub use error::{Error, Problem, Result};
 pub use http::Metrics;
 pub use lease::{LeaseLock, LeaseTiming};
-pub use record::{upload_name, UploadRecorder, IMPORT_ID_ANNOTATION};
+pub use record::{
+    upload_name, UploadRecorder, APPROVED_BY_ANNOTATION, CREATED_BY_ANNOTATION,
+    DECISION_NOTE_ANNOTATION, IMPORT_ID_ANNOTATION, REJECTED_BY_ANNOTATION,
+};
 
 /// The CRD as YAML, as committed under `k8s/crds/` and in the chart.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {

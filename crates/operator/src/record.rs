@@ -2,19 +2,32 @@
 //! `kubectl`: a `PaymentImport` that names the import by annotation, which the controller
 //! adopts and reports on instead of importing the file again.
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use payments_imports::ImportReport;
 use rust_decimal::Decimal;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::crd::{PaymentImport, PaymentImportSpec, S3Object, Source};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Names the import a `PaymentImport` reports on, when the import was started elsewhere.
 pub const IMPORT_ID_ANNOTATION: &str = "payments.dev/import-id";
 /// The uploaded file's name, for people.
 pub const FILE_NAME_ANNOTATION: &str = "payments.dev/file-name";
+/// The Kubernetes user that created the `PaymentImport`. The admission policy
+/// (`k8s/admission/paymentimport-identity.yaml`) refuses any other value, so it is the
+/// apiserver's word, and it never changes afterwards.
+pub const CREATED_BY_ANNOTATION: &str = "payments.dev/created-by";
+/// Set by a user other than the creator (the admission policy checks both) to approve an
+/// import that waits for approval; set once, never changed.
+pub const APPROVED_BY_ANNOTATION: &str = "payments.dev/approved-by";
+/// As [`APPROVED_BY_ANNOTATION`], to reject it (final).
+pub const REJECTED_BY_ANNOTATION: &str = "payments.dev/rejected-by";
+/// Why it was rejected, for people (optional).
+pub const DECISION_NOTE_ANNOTATION: &str = "payments.dev/decision-note";
 
 /// The resource name of an upload's `PaymentImport`.
 pub fn upload_name(id: Uuid) -> String {
@@ -24,16 +37,45 @@ pub fn upload_name(id: Uuid) -> String {
 /// Creates `PaymentImport`s for uploads, in one namespace.
 #[derive(Clone)]
 pub struct UploadRecorder {
+    client: Client,
     api: Api<PaymentImport>,
     bucket: String,
+    /// This client's username, asked once, shared by the clones.
+    username: std::sync::Arc<OnceCell<String>>,
 }
 
 impl UploadRecorder {
     pub fn new(client: Client, namespace: &str, bucket: &str) -> Self {
         UploadRecorder {
-            api: Api::namespaced(client, namespace),
+            api: Api::namespaced(client.clone(), namespace),
+            client,
             bucket: bucket.to_owned(),
+            username: Default::default(),
         }
+    }
+
+    /// The username the apiserver knows this client by, for `payments.dev/created-by` (the
+    /// admission policy accepts no other). Asked of the apiserver (a SelfSubjectReview, what
+    /// `kubectl auth whoami` does) rather than read from a variable the chart sets: it is
+    /// right for any credential (a ServiceAccount, a kubeconfig outside a cluster) and
+    /// cannot drift from the real one. Every authenticated user may ask.
+    pub async fn username(&self) -> Result<&str> {
+        let username = self
+            .username
+            .get_or_try_init(|| async {
+                let review = Api::<SelfSubjectReview>::all(self.client.clone())
+                    .create(&PostParams::default(), &SelfSubjectReview::default())
+                    .await?;
+                review
+                    .status
+                    .and_then(|s| s.user_info)
+                    .and_then(|u| u.username)
+                    .ok_or_else(|| {
+                        Error::MissingField("SelfSubjectReview".into(), "status.userInfo.username")
+                    })
+            })
+            .await?;
+        Ok(username)
     }
 
     /// Records an upload that has been handled; `Ok(None)` when there is nothing to point at
@@ -48,6 +90,7 @@ impl UploadRecorder {
             return Ok(None);
         };
         let name = upload_name(report.id);
+        let created_by = self.username().await?.to_owned();
         let import = PaymentImport {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -62,6 +105,7 @@ impl UploadRecorder {
                     [
                         (IMPORT_ID_ANNOTATION.to_owned(), report.id.to_string()),
                         (FILE_NAME_ANNOTATION.to_owned(), report.file_name.clone()),
+                        (CREATED_BY_ANNOTATION.to_owned(), created_by),
                     ]
                     .into(),
                 ),
@@ -80,6 +124,9 @@ impl UploadRecorder {
                 // The web import ran already; its page and API hold what it was checked against.
                 expected_totals: None,
                 invalid_rows: None,
+                // Whether the upload waits for approval was decided on the web; it is approved
+                // there (page, API, `payments approve`), never through this object.
+                require_approval: false,
             },
             status: None,
         };

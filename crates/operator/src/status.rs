@@ -1,7 +1,7 @@
 //! The status a `PaymentImport` shows, derived from the import's row in the database (the
 //! truth) and any problem met on the way. Pure, so every case is unit-tested.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use payments_imports::{Import, ImportFailure, ImportStatus};
 
 use crate::crd::{Condition, PaymentImportStatus, RowProblem};
@@ -9,6 +9,7 @@ use crate::error::Problem;
 
 pub const READY: &str = "Ready";
 pub const VALIDATED: &str = "Validated";
+pub const APPROVED: &str = "Approved";
 pub const PUBLISHED: &str = "Published";
 pub const INGESTED: &str = "Ingested";
 
@@ -23,6 +24,8 @@ pub struct Observation<'a> {
     pub previous: Option<&'a PaymentImportStatus>,
     /// The first rows that failed the checks.
     pub invalid_rows: &'a [RowProblem],
+    /// Started elsewhere (an upload): approved there, not through the PaymentImport.
+    pub adopted: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -39,24 +42,27 @@ fn unknown(reason: &'static str, message: String) -> Stage {
     Stage("Unknown", reason, message)
 }
 
-/// The whole status for `obs`: conditions `Ready`, `Validated`, `Published`, `Ingested` (in that
-/// order), counts, times and a message. A condition keeps its `lastTransitionTime` while its
-/// status stays the same.
+/// The whole status for `obs`: conditions `Ready`, `Validated`, `Approved` (only for an import
+/// that needs approval), `Published`, `Ingested` (in that order), counts, times and a message.
+/// A condition keeps its `lastTransitionTime` while its status stays the same.
 pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
     let stages = stages(obs.view);
-    let mut ready = ready(obs.view, &stages);
+    let approved = approved(obs.view, obs.adopted);
+    let mut ready = ready(obs.view, &stages, approved.as_ref());
     let [validated, published, ingested] = stages;
     if let Some(problem) = obs.problem {
         ready = f(problem.reason, problem.message.clone());
     }
     let message = ready.2.clone();
     let conditions = [
-        (READY, ready),
-        (VALIDATED, validated),
-        (PUBLISHED, published),
-        (INGESTED, ingested),
+        Some((READY, ready)),
+        Some((VALIDATED, validated)),
+        approved.map(|a| (APPROVED, a)),
+        Some((PUBLISHED, published)),
+        Some((INGESTED, ingested)),
     ]
     .into_iter()
+    .flatten()
     .map(|(type_, Stage(status, reason, message))| {
         let since = obs
             .previous
@@ -81,6 +87,13 @@ pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
         counts: obs.view.map(|v| v.counts).unwrap_or_default(),
         totals: obs.view.and_then(|v| v.totals.clone()),
         invalid_rows: obs.invalid_rows.to_vec(),
+        started_by: obs.view.and_then(|v| v.started_by.clone()),
+        approval_reasons: obs
+            .view
+            .map(|v| v.approval_reasons.clone())
+            .unwrap_or_default(),
+        decided_by: obs.view.and_then(|v| v.decided_by.clone()),
+        decided_at: obs.view.and_then(|v| v.decided_at),
         start_time: obs
             .previous
             .and_then(|p| p.start_time)
@@ -131,6 +144,22 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
             unknown("Publishing", "The unique rows are being published.".into()),
             waiting(to_publish),
         ],
+        ImportStatus::AwaitingApproval => [
+            t("Validated", checked),
+            match &v.decided_by {
+                Some(_) => unknown("Publishing", "The unique rows are being published.".into()),
+                None => f(
+                    "AwaitingApproval",
+                    "Nothing is published until the import is approved.".into(),
+                ),
+            },
+            waiting(to_publish),
+        ],
+        ImportStatus::Rejected => [
+            t("Validated", checked),
+            f("Rejected", "Rejected: nothing was published.".into()),
+            f("Rejected", "Rejected: nothing was ingested.".into()),
+        ],
         ImportStatus::Failed => {
             let error = v
                 .error
@@ -178,9 +207,68 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
     }
 }
 
+/// When a decision was recorded, for messages.
+fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map(|at| format!(" at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)))
+        .unwrap_or_default()
+}
+
+/// `Approved`, for an import the approval policy held or a person decided; `None` for the
+/// others, which never needed an approval (so the condition is not there to wait for).
+fn approved(view: Option<&Import>, adopted: bool) -> Option<Stage> {
+    let v = view?;
+    let at = when(v.decided_at);
+    match (v.status, &v.decided_by) {
+        (ImportStatus::Rejected, by) => {
+            let by = by.as_deref().unwrap_or("a second person");
+            let note = v
+                .decision_note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            Some(f(
+                "Rejected",
+                format!("Rejected by {by}{at}{note}. Nothing was published; this is final."),
+            ))
+        }
+        (_, Some(by)) => Some(t("Approved", format!("Approved by {by}{at}."))),
+        (ImportStatus::AwaitingApproval, None) => {
+            let why: Vec<&str> = v.approval_reasons.iter().map(|r| r.describe()).collect();
+            let why = if why.is_empty() {
+                "the approval policy holds it".to_owned()
+            } else {
+                why.join("; ")
+            };
+            let who = match &v.started_by {
+                Some(by) => format!("someone other than {by}"),
+                None => "someone other than its creator".to_owned(),
+            };
+            let how = if adopted {
+                format!(
+                    "on the import's page, with the API or `payments approve {}` (or reject it there)",
+                    v.id
+                )
+            } else {
+                format!(
+                    "by setting the annotation {}=<their username> (or {} to reject it)",
+                    crate::APPROVED_BY_ANNOTATION,
+                    crate::REJECTED_BY_ANNOTATION
+                )
+            };
+            Some(f(
+                "AwaitingApproval",
+                format!(
+                    "Checked and stored, waiting for approval ({why}): nothing is published until {who} approves it {how}."
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// `Ready` is the last stage that matters: the file refused, still going, or finished; while
 /// going, it says what the stage in progress says.
-fn ready(view: Option<&Import>, stages: &[Stage; 3]) -> Stage {
+fn ready(view: Option<&Import>, stages: &[Stage; 3], approved: Option<&Stage>) -> Stage {
     let [validated, published, ingested] = stages;
     let Some(v) = view else {
         return f("Importing", "The import is starting.".into());
@@ -189,6 +277,18 @@ fn ready(view: Option<&Import>, stages: &[Stage; 3]) -> Stage {
     match v.status {
         ImportStatus::Received => f("Checking", validated.2.clone()),
         ImportStatus::Stored => f("Publishing", published.2.clone()),
+        ImportStatus::AwaitingApproval => match (&v.decided_by, approved) {
+            (Some(by), _) => f(
+                "Publishing",
+                format!("Approved by {by}; the unique rows are being published."),
+            ),
+            (None, Some(approved)) => f("AwaitingApproval", approved.2.clone()),
+            (None, None) => f("AwaitingApproval", published.2.clone()),
+        },
+        ImportStatus::Rejected => match approved {
+            Some(approved) => f("Rejected", approved.2.clone()),
+            None => f("Rejected", published.2.clone()),
+        },
         ImportStatus::Published => f("Ingesting", ingested.2.clone()),
         ImportStatus::Failed => f(failure_reason(v.failure), validated.2.clone()),
         _ if v.first_import_id.is_some() => t("AlreadyImported", ingested.2.clone()),
@@ -234,6 +334,7 @@ pub fn is_final(view: Option<&Import>) -> bool {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use payments_store::ApprovalReason;
 
     fn view(status: ImportStatus) -> Import {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
@@ -279,6 +380,7 @@ mod tests {
             problem,
             previous: None,
             invalid_rows: &[],
+            adopted: false,
             now: Utc::now(),
         })
     }
@@ -394,6 +496,7 @@ mod tests {
             problem: None,
             previous: Some(&before),
             invalid_rows: &[],
+            adopted: false,
             now: Utc::now() + chrono::Duration::hours(1),
         });
         assert_eq!(again.conditions, before.conditions);
@@ -405,6 +508,7 @@ mod tests {
             problem: None,
             previous: Some(&before),
             invalid_rows: &[],
+            adopted: false,
             now: Utc::now(),
         });
         let changed: Vec<_> = transitions(Some(&before), &done)
@@ -416,5 +520,114 @@ mod tests {
             condition(&done, VALIDATED).last_transition_time,
             condition(&before, VALIDATED).last_transition_time
         );
+    }
+
+    fn held(status: ImportStatus, decided_by: Option<&str>) -> Import {
+        Import {
+            started_by: Some("alice".into()),
+            approval_reasons: vec![ApprovalReason::Requested, ApprovalReason::SuspiciousRows],
+            decided_by: decided_by.map(str::to_owned),
+            decided_at: decided_by.map(|_| Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).unwrap()),
+            ..view(status)
+        }
+    }
+
+    #[test]
+    fn an_import_awaiting_approval_says_why_and_who_may_approve() {
+        let waiting = held(ImportStatus::AwaitingApproval, None);
+        let status = derive_for(Some(&waiting), None);
+        let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [READY, VALIDATED, APPROVED, PUBLISHED, INGESTED]);
+        for type_ in [READY, APPROVED] {
+            let c = condition(&status, type_);
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str()),
+                ("False", "AwaitingApproval")
+            );
+            assert!(
+                c.message.contains("someone other than alice"),
+                "{}",
+                c.message
+            );
+            assert!(c.message.contains("suspicious rows"), "{}", c.message);
+            assert!(
+                c.message.contains(crate::APPROVED_BY_ANNOTATION),
+                "{}",
+                c.message
+            );
+        }
+        assert_eq!(condition(&status, VALIDATED).status, "True");
+        assert_eq!(condition(&status, PUBLISHED).status, "False");
+        assert_eq!(status.started_by.as_deref(), Some("alice"));
+        assert_eq!(status.approval_reasons.len(), 2);
+        assert_eq!(status.completion_time, None);
+        assert!(!is_final(Some(&waiting)));
+
+        // An upload is approved where it was started, not through the PaymentImport.
+        let adopted = derive(&Observation {
+            generation: Some(1),
+            import_id: uuid::Uuid::nil(),
+            view: Some(&waiting),
+            problem: None,
+            previous: None,
+            invalid_rows: &[],
+            adopted: true,
+            now: Utc::now(),
+        });
+        let message = &condition(&adopted, APPROVED).message;
+        assert!(message.contains("payments approve"), "{message}");
+    }
+
+    #[test]
+    fn an_approved_import_names_who_and_when_while_publishing_and_after() {
+        let publishing = derive_for(
+            Some(&held(ImportStatus::AwaitingApproval, Some("bob"))),
+            None,
+        );
+        let approved = condition(&publishing, APPROVED);
+        assert_eq!(
+            (approved.status.as_str(), approved.reason.as_str()),
+            ("True", "Approved")
+        );
+        assert!(
+            approved.message.contains("bob") && approved.message.contains("2026-11-25T13:00:00Z"),
+            "{}",
+            approved.message
+        );
+        assert_eq!(condition(&publishing, READY).reason, "Publishing");
+
+        let done = derive_for(Some(&held(ImportStatus::Done, Some("bob"))), None);
+        assert_eq!(condition(&done, READY).reason, "Ingested");
+        assert_eq!(condition(&done, APPROVED).status, "True");
+        assert_eq!(done.decided_by.as_deref(), Some("bob"));
+        assert!(done.decided_at.is_some());
+    }
+
+    #[test]
+    fn a_rejected_import_is_final_and_says_who_and_why() {
+        let mut rejected = held(ImportStatus::Rejected, Some("bob"));
+        rejected.decision_note = Some("wrong month".into());
+        let status = derive_for(Some(&rejected), None);
+        for type_ in [READY, APPROVED, PUBLISHED] {
+            let c = condition(&status, type_);
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str()),
+                ("False", "Rejected")
+            );
+        }
+        let message = &condition(&status, READY).message;
+        assert!(
+            message.contains("bob") && message.contains("wrong month"),
+            "{message}"
+        );
+        assert!(is_final(Some(&rejected)));
+        assert_eq!(status.completion_time, Some(rejected.updated_at));
+    }
+
+    #[test]
+    fn an_import_that_needed_no_approval_has_no_approved_condition() {
+        let status = derive_for(Some(&view(ImportStatus::Done)), None);
+        assert!(status.conditions.iter().all(|c| c.type_ != APPROVED));
+        assert_eq!(status.decided_by, None);
     }
 }

@@ -6,9 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchResources, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use payments_imports::{Import, ImportRequest, ImportStatus, Pipeline};
@@ -145,6 +149,7 @@ impl Harness {
                 dry_run: false,
                 expected_totals: None,
                 invalid_rows: None,
+                require_approval: false,
             },
         )
         .await
@@ -261,6 +266,7 @@ async fn expected_totals_that_differ_publish_nothing() {
         dry_run: false,
         expected_totals: Some(expected.parse().expect("expected totals")),
         invalid_rows: None,
+        require_approval: false,
     };
     let (controller, stop) = h.controller("replica-a").await;
     // One row short in the first currency.
@@ -686,6 +692,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
                     dry_run: false,
                     expected_totals: None,
                     invalid_rows: None,
+                    require_approval: false,
                 },
             ),
         )
@@ -807,6 +814,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
             dry_run: false,
             expected_totals: None,
             invalid_rows: None,
+            require_approval: false,
         },
     );
     stray.metadata.annotations = Some(
@@ -1005,4 +1013,447 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
     assert!(controller.metrics.reconcile_errors.get() >= 1);
 
     h.finish(controller, stop).await;
+}
+
+/// The admission policy shipped in k8s/admission, bound to the harness' namespace only: a
+/// binding for every namespace would refuse the other tests' PaymentImports, which are created
+/// without annotations. Checks the chart ships the same policy. Returns the binding's name.
+async fn install_identity_policy(h: &Harness) -> String {
+    let path = payments_testkit::repo_root().join("k8s/admission/paymentimport-identity.yaml");
+    let text = std::fs::read_to_string(&path).expect("the policy manifest");
+    let (mut policy, mut binding) = (None, None);
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(document).expect("yaml");
+        match value.get("kind").and_then(|k| k.as_str()) {
+            Some("ValidatingAdmissionPolicy") => {
+                policy = Some(
+                    serde_yaml::from_value::<ValidatingAdmissionPolicy>(value).expect("policy"),
+                )
+            }
+            Some("ValidatingAdmissionPolicyBinding") => {
+                binding = Some(
+                    serde_yaml::from_value::<ValidatingAdmissionPolicyBinding>(value)
+                        .expect("binding"),
+                )
+            }
+            _ => {}
+        }
+    }
+    let (policy, mut binding) = (policy.expect("a policy"), binding.expect("a binding"));
+
+    let helm = super::k8s_tools_var("env", "PAYMENTS_HELM");
+    let output = std::process::Command::new(&helm)
+        .args(["template", "payments"])
+        .arg(payments_testkit::repo_root().join("charts/payments"))
+        .args(["--show-only", "templates/admission.yaml"])
+        .output()
+        .expect("helm template");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rendered = String::from_utf8(output.stdout).expect("utf-8");
+    let charted = serde_yaml::Deserializer::from_str(&rendered)
+        .filter_map(|d| {
+            serde_yaml::from_value::<ValidatingAdmissionPolicy>(
+                serde_yaml::Value::deserialize(d).ok()?,
+            )
+            .ok()
+        })
+        .find(|p| p.spec.as_ref().is_some_and(|s| s.validations.is_some()))
+        .expect("the chart renders the policy");
+    assert_eq!(
+        charted.spec, policy.spec,
+        "charts/payments/templates/admission.yaml differs from {path:?}"
+    );
+
+    let name = policy.metadata.name.clone().expect("policy name");
+    Api::<ValidatingAdmissionPolicy>::all(h.client.clone())
+        .patch(
+            &name,
+            &PatchParams::apply("payments-test").force(),
+            &Patch::Apply(&policy),
+        )
+        .await
+        .expect("the apiserver accepts the policy");
+    let binding_name = format!("{name}-{}", h.namespace);
+    binding.metadata.name = Some(binding_name.clone());
+    let spec = binding.spec.as_mut().expect("binding spec");
+    spec.match_resources = Some(MatchResources {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(
+                [(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    h.namespace.clone(),
+                )]
+                .into(),
+            ),
+            ..LabelSelector::default()
+        }),
+        ..MatchResources::default()
+    });
+    Api::<ValidatingAdmissionPolicyBinding>::all(h.client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding");
+    // Policies take effect once the apiserver has loaded them: wait until a PaymentImport
+    // without created-by is refused (a dry run, so nothing is created).
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    wait_for("the admission policy to be enforced", WAIT, || async {
+        let probe = PaymentImport::new("probe", spec_of(s3("probe.csv"), false));
+        h.imports()
+            .create(&dry_run, &probe)
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    let loaded = Api::<ValidatingAdmissionPolicy>::all(h.client.clone())
+        .get(&name)
+        .await
+        .expect("policy");
+    let warnings = loaded
+        .status
+        .and_then(|s| s.type_checking)
+        .and_then(|t| t.expression_warnings)
+        .unwrap_or_default();
+    assert!(warnings.is_empty(), "CEL type checking: {warnings:?}");
+    binding_name
+}
+
+fn spec_of(source: Source, require_approval: bool) -> PaymentImportSpec {
+    PaymentImportSpec {
+        source,
+        suspicious_threshold: None,
+        dry_run: false,
+        expected_totals: None,
+        invalid_rows: None,
+        require_approval,
+    }
+}
+
+/// Lets the users `alice`, `bob` and `carol` create, read and annotate PaymentImports in the
+/// harness' namespace (what a team's Role would grant); clients acting as each.
+async fn people(h: &Harness) -> [Client; 3] {
+    let role: Role = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "payment-importers"},
+        "rules": [{
+            "apiGroups": ["payments.dev"],
+            "resources": ["paymentimports"],
+            "verbs": ["get", "list", "watch", "create", "patch", "update"],
+        }],
+    }))
+    .expect("role");
+    let subjects: Vec<_> = ["alice", "bob", "carol"]
+        .map(|u| serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u}))
+        .into();
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "payment-importers"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "payment-importers"},
+        "subjects": subjects,
+    }))
+    .expect("role binding");
+    let params = PostParams::default();
+    Api::<Role>::namespaced(h.client.clone(), &h.namespace)
+        .create(&params, &role)
+        .await
+        .expect("role");
+    Api::<RoleBinding>::namespaced(h.client.clone(), &h.namespace)
+        .create(&params, &binding)
+        .await
+        .expect("role binding");
+    [
+        super::client_as("alice").await,
+        super::client_as("bob").await,
+        super::client_as("carol").await,
+    ]
+}
+
+/// Annotates `name` as `client`'s user; the apiserver's answer.
+async fn annotate(
+    client: &Client,
+    h: &Harness,
+    name: &str,
+    annotations: serde_json::Value,
+) -> Result<PaymentImport, kube::Error> {
+    Api::<PaymentImport>::namespaced(client.clone(), &h.namespace)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"annotations": annotations}})),
+        )
+        .await
+}
+
+/// A refusal at admission, with the policy's message.
+#[track_caller]
+fn refused(result: Result<PaymentImport, kube::Error>, message: &str) {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            assert!(
+                matches!(status.code, 403 | 422) && status.message.contains(message),
+                "expected a refusal saying {message:?}, got {status:?}"
+            );
+        }
+        other => panic!("expected a refusal saying {message:?}, got {other:?}"),
+    }
+}
+
+fn approved_condition(import: &PaymentImport) -> payments_operator::Condition {
+    import
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Approved"))
+        .cloned()
+        .expect("an Approved condition")
+}
+
+/// Maker-checker on the PaymentImport, on the real apiserver with the shipped admission
+/// policy: the creator is the apiserver's user, a second user approves or rejects, nothing is
+/// published before, the decision cannot be rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admission() {
+    let h = harness().await;
+    let binding = install_identity_policy(&h).await;
+    let [alice, bob, carol] = people(&h).await;
+    h.put_sample("held.csv", payments_csv::samples::REGULAR)
+        .await;
+    h.put_sample("refused.csv", payments_csv::samples::SUSPICIOUS)
+        .await;
+    let (controller, stop) = h.controller("replica-a").await;
+    let created_by = payments_operator::CREATED_BY_ANNOTATION;
+    let approved_by = payments_operator::APPROVED_BY_ANNOTATION;
+    let rejected_by = payments_operator::REJECTED_BY_ANNOTATION;
+    let note = payments_operator::DECISION_NOTE_ANNOTATION;
+    let as_user = |client: &Client, name: &str, creator: &str, key: &str| {
+        let mut import = PaymentImport::new(name, spec_of(s3(key), true));
+        import.metadata.annotations = Some([(created_by.to_owned(), creator.to_owned())].into());
+        let api = Api::<PaymentImport>::namespaced(client.clone(), &h.namespace);
+        async move { api.create(&PostParams::default(), &import).await }
+    };
+
+    // Nobody can claim to be someone else, nor create without saying who they are.
+    refused(
+        as_user(&carol, "forged", "alice", "held.csv").await,
+        "set payments.dev/created-by to your own username (kubectl auth whoami): carol",
+    );
+    refused(
+        h.imports()
+            .create(
+                &PostParams::default(),
+                &PaymentImport::new("anonymous", spec_of(s3("held.csv"), true)),
+            )
+            .await,
+        "set payments.dev/created-by to your own username",
+    );
+    let mut self_approved = PaymentImport::new("self-approved", spec_of(s3("held.csv"), true));
+    self_approved.metadata.annotations = Some(
+        [
+            (created_by.to_owned(), "alice".to_owned()),
+            (approved_by.to_owned(), "alice".to_owned()),
+        ]
+        .into(),
+    );
+    refused(
+        Api::<PaymentImport>::namespaced(alice.clone(), &h.namespace)
+            .create(&PostParams::default(), &self_approved)
+            .await,
+        "cannot be approved or rejected as it is created",
+    );
+
+    // Alice's import is checked and stored, then waits: nothing is published.
+    as_user(&alice, "held", "alice", "held.csv")
+        .await
+        .expect("alice creates her import");
+    let waiting = h.wait_ready("held", "False", "AwaitingApproval").await;
+    let approval = approved_condition(&waiting);
+    assert_eq!(
+        (approval.status.as_str(), approval.reason.as_str()),
+        ("False", "AwaitingApproval")
+    );
+    assert!(
+        approval.message.contains("someone other than alice"),
+        "{}",
+        approval.message
+    );
+    let status = waiting.status.as_ref().expect("status");
+    assert_eq!(status.started_by.as_deref(), Some("alice"));
+    assert_eq!(status.counts.published, 0);
+    assert!(status.counts.unique > 0);
+    assert_eq!(payments_testkit::topic_record_count(&h.topic), 0);
+
+    // Alice cannot approve her own import; Bob cannot approve in Alice's name.
+    refused(
+        annotate(
+            &alice,
+            &h,
+            "held",
+            serde_json::json!({approved_by: "alice"}),
+        )
+        .await,
+        "the creator cannot approve their own import",
+    );
+    refused(
+        annotate(&bob, &h, "held", serde_json::json!({approved_by: "alice"})).await,
+        "set payments.dev/approved-by to your own username (kubectl auth whoami): bob",
+    );
+    refused(
+        annotate(&bob, &h, "held", serde_json::json!({created_by: "bob"})).await,
+        "payments.dev/created-by cannot change",
+    );
+    assert_eq!(payments_testkit::topic_record_count(&h.topic), 0);
+
+    // Bob approves as himself: the import publishes and lands, and says who approved it.
+    annotate(&bob, &h, "held", serde_json::json!({approved_by: "bob"}))
+        .await
+        .expect("bob approves");
+    let done = h.wait_ready("held", "True", "Ingested").await;
+    let approval = approved_condition(&done);
+    assert_eq!(
+        (approval.status.as_str(), approval.reason.as_str()),
+        ("True", "Approved")
+    );
+    assert!(approval.message.contains("bob"), "{}", approval.message);
+    let status = done.status.as_ref().expect("status");
+    assert_eq!(status.decided_by.as_deref(), Some("bob"));
+    assert!(status.decided_at.is_some());
+    assert!(status.counts.published > 0);
+    assert_eq!(status.counts.ingested, status.counts.published);
+    let published = payments_testkit::topic_record_count(&h.topic);
+    assert_eq!(published, status.counts.published);
+    let decided_by: Option<String> =
+        sqlx::query_scalar("SELECT decided_by FROM imports WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(status.import_id.as_deref().expect("id")).expect("uuid"))
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("import row");
+    assert_eq!(decided_by.as_deref(), Some("bob"));
+
+    // An approval is a record: nobody rewrites it, nor adds a rejection.
+    refused(
+        annotate(
+            &carol,
+            &h,
+            "held",
+            serde_json::json!({approved_by: "carol"}),
+        )
+        .await,
+        "payments.dev/approved-by cannot change once set",
+    );
+    refused(
+        annotate(
+            &carol,
+            &h,
+            "held",
+            serde_json::json!({rejected_by: "carol"}),
+        )
+        .await,
+        "either approved or rejected, not both",
+    );
+
+    // Bob rejects Alice's second import: final, never published.
+    as_user(&alice, "refused", "alice", "refused.csv")
+        .await
+        .expect("alice creates another");
+    h.wait_ready("refused", "False", "AwaitingApproval").await;
+    annotate(
+        &bob,
+        &h,
+        "refused",
+        serde_json::json!({rejected_by: "bob", note: "wrong month"}),
+    )
+    .await
+    .expect("bob rejects");
+    let rejected = h.wait_ready("refused", "False", "Rejected").await;
+    let approval = approved_condition(&rejected);
+    assert_eq!(
+        (approval.status.as_str(), approval.reason.as_str()),
+        ("False", "Rejected")
+    );
+    assert!(
+        approval.message.contains("bob") && approval.message.contains("wrong month"),
+        "{}",
+        approval.message
+    );
+    let status = rejected.status.as_ref().expect("status");
+    assert_eq!(status.decided_by.as_deref(), Some("bob"));
+    assert_eq!(status.counts.published, 0);
+    assert!(status.completion_time.is_some(), "rejection is final");
+    refused(
+        annotate(&bob, &h, "refused", serde_json::json!({rejected_by: null})).await,
+        "payments.dev/rejected-by cannot change once set",
+    );
+    refused(
+        annotate(
+            &carol,
+            &h,
+            "refused",
+            serde_json::json!({approved_by: "carol"}),
+        )
+        .await,
+        "either approved or rejected, not both",
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        payments_testkit::topic_record_count(&h.topic),
+        published,
+        "nothing more published"
+    );
+
+    // The importer records uploads as itself (it asks the apiserver who it is), so the policy
+    // needs no exception for it; an upload is decided where it was started, not here.
+    let importer = as_charts_service_account(&h, "templates/importer.yaml").await;
+    let other =
+        payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
+    let report = h
+        .pipeline
+        .import(
+            &ImportRequest::new("upload.csv"),
+            Cursor::new(other.into_bytes()),
+        )
+        .await
+        .expect("import");
+    let recorder =
+        payments_operator::UploadRecorder::new(importer, &h.namespace, h.objects.bucket());
+    let recorded = recorder
+        .record(
+            &report,
+            payments_csv::Options::default().suspicious_threshold,
+            false,
+        )
+        .await
+        .expect("the policy accepts the importer's own record")
+        .expect("a PaymentImport");
+    let creator = recorded
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(created_by))
+        .cloned();
+    assert_eq!(
+        creator.as_deref(),
+        Some(recorder.username().await.expect("username"))
+    );
+    assert!(
+        creator.is_some_and(|c| c.starts_with(&format!("system:serviceaccount:{}:", h.namespace)))
+    );
+    refused(
+        annotate(
+            &bob,
+            &h,
+            &payments_operator::upload_name(report.id),
+            serde_json::json!({approved_by: "bob"}),
+        )
+        .await,
+        "an upload is approved or rejected where it was started",
+    );
+
+    h.finish(controller, stop).await;
+    let _ = Api::<ValidatingAdmissionPolicyBinding>::all(super::client().await)
+        .delete(&binding, &DeleteParams::default())
+        .await;
 }

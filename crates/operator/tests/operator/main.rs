@@ -90,6 +90,7 @@ fn import(name: &str, threshold: Option<&str>) -> PaymentImport {
             dry_run: false,
             expected_totals: None,
             invalid_rows: None,
+            require_approval: false,
         },
     )
 }

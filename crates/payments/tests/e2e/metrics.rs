@@ -106,6 +106,7 @@ pub(crate) fn s3_import(name: &str, key: &str) -> PaymentImport {
             dry_run: false,
             expected_totals: None,
             invalid_rows: None,
+            require_approval: false,
         },
     )
 }
