@@ -2,18 +2,10 @@
 // screenshot and prints what every chart showed as JSON, with any console errors (a
 // Content-Security-Policy violation is one).
 // Usage: node dashboard.mjs BASE_URL SCREENSHOT_PATH
-import { chromium } from "playwright-core";
-import { watch } from "./watch.mjs";
+import { launch, watch } from "./watch.mjs";
 
 const [base, screenshot] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // No network beyond loopback here: keep Chromium from calling home.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const { errors, violations } = await watch(page);

@@ -2,18 +2,10 @@
 // progress reaches "done", saves a full-page screenshot and prints what the page showed as JSON,
 // with any console errors and Content-Security-Policy violations on either page.
 // Usage: node upload.mjs BASE_URL CSV_PATH SCREENSHOT_PATH
-import { chromium } from "playwright-core";
-import { watch } from "./watch.mjs";
+import { launch, watch } from "./watch.mjs";
 
 const [base, csv, screenshot] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // No network beyond loopback here: keep Chromium from calling home.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const { errors, violations } = await watch(page);

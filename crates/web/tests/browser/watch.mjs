@@ -1,3 +1,15 @@
+import { chromium } from "playwright-core";
+
+/// Headless Debian Chromium (`$CHROMIUM`), kept off the network beyond loopback.
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
 // What a page complained about, across navigations: console errors, uncaught exceptions, failed
 // responses, and every Content-Security-Policy violation (reported by the document's own
 // `securitypolicyviolation` event, so a refused inline script or style cannot go unnoticed).
