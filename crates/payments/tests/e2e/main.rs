@@ -1,6 +1,7 @@
 //! The `payments` binary as a process, against the real local stack: what happens when it is
 //! killed, when PostgreSQL goes away, and what every role's `/metrics` shows.
 
+mod cli;
 mod crash;
 mod faults;
 mod metrics;

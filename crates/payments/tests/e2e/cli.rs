@@ -1,0 +1,133 @@
+//! Money checks from the command line, as processes against the real stack: `payments import
+//! --expect` stops a file whose control totals differ (nothing published, the difference per
+//! currency printed), prints the totals otherwise; `--require-approval` holds an import until
+//! `payments approve` by someone else publishes it (the uploader's own approval refused);
+//! `payments reject` is final.
+
+use std::process::{Command, Stdio};
+
+use payments_testkit::{create_topics, stack, unique_name, TestDb};
+
+/// Runs `payments ARGS` with the stack's settings, a fresh import topic and bucket; returns
+/// whether it succeeded and what it printed.
+fn payments(args: &[&str], env: &[(&str, String)]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_payments"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run payments");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The import's id from `payments import`'s output (`import id: …`).
+fn import_id(printed: &str) -> String {
+    printed
+        .split("import id: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no import id in: {printed}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_totals_and_approval_from_the_command_line() {
+    let db = TestDb::create().await;
+    let topic = unique_name("import-payments-events");
+    create_topics(&[&topic], 3).await;
+    let s = stack();
+    let env = vec![
+        ("PAYMENTS_DATABASE_URL", db.url.clone()),
+        ("PAYMENTS_KAFKA_BROKERS", s.kafka_brokers.clone()),
+        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.clone()),
+        ("PAYMENTS_S3_REGION", s.s3_region.clone()),
+        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.clone()),
+        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.clone()),
+        ("PAYMENTS_S3_BUCKET", unique_name("files-imported")),
+        ("PAYMENTS_IMPORT_TOPIC", topic.clone()),
+        ("USER", "alice".to_owned()),
+    ];
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join(format!("{}.csv", unique_name("cli-checks")));
+    let text = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("a sample");
+    std::fs::write(&file, &text).expect("sample file");
+    let file = file.to_string_lossy().into_owned();
+    let totals = payments_csv::analyse(text.as_bytes(), &payments_csv::Options::default())
+        .expect("the sample is well-formed")
+        .totals
+        .file;
+    let right: Vec<String> = totals
+        .currencies()
+        .iter()
+        .map(|t| format!("{}={}:{}", t.currency, t.rows, t.amount))
+        .collect();
+    let first = &totals.currencies()[0];
+    let wrong = right.join(",").replacen(
+        &format!("={}:", first.rows),
+        &format!("={}:", first.rows + 1),
+        1,
+    );
+
+    // Totals that differ: refused, nothing published, the difference printed.
+    let (ok, printed) = payments(&["import", &file, "--expect", &wrong], &env);
+    assert!(!ok, "{printed}");
+    assert!(
+        printed.contains("control totals differ") && printed.contains(&first.currency),
+        "{printed}"
+    );
+    assert_eq!(payments_testkit::topic_record_count(&topic), 0);
+
+    // Right totals, but held for approval: the totals are printed, nothing published yet.
+    let (ok, printed) = payments(
+        &[
+            "import",
+            &file,
+            "--expect",
+            &right.join(","),
+            "--require-approval",
+        ],
+        &env,
+    );
+    assert!(ok, "{printed}");
+    assert!(printed.contains("awaiting_approval"), "{printed}");
+    assert!(printed.contains("totals, file"), "{printed}");
+    let id = import_id(&printed);
+    assert_eq!(payments_testkit::topic_record_count(&topic), 0);
+
+    // Alice (the uploader, $USER) cannot approve; bob can.
+    let (ok, printed) = payments(&["approve", &id], &env);
+    assert!(!ok && printed.contains("second person"), "{printed}");
+    assert_eq!(payments_testkit::topic_record_count(&topic), 0);
+    let (ok, printed) = payments(&["approve", &id, "--as", "bob"], &env);
+    assert!(ok && printed.contains("Approved by bob"), "{printed}");
+    let rows = totals.rows() as i64;
+    assert_eq!(payments_testkit::topic_record_count(&topic), rows);
+
+    // Another upload of alice's, rejected by bob: final, nothing more published.
+    std::fs::write(dir.join("other.csv"), format!("{text}\n")).expect("other file");
+    let other = dir.join("other.csv").to_string_lossy().into_owned();
+    let (ok, printed) = payments(&["import", &other, "--require-approval"], &env);
+    assert!(ok, "{printed}");
+    let second = import_id(&printed);
+    let (ok, printed) = payments(
+        &["reject", &second, "--as", "bob", "--reason", "sent twice"],
+        &env,
+    );
+    assert!(
+        ok && printed.contains("Rejected by bob: sent twice"),
+        "{printed}"
+    );
+    let (ok, printed) = payments(&["approve", &second, "--as", "carol"], &env);
+    assert!(!ok && printed.contains("rejected"), "{printed}");
+    assert_eq!(payments_testkit::topic_record_count(&topic), rows);
+    db.drop_database().await;
+}
