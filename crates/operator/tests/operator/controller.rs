@@ -207,6 +207,31 @@ impl Harness {
         .await
     }
 
+    /// An upload as the web importer runs it (a sample with duplicates and suspicious rows),
+    /// and the recorder it would record it with, acting as `client`.
+    async fn upload_with_recorder(
+        &self,
+        client: Client,
+        file_name: &str,
+    ) -> (
+        payments_imports::ImportReport,
+        payments_operator::UploadRecorder,
+    ) {
+        let bytes =
+            payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
+        let report = self
+            .pipeline
+            .import(
+                &ImportRequest::new(file_name),
+                Cursor::new(bytes.into_bytes()),
+            )
+            .await
+            .expect("import");
+        let recorder =
+            payments_operator::UploadRecorder::new(client, &self.namespace, self.objects.bucket());
+        (report, recorder)
+    }
+
     /// Stops `controller` (cleanly, releasing its lease), then the harness.
     async fn finish(self, controller: Operator, stop: CancellationToken) {
         stop.cancel();
@@ -766,18 +791,7 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     let h = harness().await;
     let (controller, stop) = h.controller("replica-a").await;
     // What the web importer does for an upload when it runs in a cluster.
-    let bytes =
-        payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
-    let report = h
-        .pipeline
-        .import(
-            &ImportRequest::new("march.csv"),
-            Cursor::new(bytes.into_bytes()),
-        )
-        .await
-        .expect("import");
-    let recorder =
-        payments_operator::UploadRecorder::new(h.client.clone(), &h.namespace, h.objects.bucket());
+    let (report, recorder) = h.upload_with_recorder(h.client.clone(), "march.csv").await;
     let threshold = payments_csv::Options::default().suspicious_threshold;
     let recorded = recorder
         .record(&report, threshold, false)
@@ -1407,18 +1421,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
     // The importer records uploads as itself (it asks the apiserver who it is), so the policy
     // needs no exception for it; an upload is decided where it was started, not here.
     let importer = as_charts_service_account(&h, "templates/importer.yaml").await;
-    let other =
-        payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED).expect("sample");
-    let report = h
-        .pipeline
-        .import(
-            &ImportRequest::new("upload.csv"),
-            Cursor::new(other.into_bytes()),
-        )
-        .await
-        .expect("import");
-    let recorder =
-        payments_operator::UploadRecorder::new(importer, &h.namespace, h.objects.bucket());
+    let (report, recorder) = h.upload_with_recorder(importer, "upload.csv").await;
     let recorded = recorder
         .record(
             &report,

@@ -4,30 +4,9 @@
 //! `payments approve` by someone else publishes it (the uploader's own approval refused);
 //! `payments reject` is final.
 
-use std::process::{Command, Stdio};
-
 use payments_testkit::{create_topics, stack, unique_name, TestDb};
 
-/// Runs `payments ARGS` with the stack's settings, a fresh import topic and bucket; returns
-/// whether it succeeded and what it printed.
-fn payments(args: &[&str], env: &[(&str, String)]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_payments"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run payments");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
+use crate::run_payments as payments;
 
 /// The import's id from `payments import`'s output (`import id: …`).
 fn import_id(printed: &str) -> String {

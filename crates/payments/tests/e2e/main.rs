@@ -68,6 +68,27 @@ pub fn spawn_role(role: &str, env: &[(&str, &str)], log_name: &str) -> Child {
         .unwrap_or_else(|e| panic!("start payments {role}: {e}"))
 }
 
+/// Runs `payments ARGS` to its end with only the given variables (and `PATH`); whether it
+/// succeeded, and everything it printed.
+pub fn run_payments(args: &[&str], env: &[(&str, String)]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_payments"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run payments");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
 /// SIGKILL: no shutdown hook runs, whatever was in flight is lost by the process.
 pub fn kill(child: &mut Child) {
     child.kill().expect("SIGKILL the ingester");

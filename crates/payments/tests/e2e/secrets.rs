@@ -61,20 +61,9 @@ fn secret_env(database_url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// What `payments ARGS` printed, working or failing.
 fn payments(args: &[&str], env: &[(&str, String)]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_payments"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run payments");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    crate::run_payments(args, env).1
 }
 
 #[test]

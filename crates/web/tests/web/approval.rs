@@ -3,20 +3,9 @@
 //! refused (403); a rejection is final and never publishes. Real stack, real ingester.
 
 use payments_store::ImportStatus;
-use payments_web::{IdentityConfig, WebConfig};
 use serde_json::Value;
 
 use crate::{named, spawn_app_with, App};
-
-fn trusting_localhost() -> WebConfig {
-    WebConfig {
-        identity: IdentityConfig {
-            trusted_proxies: vec!["127.0.0.1/32".parse().expect("cidr")],
-            ..IdentityConfig::default()
-        },
-        ..WebConfig::default()
-    }
-}
 
 fn sample() -> Vec<u8> {
     payments_csv::sample_csv("regular_transactions.csv")
@@ -62,7 +51,7 @@ async fn api_decide(app: &App, id: &str, action: &str, user: Option<&str>) -> (u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_published_until_a_second_identity_approves() {
-    let app = spawn_app_with(trusting_localhost(), None).await;
+    let app = spawn_app_with(crate::trusting_localhost(false), None).await;
     let report = upload_needing_approval(&app, "alice").await;
     assert_eq!(
         report["status"],
@@ -107,7 +96,7 @@ async fn nothing_is_published_until_a_second_identity_approves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_import_never_publishes_and_the_form_needs_its_token() {
-    let app = spawn_app_with(trusting_localhost(), None).await;
+    let app = spawn_app_with(crate::trusting_localhost(false), None).await;
     let report = upload_needing_approval(&app, "alice").await;
     let id = report["id"].as_str().expect("id").to_owned();
 

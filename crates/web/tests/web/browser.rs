@@ -8,8 +8,6 @@ use serde_json::Value;
 
 use payments_store::ImportStatus;
 
-use payments_web::{IdentityConfig, WebConfig};
-
 use crate::{named, spawn_app, spawn_app_with};
 
 const SETUP: &str = "the browser test needs Debian's chromium and playwright-core: \
@@ -161,13 +159,7 @@ async fn the_dashboard_in_chromium_draws_every_chart_and_refreshes() {
 /// final.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_and_reject_on_the_result_page() {
-    let config = WebConfig {
-        identity: IdentityConfig {
-            trusted_proxies: vec!["127.0.0.1/32".parse().expect("cidr")],
-            ..IdentityConfig::default()
-        },
-        ..WebConfig::default()
-    };
+    let config = crate::trusting_localhost(false);
     let app = spawn_app_with(config, None).await;
     let csvs = payments_testkit::repo_root().join("csvs");
     let shown = run_script(

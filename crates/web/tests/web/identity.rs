@@ -1,7 +1,7 @@
 //! Who started an upload: believed from the authenticating proxy's header only when the
 //! connection comes from a trusted proxy address; `--require-identity` refuses anonymous uploads.
 
-use payments_web::{IdentityConfig, WebConfig};
+use payments_web::WebConfig;
 
 use crate::spawn_app_with;
 
@@ -32,14 +32,7 @@ async fn upload_as(app: &crate::App, user: Option<&str>) -> (u16, serde_json::Va
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_proxy_names_the_uploader_and_anonymous_uploads_are_refused_when_required() {
-    let config = WebConfig {
-        identity: IdentityConfig {
-            trusted_proxies: vec!["127.0.0.1/32".parse().expect("cidr")],
-            require: true,
-            ..IdentityConfig::default()
-        },
-        ..WebConfig::default()
-    };
+    let config = crate::trusting_localhost(true);
     let app = spawn_app_with(config, None).await;
 
     let (status, _) = upload_as(&app, None).await;

@@ -25,6 +25,19 @@ use payments_web::{AppState, ImportHook, WebConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+/// The app's settings when the authenticating proxy is on this host (tests send its header),
+/// requiring an identity for uploads or not.
+pub fn trusting_localhost(require: bool) -> WebConfig {
+    WebConfig {
+        identity: payments_web::IdentityConfig {
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("cidr")],
+            require,
+            ..payments_web::IdentityConfig::default()
+        },
+        ..WebConfig::default()
+    }
+}
+
 /// A status as the JSON API names it.
 pub fn named(status: ImportStatus) -> Value {
     serde_json::to_value(status).expect("a status serialises")

@@ -1,7 +1,6 @@
 //! `POST /api/users`: the original platform's users export loads (a bad row named, the rest
 //! landing), its users' payments then pass validation, and only `text/csv` is taken.
 
-use payments_web::{IdentityConfig, WebConfig};
 use serde_json::Value;
 
 use crate::{spawn_app, spawn_app_with, App};
@@ -120,14 +119,7 @@ async fn a_bad_header_a_form_and_an_oversized_body_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_users_files_are_refused_when_identities_are_required() {
-    let config = WebConfig {
-        identity: IdentityConfig {
-            trusted_proxies: vec!["127.0.0.1/32".parse().expect("cidr")],
-            require: true,
-            ..IdentityConfig::default()
-        },
-        ..WebConfig::default()
-    };
+    let config = crate::trusting_localhost(true);
     let app = spawn_app_with(config, None).await;
     let csv = "username,name,email\nzoe,Zoe,zoe@example.com\n";
     let (status, _) = post_users(&app, "text/csv", csv.into()).await;
