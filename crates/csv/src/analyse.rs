@@ -106,21 +106,8 @@ pub fn analyse_validated<R: Read>(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<(Summary, Resolved)> {
-    let probe = ImportRef {
-        import_id: Uuid::nil(),
-        source_file: "analysis",
-        sha256_hex: "",
-    };
     spill_scan(reader, options, |row, values| {
-        let suspicious = suspicions(values, options.suspicious_threshold).any();
-        let problems = match serde_json::to_value(event(&probe, row, values, suspicious)) {
-            Ok(serde_json::Value::Object(map)) => {
-                payments_domain::validate_object(&map, Origin::Import, refs, now).err()?
-            }
-            // An event always serialises to an object; if not, the ingester would refuse it.
-            _ => return Some(vec!["the row could not be turned into an event".to_owned()]),
-        };
-        Some(problems.problems.iter().map(ToString::to_string).collect())
+        row_problems(row, values, options, refs, now)
     })
 }
 
@@ -161,6 +148,48 @@ where
     }
     rows.finish(Some(import.sha256_hex))?;
     Ok(emitted)
+}
+
+/// Reads the file's rows in order and hands each one's number and values (in [`COLUMNS`]
+/// order) to `row`; stops at the first malformed row or error of `row`. Returns the rows read.
+pub fn for_each_row<R, F, E>(reader: R, options: &Options, mut row: F) -> Result<u64>
+where
+    R: Read,
+    F: FnMut(u64, &[&str; 6]) -> std::result::Result<(), E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut rows = Rows::open(reader, options)?;
+    while let Some((number, values)) = rows.next()? {
+        row(number, &values).map_err(|e| ImportError::Sink(e.into()))?;
+    }
+    let read = rows.row;
+    rows.finish(None)?;
+    Ok(read)
+}
+
+/// Why `values` (row `row` of a file) would be refused, every reason; `None` when valid.
+pub fn row_problems(
+    row: u64,
+    values: &[&str; 6],
+    options: &Options,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Option<Vec<String>> {
+    let probe = ImportRef {
+        import_id: Uuid::nil(),
+        source_file: "analysis",
+        sha256_hex: "",
+    };
+    let suspicious = suspicions(values, options.suspicious_threshold).any();
+    match serde_json::to_value(event(&probe, row, values, suspicious)) {
+        Ok(serde_json::Value::Object(map)) => {
+            payments_domain::validate_object(&map, Origin::Import, refs, now)
+                .err()
+                .map(|rejection| rejection.problems.iter().map(ToString::to_string).collect())
+        }
+        // An event always serialises to an object; if not, the ingester would refuse it.
+        _ => Some(vec!["the row could not be turned into an event".to_owned()]),
+    }
 }
 
 /// [`analyse_validated`] without the duplicate map: what a dry run reports.

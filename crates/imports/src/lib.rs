@@ -23,6 +23,7 @@
 mod error;
 mod report;
 mod run;
+mod unlanded;
 
 use payments_csv::{Options, Summary};
 use payments_objectstore::{ObjectStore, S3Options};
@@ -39,6 +40,7 @@ pub use payments_store::{
     ApprovalReason, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
 };
 pub use report::{message, FirstImport, ImportReport, RowRejection};
+pub use unlanded::Unlanded;
 
 /// What to import: the file's name as the user gave it, whether to publish, and who asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

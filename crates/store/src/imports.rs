@@ -680,6 +680,22 @@ pub async fn load_report(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::V
     )
 }
 
+/// The rows of an import the ingester rejected and that never landed later (row number and
+/// the latest reason), in row order.
+pub async fn rejected_not_landed(pool: &PgPool, id: Uuid) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT ON (r.row_number) r.row_number, r.reason
+           FROM rejected_events r
+          WHERE r.import_id = $1 AND r.row_number IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM transactions t
+                             WHERE t.import_id = r.import_id AND t.import_row = r.row_number)
+          ORDER BY r.row_number, r.id DESC",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Rejections of an import's rows (row number, reason), in row order.
 pub async fn import_rejections(
     pool: &PgPool,

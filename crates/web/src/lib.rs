@@ -137,6 +137,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/imports/{id}", get(pages::import))
         .route("/imports/{id}/duplicates.csv", get(download::duplicates))
         .route("/imports/{id}/suspicious.csv", get(download::suspicious))
+        .route("/imports/{id}/not-landed.csv", get(download::not_landed))
         .route(
             "/api/imports",
             post(pages::api_upload).get(pages::api_history),

@@ -163,5 +163,17 @@ async fn a_rejected_import_never_publishes_and_the_form_needs_its_token() {
     assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
     let (_, page) = app.page(&format!("/imports/{id}")).await;
     assert!(page.contains("Rejected by") && page.contains("amounts look wrong"));
+    // Every row is listed as not landed, with why.
+    let (_, listed) = app.page(&format!("/imports/{id}/not-landed.csv")).await;
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(
+        rows.len() as i64,
+        rejected["unique"].as_i64().expect("unique")
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("held: the import was rejected by bob")),
+        "{listed}"
+    );
     app.stop().await;
 }

@@ -141,6 +141,44 @@ async fn totals_split_the_file_and_the_ingested_ones_equal_sql() {
         "{page}"
     );
     assert!(page.contains("is not a known user") && page.contains("never published"));
+
+    // Every row that did not land, with why: the two refused rows, not the repeat of row 1;
+    // a row the ingester rejected (as it would record one) too.
+    sqlx::query("DELETE FROM transactions WHERE import_id = $1::uuid AND import_row = 7")
+        .bind(&id)
+        .execute(&app.db.pool)
+        .await
+        .expect("row 7 never landed");
+    sqlx::query(
+        "INSERT INTO rejected_events (topic, partition, kafka_offset, payload, payload_bytes,
+                                      reason, import_id, row_number)
+         VALUES ('t', 0, 0, '\\x7b7d', 2, 'refused by PostgreSQL', $1::uuid, 7)",
+    )
+    .bind(&id)
+    .execute(&app.db.pool)
+    .await
+    .expect("a rejection");
+    let (code, listed) = app.page(&format!("/imports/{id}/not-landed.csv")).await;
+    assert_eq!(code, 200);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(
+        lines[0],
+        "row_number,reason,username_sender,username_receiver,amount,currency,transaction_date,status"
+    );
+    let rows: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(rows, ["5", "6", "7"], "{listed}");
+    assert!(
+        lines[1].contains("not a known user") && lines[1].contains("nobody"),
+        "{listed}"
+    );
+    assert!(
+        lines[2].contains("amount") && lines[2].contains("abc"),
+        "{listed}"
+    );
+    assert!(lines[3].contains("refused by PostgreSQL"), "{listed}");
     app.stop().await;
 }
 
@@ -262,6 +300,18 @@ async fn the_hold_policy_publishes_nothing_while_any_row_is_invalid() {
         .unwrap_or_default()
         .contains("holds the whole file"));
     assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+
+    // Held: every row is listed to correct, the valid one with why it did not land either.
+    let held = report["id"].as_str().expect("id");
+    let (code, listed) = app.page(&format!("/imports/{held}/not-landed.csv")).await;
+    assert_eq!(code, 200);
+    let lines: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[0].starts_with("1,held: other rows failed the checks"),
+        "{listed}"
+    );
+    assert!(lines[1].starts_with("2,\"`amount`"), "{listed}");
 
     // The default publishes the valid row only.
     let (code, report) = upload_with(&app, csv(&rows), &[]).await;

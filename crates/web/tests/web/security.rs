@@ -180,6 +180,18 @@ async fn every_route_and_every_error_carries_the_security_headers() {
             format!("/imports/{unknown}/suspicious.csv"),
             404,
         ),
+        (
+            "/imports/{id}/not-landed.csv",
+            "GET",
+            format!("/imports/{id}/not-landed.csv"),
+            200,
+        ),
+        (
+            "/imports/{id}/not-landed.csv",
+            "GET",
+            format!("/imports/{unknown}/not-landed.csv"),
+            404,
+        ),
         ("/api/imports", "GET", "/api/imports".into(), 200),
         ("/api/imports", "POST", "/api/imports".into(), 400),
         (

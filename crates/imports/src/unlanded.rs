@@ -1,0 +1,129 @@
+//! Every row of an import that did not land, with why: what a team downloads to correct.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use payments_csv::CsvRow;
+use payments_store::{ImportFailure, ImportStatus};
+use serde::Serialize;
+use tokio_util::io::SyncIoBridge;
+use uuid::Uuid;
+
+use crate::{Pipeline, PipelineError, Result};
+
+/// One row that did not land.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unlanded {
+    /// Data row number in the uploaded file (the header excluded).
+    pub row: u64,
+    pub reason: String,
+    pub values: CsvRow,
+}
+
+impl Pipeline {
+    /// Every row of import `id` that did not land, in row order, to `sink`: refused by the
+    /// checks (reasons as now: users and currencies may have changed since), rejected by the
+    /// ingester, or held back with the whole import (awaiting approval, rejected, held by the
+    /// invalid-rows policy or a totals mismatch, a dry run). A repeat of a row is not listed:
+    /// it is the same payment, and its first occurrence is. Reads the stored copy twice
+    /// (checks, then rows); memory stays flat but for the ingester's rejections. Returns how
+    /// many rows were handed over.
+    pub async fn unlanded<F>(&self, id: Uuid, mut sink: F) -> Result<u64>
+    where
+        F: FnMut(Unlanded) -> std::io::Result<()> + Send + 'static,
+    {
+        let view = self.status(id).await?;
+        let Some(key) = view.object_key.clone() else {
+            return Ok(0);
+        };
+        let refused_whole = matches!(
+            view.failure,
+            Some(
+                ImportFailure::InvalidFile
+                    | ImportFailure::TooLarge
+                    | ImportFailure::UploadInterrupted
+            )
+        );
+        if view.first_import_id.is_some() || refused_whole {
+            // The same bytes landed with the first import; or the file itself was refused
+            // (its page says where and why), so it has no rows to list.
+            return Ok(0);
+        }
+        let held = held_reason(&view);
+        let rejected: HashMap<u64, String> = payments_store::rejected_not_landed(self.pool(), id)
+            .await?
+            .into_iter()
+            .filter_map(|(row, reason)| Some((u64::try_from(row).ok()?, reason)))
+            .collect();
+        let refs = payments_store::load_reference_data(self.pool()).await?;
+        let options = self.options.clone();
+        let objects = self.objects.clone();
+        let first = objects.get(&key).await?;
+        let second = objects.get(&key).await?;
+        tokio::task::spawn_blocking(move || -> Result<u64> {
+            let now = Utc::now();
+            let (_, resolved) =
+                payments_csv::analyse_validated(SyncIoBridge::new(first), &options, &refs, now)
+                    .map_err(PipelineError::Analyser)?;
+            let mut handed = 0;
+            payments_csv::for_each_row(SyncIoBridge::new(second), &options, |row, values| {
+                if resolved.is_duplicate(row) {
+                    return Ok(());
+                }
+                let reason = if resolved.is_invalid(row) {
+                    payments_csv::row_problems(row, values, &options, &refs, now)
+                        .map(|problems| problems.join("; "))
+                } else {
+                    rejected.get(&row).cloned().or_else(|| held.clone())
+                };
+                let Some(reason) = reason else {
+                    return Ok(());
+                };
+                handed += 1;
+                sink(Unlanded {
+                    row,
+                    reason,
+                    values: payments_csv::CsvRow {
+                        username_sender: values[0].to_owned(),
+                        username_receiver: values[1].to_owned(),
+                        amount: values[2].to_owned(),
+                        currency: values[3].to_owned(),
+                        transaction_date: values[4].to_owned(),
+                        status: values[5].to_owned(),
+                    },
+                })
+            })
+            .map_err(|e| PipelineError::Task(format!("reading the stored file: {e}")))?;
+            Ok(handed)
+        })
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))?
+    }
+}
+
+/// Why the valid rows of an import did not land with it, when they did not.
+fn held_reason(view: &payments_store::Import) -> Option<String> {
+    if view.dry_run {
+        return Some("dry run: nothing was published".into());
+    }
+    match view.status {
+        ImportStatus::AwaitingApproval => Some("held: the import awaits approval".into()),
+        ImportStatus::Rejected => Some(format!(
+            "held: the import was rejected by {}",
+            view.decided_by.as_deref().unwrap_or("a second person")
+        )),
+        ImportStatus::Failed => Some(match view.failure {
+            Some(ImportFailure::InvalidRows) => {
+                "held: other rows failed the checks and the whole file was held".into()
+            }
+            Some(ImportFailure::TotalsMismatch) => {
+                "held: the file's control totals differ from the expected ones".into()
+            }
+            _ => format!(
+                "not published: {}",
+                view.error.as_deref().unwrap_or("the import failed")
+            ),
+        }),
+        _ => None,
+    }
+}
