@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use payments_domain::event::import_transaction_id;
 use payments_domain::money::shorten;
 use payments_domain::{
-    ImportEvent, ImportTotals, Origin, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
+    ImportEvent, ImportTotals, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -106,9 +106,7 @@ pub fn analyse_validated<R: Read>(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |row, values| {
-        row_problems(row, values, options, refs, now)
-    })
+    spill_scan(reader, options, |_, values| row_problems(values, refs, now))
 }
 
 /// Publishes the unique (and, after [`analyse_validated`], valid) rows of the file that was
@@ -167,29 +165,16 @@ where
     Ok(read)
 }
 
-/// Why `values` (row `row` of a file) would be refused, every reason; `None` when valid.
+/// Why `values` (a row of a file) would be refused, every reason; `None` when valid. The
+/// ingester's own rules for these fields ([`payments_domain::check_import_fields`]), without
+/// building the record.
 pub fn row_problems(
-    row: u64,
     values: &[&str; 6],
-    options: &Options,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Option<Vec<String>> {
-    let probe = ImportRef {
-        import_id: Uuid::nil(),
-        source_file: "analysis",
-        sha256_hex: "",
-    };
-    let suspicious = suspicions(values, options.suspicious_threshold).any();
-    match serde_json::to_value(event(&probe, row, values, suspicious)) {
-        Ok(serde_json::Value::Object(map)) => {
-            payments_domain::validate_object(&map, Origin::Import, refs, now)
-                .err()
-                .map(|rejection| rejection.problems.iter().map(ToString::to_string).collect())
-        }
-        // An event always serialises to an object; if not, the ingester would refuse it.
-        _ => Some(vec!["the row could not be turned into an event".to_owned()]),
-    }
+    let problems = payments_domain::check_import_fields(values, refs, now);
+    (!problems.is_empty()).then(|| problems.iter().map(ToString::to_string).collect())
 }
 
 /// [`analyse_validated`] without the duplicate map: what a dry run reports.

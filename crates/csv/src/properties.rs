@@ -82,3 +82,56 @@ proptest! {
         }
     }
 }
+
+/// A field for the row checks: valid values, each way of being wrong, and noise.
+fn field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "ada5231",
+            "bruno4150",
+            "nobody",
+            "10.00",
+            "1e3",
+            "-5",
+            "1,000.00",
+            "0.001",
+            "99999999999",
+            "USD",
+            "usd",
+            "XYZ",
+            "2025-07-07 01:03:41 UTC",
+            "2025-07-07T01:03:41Z",
+            "2999-01-01T00:00:00Z",
+            "yesterday",
+            "completed",
+            "lost",
+            "",
+        ])
+        .prop_map(str::to_owned),
+        "[a-zA-Z0-9 .:-]{0,12}",
+        "x{500,520}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The importer's row checks say exactly what the ingester says of the same row as a
+    /// record: the same problems, in the same order.
+    #[test]
+    fn row_checks_agree_with_the_ingester(fields in prop::collection::vec(field(), 6)) {
+        let values: [&str; 6] = std::array::from_fn(|i| fields[i].as_str());
+        let refs = crate::tests::reference();
+        let now: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let import = crate::ImportRef {
+            import_id: uuid::Uuid::from_u128(1),
+            source_file: "f.csv",
+            sha256_hex: "00",
+        };
+        let record = serde_json::to_vec(&crate::analyse::event(&import, 1, &values, false)).unwrap();
+        let ingester = payments_domain::validate(&record, payments_domain::Origin::Import, &refs, now)
+            .err()
+            .map(|r| r.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
+        prop_assert_eq!(crate::row_problems(&values, &refs, now), ingester);
+    }
+}

@@ -572,7 +572,7 @@ fn sink_and_read_errors_stop_the_import() {
     ));
 }
 
-fn reference() -> ReferenceData {
+pub(crate) fn reference() -> ReferenceData {
     ReferenceData::new(
         demo_users().into_iter().map(|u| (u.user_id, u.username)),
         CURRENCIES

@@ -23,6 +23,6 @@ pub use totals::{
     TotalsBuilder, TotalsDifference,
 };
 pub use validate::{
-    validate, validate_object, Invalid, Origin, Payment, Rejection, Source, Status,
+    check_import_fields, validate, Invalid, Origin, Payment, Rejection, Source, Status,
     MAX_PAYLOAD_BYTES,
 };

@@ -317,25 +317,84 @@ pub fn validate(
     let Value::Object(map) = value else {
         return Err(Rejection::single(Invalid::NotObject(kind(&value))));
     };
-    validate_object(&map, origin, refs, now)
-}
-
-/// [`validate`] for a record already held as a JSON object (the analyser checks every row of
-/// a file before publishing it): the same checks, without writing and parsing the text.
-pub fn validate_object(
-    map: &Map<String, Value>,
-    origin: Origin,
-    refs: &ReferenceData,
-    now: DateTime<Utc>,
-) -> Result<Payment, Rejection> {
     let mut fields = Fields {
-        map,
+        map: &map,
         problems: Vec::new(),
     };
     match origin {
         Origin::Stream => fields.stream(refs, now),
         Origin::Import => fields.import(refs, now),
     }
+}
+
+/// The six payment fields of an import row, checked from their text exactly as [`validate`]
+/// checks them in an `import-payments-events` record (same problems, same order): what the
+/// importer runs on every row before publishing, without building and parsing JSON. The ids,
+/// row number and file name a record also carries are the importer's own and always valid.
+/// Empty when the row is valid.
+pub fn check_import_fields(
+    fields: &[&str; 6],
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Vec<Invalid> {
+    let [sender, receiver, amount, currency, transaction_date, status] = *fields;
+    let mut problems = Vec::new();
+    let mut push = |checked: Option<Invalid>| problems.extend(checked);
+    push(text_rule("username_sender", sender, |t| {
+        known_username("username_sender", t, refs).err()
+    }));
+    push(text_rule("username_receiver", receiver, |t| {
+        known_username("username_receiver", t, refs).err()
+    }));
+    // An amount's text is not length-checked: text too long is no amount, and says so.
+    push(money::parse_amount(amount).err().map(Invalid::BadAmount));
+    push(text_rule("currency", currency, |t| {
+        known_currency(t, refs).err()
+    }));
+    push(text_rule("transaction_date", transaction_date, |t| {
+        timestamp("transaction_date", t, now).err()
+    }));
+    push(text_rule("status", status, |t| status_of(t).err()));
+    problems
+}
+
+// One rule per field, shared by the JSON records and the importer's rows.
+
+/// A text field: too long, or else what `rule` finds.
+fn text_rule(
+    key: &'static str,
+    text: &str,
+    rule: impl FnOnce(&str) -> Option<Invalid>,
+) -> Option<Invalid> {
+    too_long(key, text).or_else(|| rule(text))
+}
+
+/// Text longer than any real value.
+fn too_long(key: &'static str, text: &str) -> Option<Invalid> {
+    (text.len() > MAX_TEXT_BYTES).then_some(Invalid::TooLong {
+        key,
+        bytes: text.len(),
+    })
+}
+
+fn known_username(key: &'static str, name: &str, refs: &ReferenceData) -> Result<Uuid, Invalid> {
+    refs.user_id(name).ok_or_else(|| Invalid::UnknownUser {
+        key,
+        value: shorten(name),
+    })
+}
+
+fn known_currency(alpha: &str, refs: &ReferenceData) -> Result<i32, Invalid> {
+    refs.currency_code(alpha)
+        .ok_or_else(|| Invalid::UnknownCurrency(shorten(alpha)))
+}
+
+fn timestamp(key: &'static str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
+    parse_timestamp(text, now).map_err(|error| Invalid::BadTimestamp { key, error })
+}
+
+fn status_of(text: &str) -> Result<Status, Invalid> {
+    Status::parse(text).ok_or_else(|| Invalid::BadStatus(shorten(text)))
 }
 
 struct Fields<'a> {
@@ -413,12 +472,9 @@ impl<'a> Fields<'a> {
             }),
             None => None,
         };
-        let currency_code =
-            self.text("currency")
-                .and_then(|alpha| match refs.currency_code(alpha) {
-                    Some(code) => Some(code),
-                    None => self.fail(Invalid::UnknownCurrency(shorten(alpha))),
-                });
+        let currency_code = self
+            .text("currency")
+            .and_then(|alpha| self.ok(known_currency(alpha, refs)));
         let transaction_date = self.timestamp("transaction_date", now);
         let status = self.status();
         let _source_file = self.text("source_file");
@@ -502,11 +558,10 @@ impl<'a> Fields<'a> {
         let map = self.map;
         match map.get(key) {
             None => None,
-            Some(Value::String(s)) if s.len() > MAX_TEXT_BYTES => self.fail(Invalid::TooLong {
-                key,
-                bytes: s.len(),
-            }),
-            Some(Value::String(s)) => Some(s.as_str()),
+            Some(Value::String(s)) => match too_long(key, s) {
+                Some(problem) => self.fail(problem),
+                None => Some(s.as_str()),
+            },
             Some(other) => self.fail(Invalid::WrongType {
                 key,
                 expected: "a string",
@@ -573,12 +628,13 @@ impl<'a> Fields<'a> {
 
     fn known_username(&mut self, key: &'static str, refs: &ReferenceData) -> Option<Uuid> {
         let name = self.text(key)?;
-        match refs.user_id(name) {
-            Some(id) => Some(id),
-            None => {
-                let value = shorten(name);
-                self.fail(Invalid::UnknownUser { key, value })
-            }
+        self.ok(known_username(key, name, refs))
+    }
+
+    fn ok<T>(&mut self, checked: Result<T, Invalid>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(problem) => self.fail(problem),
         }
     }
 
@@ -591,21 +647,12 @@ impl<'a> Fields<'a> {
 
     fn timestamp(&mut self, key: &'static str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let text = self.text(key)?;
-        match parse_timestamp(text, now) {
-            Ok(t) => Some(t),
-            Err(error) => self.fail(Invalid::BadTimestamp { key, error }),
-        }
+        self.ok(timestamp(key, text, now))
     }
 
     fn status(&mut self) -> Option<Status> {
         let text = self.text("status")?;
-        match Status::parse(text) {
-            Some(s) => Some(s),
-            None => {
-                let value = shorten(text);
-                self.fail(Invalid::BadStatus(value))
-            }
-        }
+        self.ok(status_of(text))
     }
 
     fn row_number(&mut self) -> Option<i64> {

@@ -71,7 +71,7 @@ impl Pipeline {
                     return Ok(());
                 }
                 let reason = if resolved.is_invalid(row) {
-                    payments_csv::row_problems(row, values, &options, &refs, now)
+                    payments_csv::row_problems(values, &refs, now)
                         .map(|problems| problems.join("; "))
                 } else {
                     rejected.get(&row).cloned().or_else(|| held.clone())
