@@ -97,10 +97,13 @@ pub async fn users(pool: &payments_store::PgPool, file: &Path) -> anyhow::Result
         summary.updated,
         summary.deactivated,
         summary.unchanged,
-        summary.invalid.len()
+        summary.not_loaded
     );
     for i in &summary.invalid {
         println!("  invalid row {}: {}", i.row, i.reason);
+    }
+    if summary.not_loaded > summary.invalid.len() as u64 {
+        println!("  (the first {} of them listed)", summary.invalid.len());
     }
     Ok(())
 }

@@ -47,9 +47,15 @@ pub struct UsersImport {
     pub deactivated: u64,
     /// Rows that matched an existing user exactly.
     pub unchanged: u64,
-    /// Rows not loaded, in file order.
+    /// Rows not loaded.
+    pub not_loaded: u64,
+    /// Rows not loaded, in file order: the first [`MAX_LISTED`] (`not_loaded` counts them all),
+    /// so a hostile file cannot make the answer grow without bound.
     pub invalid: Vec<InvalidUser>,
 }
+
+/// Rows not loaded that the answer lists.
+pub const MAX_LISTED: usize = 10_000;
 
 /// A row that was not loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -467,10 +473,13 @@ where
             },
             Err(problem) => problem,
         };
-        summary.invalid.push(InvalidUser {
-            row,
-            reason: problem,
-        });
+        summary.not_loaded += 1;
+        if summary.invalid.len() < MAX_LISTED {
+            summary.invalid.push(InvalidUser {
+                row,
+                reason: problem,
+            });
+        }
     }
     parser
         .await

@@ -301,7 +301,7 @@ pub async fn api_users(
                 added = summary.added,
                 updated = summary.updated,
                 deactivated = summary.deactivated,
-                invalid = summary.invalid.len(),
+                not_loaded = summary.not_loaded,
                 "users loaded"
             );
             Json(summary).into_response()
