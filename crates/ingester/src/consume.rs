@@ -20,6 +20,8 @@ use crate::{write, Health, IngesterConfig, Result};
 
 /// Reference data is reloaded on a miss, but not more often than this.
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+/// A reload for an imported row's miss waits until the last load is at least this old.
+const IMPORT_REFRESH_AFTER: Duration = Duration::from_millis(100);
 
 pub(crate) async fn run(
     config: IngesterConfig,
@@ -96,9 +98,21 @@ pub(crate) async fn run(
         if batch.records.is_empty() {
             continue;
         }
-        if batch.records.iter().any(is_reference_miss)
-            && refs.loaded.elapsed() >= REFRESH_AT_MOST_EVERY
-        {
+        // An imported row was checked by the importer against users and currencies loaded
+        // before it was published: a miss on one means our copy is older than the importer's,
+        // so reload now (any load started after the record arrived sees what the importer
+        // saw); the short wait only bounds reloads a forged record could cause to ten a
+        // second. A stream miss may be a genuinely unknown id: reload at most once a second.
+        let import_miss = batch
+            .records
+            .iter()
+            .any(|r| is_reference_miss(r) && *r.topic == *config.import_topic);
+        if import_miss {
+            tokio::time::sleep(IMPORT_REFRESH_AFTER.saturating_sub(refs.loaded.elapsed())).await;
+        }
+        let stream_reload = batch.records.iter().any(is_reference_miss)
+            && refs.loaded.elapsed() >= REFRESH_AT_MOST_EVERY;
+        if import_miss || stream_reload {
             // A user or currency may have been added since the last load: look again.
             if let Some(fresh) = retry
                 .database("reload users and currencies", || {

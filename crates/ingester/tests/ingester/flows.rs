@@ -143,6 +143,70 @@ async fn within_one_batch_the_last_record_of_a_transaction_wins() {
     app.stop().await;
 }
 
+/// A user added just after the ingester loaded its users: an imported row naming them (the
+/// importer checked it against the database) makes the ingester look again at once, not a
+/// second later, so the row lands instead of being rejected as naming an unknown user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_row_naming_a_just_added_user_lands() {
+    let app = spawn_app().await;
+    let users = demo_users();
+    // A stream event naming an unknown id makes the ingester load its users just now.
+    let mut unknown: Value =
+        serde_json::from_slice(&stream_event(Uuid::new_v4(), "completed", 5.0))
+            .expect("stream event");
+    unknown["sender_id"] = json!(Uuid::new_v4());
+    let producer = producer();
+    produce(
+        &producer,
+        &app.stream_topic,
+        [(None, serde_json::to_vec(&unknown).unwrap())],
+    )
+    .await;
+    // Right after that load (its rejection is committed after it), well within a second.
+    while app.count("SELECT count(*) FROM rejected_events").await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    sqlx::query(
+        "INSERT INTO users (user_id, name, username, email) VALUES ($1, 'New Comer', 'newcomer', 'new@example.com')",
+    )
+    .bind(Uuid::new_v4())
+    .execute(&app.db.pool)
+    .await
+    .expect("a new user");
+    let import_id = Uuid::new_v4();
+    let id = payments_domain::event::import_transaction_id("f00d", 1);
+    let payload = json!({
+        "username_sender": "newcomer",
+        "username_receiver": users[1].username,
+        "amount": "12.50",
+        "currency": "USD",
+        "transaction_date": "2025-07-07 01:03:41 UTC",
+        "status": "completed",
+        "source_file": "new.csv",
+        "import_id": import_id,
+        "row_number": 1,
+        "transaction_id": id,
+    });
+    produce(
+        &producer,
+        &app.import_topic,
+        [(Some(id.to_string()), serde_json::to_vec(&payload).unwrap())],
+    )
+    .await;
+    app.wait_caught_up().await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM rejected_events").await,
+        1,
+        "only the unknown id of the stream"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM transactions t JOIN users u ON u.user_id = t.sender_id WHERE u.username = 'newcomer'")
+            .await,
+        1
+    );
+    app.stop().await;
+}
+
 /// The importer's suspicious rules on the stream: above the threshold (8000 by default,
 /// strictly) or paid to oneself lands flagged; everything still lands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

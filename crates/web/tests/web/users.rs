@@ -59,10 +59,8 @@ async fn the_original_users_export_loads_and_its_payments_then_validate() {
         0
     );
 
-    // The original platform's payments between them now pass validation and land. The ingester
-    // reloads users on a miss at most once a second (since it started here): wait that out, or
-    // it would reject the row it has not seen the users of.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The original platform's payments between them now pass validation and land (the
+    // ingester looks at its users again for an imported row that names one it has not seen).
     let payments = "username_sender,username_receiver,amount,currency,transaction_date,status\n\
                     marcos2349,ana77,12.50,USD,2025-07-07 01:03:41 UTC,completed\n";
     let (status, report) = app
