@@ -108,6 +108,7 @@ fn main() {
         import_id: Uuid::nil(),
         source_file: "bench.csv",
         sha256_hex: &summary.sha256,
+        corrects: None,
     };
     // The publishing pass production runs over the stored copy, with the analysis' duplicate map.
     let resolved = match analyse_resolved(&data[..], &options) {

@@ -39,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         import_id: Uuid::new_v4(),
         source_file: "publish-file.csv",
         sha256_hex: &summary.sha256,
+        corrects: None,
     };
     let start = Instant::now();
     let mut suspicious = 0u64;

@@ -51,6 +51,9 @@ pub struct Options {
     /// Rows whose duplicate-detection records (32 bytes each) stay in memory before they are
     /// spilled to temporary files.
     pub memory_rows: usize,
+    /// The file corrects rows of an earlier import: a `row_number` column names the earlier
+    /// file's row each row replaces (a `reason` column, as in the download, is ignored).
+    pub correction: bool,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             max_listed: 10_000,
             spill_dir: None,
             memory_rows: 1 << 18,
+            correction: false,
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct ImportRef<'a> {
     pub source_file: &'a str,
     /// SHA-256 of the file, known before this pass (from storing it); verified at the end.
     pub sha256_hex: &'a str,
+    /// For a correction: SHA-256 of the corrected import's file. A row's `transaction_id` is
+    /// then that of the row it replaces, so each corrected payment lands once.
+    pub corrects: Option<&'a str>,
 }
 
 /// Reads the whole file and reports what it holds; emits nothing. Also the cheapest way to
@@ -94,7 +101,7 @@ pub fn analyse<R: Read>(reader: R, options: &Options) -> Result<Summary> {
 /// summary lists are capped at `max_listed` entries each. Temporary disk use is about the
 /// file's size plus 32 bytes per row; the files are deleted when the analysis ends.
 pub fn analyse_resolved<R: Read>(reader: R, options: &Options) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |_, _| None)
+    spill_scan(reader, options, |_, _, _| None)
 }
 
 /// Like [`analyse_resolved`], and also checks every row exactly as the ingester will (known
@@ -106,7 +113,42 @@ pub fn analyse_validated<R: Read>(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |_, values| row_problems(values, refs, now))
+    spill_scan(reader, options, |_, values, _| {
+        row_problems(values, refs, now)
+    })
+}
+
+/// [`analyse_validated`] of a correction ([`Options::correction`]): each row must also name, in
+/// `row_number`, a row of the corrected import that `may_correct` allows (one that did not
+/// land); any other row is invalid and never published.
+pub fn analyse_correction<R: Read>(
+    reader: R,
+    options: &Options,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+    may_correct: &dyn Fn(u64) -> bool,
+) -> Result<(Summary, Resolved)> {
+    spill_scan(reader, options, |_, values, original| {
+        let target = match original {
+            None => {
+                Some("`row_number` is not the number of a row of the corrected import".to_owned())
+            }
+            Some(row) if !may_correct(row) => Some(format!(
+                "row {row} of the corrected import landed already or is not one of its rows \
+                 that did not land"
+            )),
+            Some(_) => None,
+        };
+        let problems = row_problems(values, refs, now);
+        match (target, problems) {
+            (None, problems) => problems,
+            (Some(target), problems) => Some(
+                std::iter::once(target)
+                    .chain(problems.into_iter().flatten())
+                    .collect(),
+            ),
+        }
+    })
 }
 
 /// Publishes the unique (and, after [`analyse_validated`], valid) rows of the file that was
@@ -136,12 +178,18 @@ where
     }
     let mut rows = Rows::open(reader, options)?;
     let mut emitted = 0;
-    while let Some((row, values)) = rows.next()? {
+    while let Some(Row {
+        number: row,
+        values,
+        original,
+    }) = rows.next()?
+    {
         if row > resolved.rows || !resolved.is_published(row) {
             continue;
         }
         let suspicious = suspicions(&values, options.suspicious_threshold).any();
-        emit(event(import, row, &values, suspicious)).map_err(|e| ImportError::Sink(e.into()))?;
+        emit(event(import, row, &values, suspicious, original))
+            .map_err(|e| ImportError::Sink(e.into()))?;
         emitted += 1;
     }
     rows.finish(Some(import.sha256_hex))?;
@@ -157,7 +205,7 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut rows = Rows::open(reader, options)?;
-    while let Some((number, values)) = rows.next()? {
+    while let Some(Row { number, values, .. }) = rows.next()? {
         row(number, &values).map_err(|e| ImportError::Sink(e.into()))?;
     }
     let read = rows.row;
@@ -192,7 +240,12 @@ pub(crate) fn event(
     row: u64,
     values: &[&str; 6],
     suspicious: bool,
+    original: Option<u64>,
 ) -> ImportEvent {
+    let transaction_id = match (import.corrects, original) {
+        (Some(corrected), Some(original)) => import_transaction_id(corrected, original),
+        _ => import_transaction_id(import.sha256_hex, row),
+    };
     ImportEvent {
         username_sender: values[0].to_owned(),
         username_receiver: values[1].to_owned(),
@@ -203,7 +256,7 @@ pub(crate) fn event(
         source_file: import.source_file.to_owned(),
         import_id: import.import_id,
         row_number: row,
-        transaction_id: import_transaction_id(import.sha256_hex, row),
+        transaction_id,
         suspicious,
     }
 }
@@ -243,30 +296,41 @@ impl Hasher for PassThrough {
 pub(crate) struct Rows<'o, R: Read> {
     records: Records<R>,
     options: &'o Options,
-    order: [usize; 6],
+    header: Header,
     names: [&'static str; 6],
     pub(crate) row: u64,
+}
+
+/// One row: its number, its six values in [`COLUMNS`] order and, in a correction, the
+/// corrected file's row it replaces (`None` there when unreadable).
+pub(crate) struct Row<'a> {
+    pub(crate) number: u64,
+    pub(crate) values: [&'a str; 6],
+    pub(crate) original: Option<u64>,
 }
 
 impl<'o, R: Read> Rows<'o, R> {
     pub(crate) fn open(reader: R, options: &'o Options) -> Result<Self> {
         let mut records = Records::new(reader, options.max_columns, options.max_field_bytes);
-        let order = read_header(&mut records, options)?;
+        let header = read_header(&mut records, options)?;
         let mut names = [""; 6];
-        for (k, &position) in order.iter().enumerate() {
-            names[position] = COLUMNS[k];
+        for (k, &position) in header.order.iter().enumerate() {
+            // Names of the six columns by position, for messages; extra columns stay unnamed.
+            if let Some(name) = names.get_mut(position) {
+                *name = COLUMNS[k];
+            }
         }
         Ok(Rows {
             records,
             options,
-            order,
+            header,
             names,
             row: 0,
         })
     }
 
-    /// The next row's number and values in [`COLUMNS`] order.
-    pub(crate) fn next(&mut self) -> Result<Option<(u64, [&str; 6])>> {
+    /// The next row.
+    pub(crate) fn next(&mut self) -> Result<Option<Row<'_>>> {
         if !next(
             &mut self.records,
             Location::Row(self.row + 1),
@@ -277,18 +341,24 @@ impl<'o, R: Read> Rows<'o, R> {
         }
         self.row += 1;
         let at = Location::Row(self.row);
-        if self.records.field_count() != COLUMNS.len() {
+        if self.records.field_count() != self.header.width {
             return Err(malformed(
                 at,
                 Malformed::FieldCount {
-                    expected: COLUMNS.len(),
+                    expected: self.header.width,
                     found: self.records.field_count(),
                 },
             ));
         }
+        let original = self.header.row_number.and_then(|at| {
+            std::str::from_utf8(self.records.field(at))
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .filter(|row| (1..=ROW_MASK).contains(row))
+        });
         let mut values = [""; 6];
         for (k, slot) in values.iter_mut().enumerate() {
-            let bytes = self.records.field(self.order[k]);
+            let bytes = self.records.field(self.header.order[k]);
             if bytes.len() > self.options.max_field_bytes {
                 return Err(malformed(
                     at,
@@ -308,7 +378,11 @@ impl<'o, R: Read> Rows<'o, R> {
                 )
             })?;
         }
-        Ok(Some((self.row, values)))
+        Ok(Some(Row {
+            number: self.row,
+            values,
+            original,
+        }))
     }
 
     /// Reads the rest, checks the SHA-256 against `expected` (when given), returns the digest.
@@ -438,7 +512,7 @@ impl<T> FirstFlagged<T> {
 fn spill_scan<R, C>(reader: R, options: &Options, mut check: C) -> Result<(Summary, Resolved)>
 where
     R: Read,
-    C: FnMut(u64, &[&str; 6]) -> Option<Vec<String>>,
+    C: FnMut(u64, &[&str; 6], Option<u64>) -> Option<Vec<String>>,
 {
     let mut rows = Rows::open(reader, options)?;
     let seed = seed();
@@ -450,8 +524,18 @@ where
     let (mut suspicious_rows, mut invalid_rows) = (0u64, 0u64);
     let mut invalid_bits = Bitset::default();
     let mut totals = TotalsBuilders::default();
-    while let Some((row, values)) = rows.next()? {
-        let hash = row_hash(&values, seed, &mut canonical);
+    while let Some(Row {
+        number: row,
+        values,
+        original,
+    }) = rows.next()?
+    {
+        let mut hash = row_hash(&values, seed, &mut canonical);
+        if let Some(original) = original {
+            // Corrections of two different rows are two payments, whatever their values.
+            canonical.extend_from_slice(&original.to_le_bytes());
+            hash = xxhash_rust::xxh3::xxh3_128_with_seed(&canonical, seed);
+        }
         let mut flags = 0;
         let reasons = suspicions(&values, options.suspicious_threshold);
         if reasons.any() {
@@ -463,7 +547,7 @@ where
                 values: csv_row(&values),
             });
         }
-        if let Some(reasons) = check(row, &values) {
+        if let Some(reasons) = check(row, &values, original) {
             flags |= INVALID;
             invalid_rows += 1;
             invalid_bits.grow_set(row);
@@ -624,8 +708,20 @@ fn malformed(at: Location, problem: Malformed) -> ImportError {
     ImportError::Malformed { at, problem }
 }
 
-/// Maps each of [`COLUMNS`] to its position in the file.
-fn read_header<R: Read>(records: &mut Records<R>, options: &Options) -> Result<[usize; 6]> {
+/// Where the columns are: each of [`COLUMNS`], and a correction's `row_number`.
+struct Header {
+    order: [usize; 6],
+    row_number: Option<usize>,
+    /// Fields every row must have.
+    width: usize,
+}
+
+/// A correction's extra columns.
+const ROW_NUMBER: &str = "row_number";
+const REASON: &str = "reason";
+
+/// Maps each of [`COLUMNS`] (and a correction's `row_number`) to its position in the file.
+fn read_header<R: Read>(records: &mut Records<R>, options: &Options) -> Result<Header> {
     if !next(records, Location::Header, &[], options)? {
         return Err(ImportError::Empty);
     }
@@ -660,21 +756,36 @@ fn read_header<R: Read>(records: &mut Records<R>, options: &Options) -> Result<[
         });
     }
     let mut order = [usize::MAX; 6];
+    let mut row_number = None;
+    let mut reason = false;
     let mut unknown = Vec::new();
     let mut repeated = Vec::new();
     for (i, name) in names.iter().enumerate() {
         match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
             Some(c) if order[c] == usize::MAX => order[c] = i,
             Some(c) => repeated.push(COLUMNS[c].to_owned()),
+            None if options.correction && name.eq_ignore_ascii_case(ROW_NUMBER) => {
+                if row_number.replace(i).is_some() {
+                    repeated.push(ROW_NUMBER.to_owned());
+                }
+            }
+            None if options.correction && name.eq_ignore_ascii_case(REASON) => {
+                if std::mem::replace(&mut reason, true) {
+                    repeated.push(REASON.to_owned());
+                }
+            }
             None => unknown.push(shorten(name)),
         }
     }
-    let missing: Vec<String> = COLUMNS
+    let mut missing: Vec<String> = COLUMNS
         .iter()
         .zip(order.iter())
         .filter(|(_, &i)| i == usize::MAX)
         .map(|(c, _)| (*c).to_owned())
         .collect();
+    if options.correction && row_number.is_none() {
+        missing.push(ROW_NUMBER.to_owned());
+    }
     if !missing.is_empty() || !unknown.is_empty() || !repeated.is_empty() {
         return Err(ImportError::Header {
             missing,
@@ -682,5 +793,9 @@ fn read_header<R: Read>(records: &mut Records<R>, options: &Options) -> Result<[
             repeated,
         });
     }
-    Ok(order)
+    Ok(Header {
+        order,
+        row_number,
+        width: count,
+    })
 }

@@ -12,7 +12,7 @@ use payments_domain::{ImportEvent, ImportTotals, RowFigures, TotalsBuilder};
 
 use crate::analyse::{
     csv_row, empty_summary, event, row_hash, seed, suspicions, ImportRef, Options, PassThrough,
-    Rows,
+    Row, Rows,
 };
 use crate::error::{ImportError, Result};
 use crate::spill::Smallest;
@@ -43,7 +43,7 @@ where
         options,
         Some(import.sha256_hex),
         |row, values, suspicious| {
-            let event = event(import, row, values, suspicious);
+            let event = event(import, row, values, suspicious, None);
             emit(event).map_err(|e| ImportError::Sink(e.into()))
         },
     )
@@ -84,7 +84,12 @@ where
     let mut duplicates = Smallest::new(max);
     // The straightforward way: add each row where it belongs, as it comes.
     let (mut file, mut unique_totals, mut suspicious_totals) = Default::default();
-    while let Some((row, values)) = rows.next()? {
+    while let Some(Row {
+        number: row,
+        values,
+        ..
+    }) = rows.next()?
+    {
         let figures = RowFigures::of(values[3], values[2]);
         TotalsBuilder::add(&mut file, &figures, 1);
         let hash = row_hash(&values, seed, &mut canonical);

@@ -127,8 +127,9 @@ proptest! {
             import_id: uuid::Uuid::from_u128(1),
             source_file: "f.csv",
             sha256_hex: "00",
+            corrects: None,
         };
-        let record = serde_json::to_vec(&crate::analyse::event(&import, 1, &values, false)).unwrap();
+        let record = serde_json::to_vec(&crate::analyse::event(&import, 1, &values, false, None)).unwrap();
         let ingester = payments_domain::validate(&record, payments_domain::Origin::Import, &refs, now)
             .err()
             .map(|r| r.problems.iter().map(ToString::to_string).collect::<Vec<_>>());

@@ -46,6 +46,7 @@ fn events(text: &[u8]) -> Vec<ImportEvent> {
         import_id: Uuid::from_u128(7),
         source_file: "f.csv",
         sha256_hex: &sha,
+        corrects: None,
     };
     let mut out = Vec::new();
     publish(text, &Options::default(), &import, |e| {
@@ -530,6 +531,7 @@ fn sha256_mismatch_is_detected() {
         import_id: Uuid::nil(),
         source_file: "f.csv",
         sha256_hex: &wrong,
+        corrects: None,
     };
     let result = publish(text.as_bytes(), &Options::default(), &import, |_| {
         Ok::<_, io::Error>(())
@@ -551,6 +553,7 @@ fn sink_and_read_errors_stop_the_import() {
         import_id: Uuid::nil(),
         source_file: "f.csv",
         sha256_hex: &sha,
+        corrects: None,
     };
     let mut calls = 0;
     let result = publish(text.as_bytes(), &Options::default(), &import, |_| {
@@ -645,6 +648,7 @@ fn validated_analysis_publishes_only_valid_rows_and_totals_add_up() {
             import_id: Uuid::from_u128(7),
             source_file: "f.csv",
             sha256_hex: &summary.sha256,
+            corrects: None,
         };
         let mut rows = Vec::new();
         publish_resolved(text.as_bytes(), &options, &import, &resolved, |e| {
@@ -754,6 +758,7 @@ fn in_memory(text: &[u8], options: &Options) -> (Summary, Vec<ImportEvent>) {
         import_id: Uuid::from_u128(7),
         source_file: "f.csv",
         sha256_hex: &sha,
+        corrects: None,
     };
     let mut out = Vec::new();
     let summary = publish(text, options, &import, |e| {
@@ -771,6 +776,7 @@ fn bounded(text: &[u8], options: &Options) -> (Summary, Resolved, Vec<ImportEven
         import_id: Uuid::from_u128(7),
         source_file: "f.csv",
         sha256_hex: &summary.sha256,
+        corrects: None,
     };
     let mut out = Vec::new();
     let emitted = publish_resolved(text, options, &import, &resolved, |e| {
@@ -922,6 +928,7 @@ fn publish_resolved_refuses_another_file() {
         import_id: Uuid::nil(),
         source_file: "f.csv",
         sha256_hex: &summary.sha256,
+        corrects: None,
     };
     let result = publish_resolved(
         other.as_bytes(),
@@ -944,4 +951,68 @@ fn publish_resolved_refuses_another_file() {
         |_| Ok::<_, io::Error>(()),
     );
     assert!(matches!(result, Err(ImportError::Sha256Mismatch { .. })));
+}
+
+/// A correction: `row_number` names the corrected file's row; a row's transaction id is that
+/// row's, so it lands once however often it is corrected; rows naming a row that may not be
+/// corrected, or none, are refused; equal values for two rows are two payments.
+#[test]
+fn a_correction_replaces_the_rows_it_names() {
+    let u = users();
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let line = |row: &str, amount: &str| {
+        format!(
+            "{row},was wrong,{},{},{amount},USD,2025-07-07 01:03:41 UTC,completed",
+            u[0], u[1]
+        )
+    };
+    let text = format!(
+        "row_number,reason,{HEADER}\n{}\n{}\n{}\n{}\n{}\n",
+        line("4", "1.00"),
+        line("9", "1.00"),
+        line("2", "3.00"),
+        line("x", "1.00"),
+        line("5", "abc"),
+    );
+    let options = Options {
+        correction: true,
+        ..Options::default()
+    };
+    let allowed = |row: u64| [2, 4, 5, 9].contains(&row) && row != 2;
+    let (summary, resolved) =
+        analyse_correction(text.as_bytes(), &options, &reference(), now, &allowed).unwrap();
+    assert_eq!(
+        summary.duplicate_rows, 0,
+        "rows 1 and 2 correct two different rows"
+    );
+    let invalid: Vec<(u64, String)> = summary
+        .invalid
+        .iter()
+        .map(|r| (r.row, r.reasons[0].clone()))
+        .collect();
+    assert_eq!(invalid.len(), 3, "{invalid:?}");
+    assert!(
+        invalid[0].1.contains("row 2 of the corrected import"),
+        "{invalid:?}"
+    );
+    assert!(invalid[1].1.contains("`row_number`"), "{invalid:?}");
+    assert!(invalid[2].1.contains("amount"), "{invalid:?}");
+    let import = ImportRef {
+        import_id: Uuid::from_u128(9),
+        source_file: "fix.csv",
+        sha256_hex: &summary.sha256,
+        corrects: Some("c0ffee"),
+    };
+    let mut events = Vec::new();
+    publish_resolved(text.as_bytes(), &options, &import, &resolved, |e| {
+        events.push((e.row_number, e.transaction_id));
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    let id = payments_domain::event::import_transaction_id;
+    assert_eq!(events, [(1, id("c0ffee", 4)), (2, id("c0ffee", 9))]);
+
+    // Without the option the extra columns are unknown ones.
+    let e = analyse(text.as_bytes(), &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("row_number"), "{e}");
 }

@@ -392,6 +392,7 @@ impl Pipeline {
                 import_id: id,
                 source_file: &file_name,
                 sha256_hex: &sha256,
+                corrects: None,
             };
             let mut sink = publisher.blocking(handle, MAX_IN_FLIGHT);
             let id_text = id.to_string();
