@@ -27,6 +27,9 @@ pub enum PipelineError {
     Analyser(payments_csv::ImportError),
     #[error("no import {0}")]
     NotFound(Uuid),
+    /// A correction of an import that cannot be corrected.
+    #[error("the file cannot correct that import: {0}")]
+    CannotCorrect(String),
     /// An approval or rejection that may not be recorded.
     #[error(transparent)]
     Refused(#[from] Refusal),

@@ -21,6 +21,7 @@
 //! [`Pipeline::new`] from handles a caller already has), and front ends use its methods.
 
 mod error;
+mod reading;
 mod report;
 mod run;
 mod unlanded;
@@ -57,6 +58,9 @@ pub struct ImportRequest {
     pub invalid_rows: Option<InvalidRowsPolicy>,
     /// Hold the import for a second identity's approval whatever the policy says.
     pub require_approval: bool,
+    /// The file corrects this import's rows that did not land (a `row_number` column names
+    /// each row it replaces); only those rows may be corrected, each lands once.
+    pub corrects: Option<Uuid>,
 }
 
 /// Which imports wait for a second identity's approval before anything is published.

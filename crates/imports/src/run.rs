@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Utc;
-use payments_csv::{ImportError, ImportRef, Resolved, Summary};
+use payments_csv::{ImportError, Resolved, Summary};
 use payments_domain::InvalidRowsPolicy;
 use payments_objectstore::object_key;
 use payments_store::{
@@ -22,6 +22,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
 use crate::error::upload_error;
+use crate::reading::Reading;
 use crate::report::published_message;
 use crate::{
     message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Refusal, Result,
@@ -64,6 +65,8 @@ impl Pipeline {
         R: AsyncRead + Unpin + Send,
     {
         let (file_name, dry_run) = (request.file_name.as_str(), request.dry_run);
+        // A correction of an import that cannot be corrected is refused before anything.
+        let reading = self.reading(request.corrects).await?;
         let new = NewImport {
             id,
             file_name: file_name.to_owned(),
@@ -71,13 +74,14 @@ impl Pipeline {
             dry_run,
             started_by: request.started_by.clone(),
             expected_totals: request.expected_totals.clone(),
+            corrects: request.corrects,
         };
         let existing = payments_store::create_import(&self.pool, &new).await?;
         if !existing.status.is_resumable() {
             return self.report_as_it_stands(id).await;
         }
         let key = object_key(file_name, Utc::now());
-        self.run(id, request, &key, body).await
+        self.run(id, request, &key, body, reading).await
     }
 
     async fn report_as_it_stands(&self, id: Uuid) -> Result<ImportReport> {
@@ -100,6 +104,7 @@ impl Pipeline {
         request: &ImportRequest,
         key: &str,
         body: R,
+        reading: Reading,
     ) -> Result<ImportReport>
     where
         R: AsyncRead + Unpin + Send,
@@ -108,7 +113,9 @@ impl Pipeline {
         // Users and currencies as they are now: every row is checked against them before
         // anything is published (the ingester checks again, against its own copy).
         let refs = payments_store::load_reference_data(&self.pool).await?;
-        let (stored, analysed) = self.store_and_analyse(key, body, refs).await?;
+        let (stored, analysed) = self
+            .store_and_analyse(key, body, refs, reading.clone())
+            .await?;
         let report =
             |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
                 id,
@@ -234,7 +241,14 @@ impl Pipeline {
         }
 
         let published = self
-            .publish(id, file_name, &stored.key, &summary.sha256, resolved)
+            .publish(
+                id,
+                file_name,
+                &stored.key,
+                &summary.sha256,
+                resolved,
+                &reading,
+            )
             .await?;
         payments_store::mark_published(&self.pool, id, published as i64).await?;
         let message = published_message(published as i64, &counts);
@@ -256,11 +270,12 @@ impl Pipeline {
                 "the approved import has no stored file".into(),
             ));
         };
+        let reading = self.reading(view.corrects_import_id).await?;
         let refs = payments_store::load_reference_data(&self.pool).await?;
         let object = self.objects.get(&key).await?;
-        let options = self.options.clone();
+        let checking = reading.clone();
         let analysed = tokio::task::spawn_blocking(move || {
-            payments_csv::analyse_validated(SyncIoBridge::new(object), &options, &refs, Utc::now())
+            checking.analyse(SyncIoBridge::new(object), &refs, Utc::now())
         })
         .await
         .map_err(|e| PipelineError::Task(e.to_string()))?
@@ -277,7 +292,7 @@ impl Pipeline {
         payments_store::set_counts(&self.pool, id, &counts).await?;
         save_summary(&self.pool, id, &summary).await?;
         let published = self
-            .publish(id, &view.file_name, &key, &sha256, resolved)
+            .publish(id, &view.file_name, &key, &sha256, resolved, &reading)
             .await?;
         payments_store::mark_published(&self.pool, id, published as i64).await?;
         Ok(ImportReport {
@@ -311,6 +326,7 @@ impl Pipeline {
         key: &str,
         mut body: R,
         refs: payments_domain::ReferenceData,
+        reading: Reading,
     ) -> Result<(
         payments_objectstore::StoredObject,
         Result<(Summary, Resolved), ImportError>,
@@ -320,10 +336,9 @@ impl Pipeline {
     {
         let (to_s3, s3_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
         let (to_analyser, analyser_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
-        let options = self.options.clone();
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
-            payments_csv::analyse_validated(reader, &options, &refs, Utc::now())
+            reading.analyse(reader, &refs, Utc::now())
         });
         let upload = self.objects.put_stream(
             key,
@@ -374,10 +389,11 @@ impl Pipeline {
         key: &str,
         sha256: &str,
         resolved: Resolved,
+        reading: &Reading,
     ) -> Result<u64> {
         let object = self.objects.get(key).await?;
         let publisher = self.publisher.clone();
-        let options = self.options.clone();
+        let reading = reading.clone();
         let file_name = file_name.to_owned();
         let sha256 = sha256.to_owned();
         let handle = tokio::runtime::Handle::current();
@@ -388,15 +404,11 @@ impl Pipeline {
         let _cancel_on_drop = CancelOnDrop(cancelled.clone());
         let published = tokio::task::spawn_blocking(move || -> Result<u64> {
             let reader = SyncIoBridge::new(object);
-            let import = ImportRef {
-                import_id: id,
-                source_file: &file_name,
-                sha256_hex: &sha256,
-                corrects: None,
-            };
+            let import = reading.import_ref(id, &file_name, &sha256);
+            let options = &reading.options;
             let mut sink = publisher.blocking(handle, MAX_IN_FLIGHT);
             let id_text = id.to_string();
-            payments_csv::publish_resolved(reader, &options, &import, &resolved, |event| {
+            payments_csv::publish_resolved(reader, options, &import, &resolved, |event| {
                 if cancelled.load(Ordering::SeqCst) {
                     return Err(PipelineError::Task("publishing was cancelled".into()));
                 }

@@ -1,9 +1,10 @@
 //! Every row of an import that did not land, with why: what a team downloads to correct.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use payments_csv::CsvRow;
+use payments_domain::event::import_transaction_id;
 use payments_store::{ImportFailure, ImportStatus};
 use serde::Serialize;
 use tokio_util::io::SyncIoBridge;
@@ -55,19 +56,28 @@ impl Pipeline {
             .into_iter()
             .filter_map(|(row, reason)| Some((u64::try_from(row).ok()?, reason)))
             .collect();
+        let reading = self.reading(view.corrects_import_id).await?;
+        // Rows a correction landed since are no longer missing.
+        let sha256 = view.sha256.clone().unwrap_or_default();
+        let corrected: HashSet<Uuid> = payments_store::corrected_transactions(self.pool(), id)
+            .await?
+            .into_iter()
+            .collect();
         let refs = payments_store::load_reference_data(self.pool()).await?;
-        let options = self.options.clone();
         let objects = self.objects.clone();
         let first = objects.get(&key).await?;
         let second = objects.get(&key).await?;
         tokio::task::spawn_blocking(move || -> Result<u64> {
             let now = Utc::now();
-            let (_, resolved) =
-                payments_csv::analyse_validated(SyncIoBridge::new(first), &options, &refs, now)
-                    .map_err(PipelineError::Analyser)?;
+            let (_, resolved) = reading
+                .analyse(SyncIoBridge::new(first), &refs, now)
+                .map_err(PipelineError::Analyser)?;
+            let options = &reading.options;
             let mut handed = 0;
-            payments_csv::for_each_row(SyncIoBridge::new(second), &options, |row, values| {
-                if resolved.is_duplicate(row) {
+            payments_csv::for_each_row(SyncIoBridge::new(second), options, |row, values| {
+                let landed_since = !corrected.is_empty()
+                    && corrected.contains(&import_transaction_id(&sha256, row));
+                if resolved.is_duplicate(row) || landed_since {
                     return Ok(());
                 }
                 let reason = if resolved.is_invalid(row) {

@@ -376,6 +376,8 @@ async fn start(
         expected_totals: object.spec.expected_totals.clone(),
         invalid_rows: object.spec.invalid_rows,
         require_approval: object.spec.require_approval,
+        // Corrections are uploads of the rows that did not land: the web page, the API, the CLI.
+        corrects: None,
     };
     let task = tokio::spawn(async move {
         let report = pipeline.import_as(id, &request, body).await;

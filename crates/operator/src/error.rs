@@ -45,6 +45,7 @@ impl Problem {
             PipelineError::Analyser(_) => "ScratchSpaceUnavailable",
             PipelineError::Task(_) | PipelineError::NotFound(_) => "ImportInterrupted",
             PipelineError::Refused(_) => "DecisionRefused",
+            PipelineError::CannotCorrect(_) => "InvalidSpec",
         };
         Problem::new(reason, error.to_string())
     }

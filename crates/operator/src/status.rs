@@ -356,6 +356,7 @@ mod tests {
             decided_by: None,
             decided_at: None,
             decision_note: None,
+            corrects_import_id: None,
             created_at: at,
             updated_at: at,
             counts: payments_imports::ImportCounts {

@@ -332,6 +332,10 @@ struct ImportArgs {
     /// Hold the import until a second identity approves it, whatever the policy says.
     #[arg(long)]
     require_approval: bool,
+    /// The file corrects this import's rows that did not land: its `row_number` column (as in
+    /// the import's not-landed.csv) names the row each line replaces.
+    #[arg(long, value_name = "IMPORT_ID")]
+    corrects: Option<uuid::Uuid>,
 }
 
 /// `payments approve` / `payments reject`.
@@ -767,6 +771,7 @@ impl Cli {
                     started_by,
                     expected_totals: args.expect,
                     require_approval: args.require_approval,
+                    corrects: args.corrects,
                     ..payments_imports::ImportRequest::default()
                 };
                 crate::import::run(

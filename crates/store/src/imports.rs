@@ -243,6 +243,8 @@ pub struct NewImport {
     pub started_by: Option<String>,
     /// What the sender says the file holds; a difference fails the import before publishing.
     pub expected_totals: Option<ExpectedTotals>,
+    /// The import whose rows that did not land this one corrects.
+    pub corrects: Option<Uuid>,
 }
 
 /// The file's rows: how many, unique, exact duplicates, suspicious and invalid (refused at
@@ -290,6 +292,8 @@ pub struct Import {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_note: Option<String>,
+    /// The import whose rows that did not land this one corrects.
+    pub corrects_import_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
@@ -322,7 +326,7 @@ pub struct StoredFile<'a> {
 const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
      i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.started_by,
      i.expected_totals, i.approval_reasons, i.decided_by, i.decided_at, i.decision_note,
-     i.created_at,
+     i.corrects_import_id, i.created_at,
      i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.invalid,
      i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
@@ -339,8 +343,8 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     // The no-op update makes RETURNING yield the existing row too.
     let row = sqlx::query_as(&format!(
         "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status,
-             started_by, expected_totals)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+             started_by, expected_totals, corrects_import_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
     ))
@@ -351,6 +355,7 @@ pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     .bind(ImportStatus::Received)
     .bind(&new.started_by)
     .bind(new.expected_totals.as_ref().map(Json))
+    .bind(new.corrects)
     .fetch_one(pool)
     .await?;
     Ok(row)
@@ -678,6 +683,18 @@ pub async fn load_report(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::V
             .fetch_optional(pool)
             .await?,
     )
+}
+
+/// The transactions landed by corrections of import `id`.
+pub async fn corrected_transactions(pool: &PgPool, id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.transaction_id FROM transactions t
+           JOIN imports c ON c.id = t.import_id
+          WHERE c.corrects_import_id = $1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The rows of an import the ingester rejected and that never landed later (row number and

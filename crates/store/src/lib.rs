@@ -12,11 +12,11 @@ mod users;
 
 pub use error::{Result, StoreError};
 pub use imports::{
-    count_imports_by_status, create_import, decide, finalise_imports, find_by_sha256, get_import,
-    import_rejections, load_report, mark_awaiting_approval, mark_done, mark_failed, mark_published,
-    mark_stored, recent_imports, rejected_not_landed, save_report, set_counts, ApprovalReason,
-    Decided, Decision, Import, ImportCounts, ImportFailure, ImportStatus, NewImport, StoredFile,
-    UnknownName,
+    corrected_transactions, count_imports_by_status, create_import, decide, finalise_imports,
+    find_by_sha256, get_import, import_rejections, load_report, mark_awaiting_approval, mark_done,
+    mark_failed, mark_published, mark_stored, recent_imports, rejected_not_landed, save_report,
+    set_counts, ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure,
+    ImportStatus, NewImport, StoredFile, UnknownName,
 };
 pub use ingest::{
     load_offsets, write_batch, write_batch_via, Batch, BatchOutcome, Record, RecordOutcome,

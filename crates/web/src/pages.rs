@@ -43,7 +43,16 @@ pub async fn index(State(state): State<SharedState>) -> Response {
     )
 }
 
-pub async fn upload_form(State(state): State<SharedState>) -> Response {
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    /// Prefills the form's `corrects` (the import page's "upload corrections" link).
+    corrects: Option<Uuid>,
+}
+
+pub async fn upload_form(
+    State(state): State<SharedState>,
+    Query(query): Query<UploadQuery>,
+) -> Response {
     let token = csrf::new_token();
     let mut page = state.render(
         "upload.html",
@@ -52,6 +61,7 @@ pub async fn upload_form(State(state): State<SharedState>) -> Response {
             csrf_token => &token,
             threshold => state.pipeline.suspicious_threshold().to_string(),
             invalid_rows => state.pipeline.invalid_rows().to_string(),
+            corrects => query.corrects.map(|id| id.to_string()),
             max_upload => human_bytes(state.config.max_upload_bytes),
         },
     );
@@ -102,6 +112,14 @@ impl From<PipelineError> for Failure {
                 message: "The file is larger than the upload limit.".into(),
             };
         }
+        if let PipelineError::CannotCorrect(why) = &e {
+            return Failure {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!(
+                    "The file was not imported: it cannot correct that import: {why}."
+                ),
+            };
+        }
         Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: format!("The import could not be completed: {e}"),
@@ -121,6 +139,7 @@ async fn run_upload(
     let mut expected_totals = None;
     let mut invalid_rows = None;
     let mut require_approval = false;
+    let mut corrects = None;
     while let Some(field) = multipart.next_field().await? {
         match field.name().unwrap_or_default() {
             csrf::FIELD => {
@@ -128,6 +147,16 @@ async fn run_upload(
                 csrf_ok = csrf::matches(csrf_cookie.as_deref(), &submitted);
             }
             "dry_run" => dry_run = matches!(field.text().await?.as_str(), "1" | "true" | "on"),
+            "corrects" => {
+                let text = field.text().await?;
+                if !text.trim().is_empty() {
+                    corrects = Some(text.trim().parse::<Uuid>().map_err(|_| Failure {
+                        status: StatusCode::BAD_REQUEST,
+                        message:
+                            "The file was not imported: `corrects` must be an import's id.".into(),
+                    })?);
+                }
+            }
             "require_approval" => {
                 require_approval = matches!(field.text().await?.as_str(), "1" | "true" | "on")
             }
@@ -162,6 +191,7 @@ async fn run_upload(
                     expected_totals,
                     invalid_rows,
                     require_approval,
+                    corrects,
                 };
                 return import_field(state, &request, field).await;
             }

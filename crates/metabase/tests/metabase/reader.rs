@@ -68,6 +68,7 @@ async fn seed(pool: &PgPool) {
             dry_run: false,
             started_by: Some("ops@example.com".into()),
             expected_totals: None,
+            corrects: None,
         },
     )
     .await

@@ -509,6 +509,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
             dry_run: false,
             started_by: None,
             expected_totals: None,
+            corrects: None,
         },
     )
     .await

@@ -26,6 +26,7 @@ fn new_import(file_name: &str) -> NewImport {
         dry_run: false,
         started_by: Some("ops@example.com".into()),
         expected_totals: None,
+        corrects: None,
     }
 }
 

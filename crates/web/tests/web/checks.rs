@@ -324,3 +324,107 @@ async fn the_hold_policy_publishes_nothing_while_any_row_is_invalid() {
     assert_eq!(payments_testkit::topic_record_count(&app.topic), 1);
     app.stop().await;
 }
+
+/// The reject round trip: the rows that did not land are downloaded, corrected and uploaded
+/// as a correction of the import; only those rows land, once (under the ids of the rows they
+/// replace), and a row that had landed cannot be "corrected".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_reject_file_lands_only_the_fixed_rows_once() {
+    let app = spawn_app(1 << 20).await;
+    let users = demo_users();
+    let rows = vec![
+        payment(0, 1, "10.00", "USD"),
+        format!(
+            "nobody,{},20.00,USD,2025-07-07 01:03:41 UTC,completed",
+            users[1].username
+        ),
+        payment(1, 2, "abc", "USD"),
+        payment(2, 3, "40.00", "USD"),
+    ];
+    let (_, report) = upload_with(&app, csv(&rows), &[]).await;
+    let original = report["id"].as_str().expect("id").to_owned();
+    let sha = report["summary"]["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    app.wait_done(&original).await;
+
+    let (_, page) = app.page(&format!("/imports/{original}")).await;
+    assert!(
+        page.contains(&format!("/imports/new?corrects={original}")),
+        "{page}"
+    );
+    let (_, listed) = app
+        .page(&format!("/imports/{original}/not-landed.csv"))
+        .await;
+    let fixed = listed
+        .replace("nobody", &users[5].username)
+        .replace(",abc,", ",30.00,");
+    // Also an attempt to change row 1, which landed.
+    let fixed = format!(
+        "{fixed}1,,{},{},99.00,USD,2025-07-07 01:03:41 UTC,completed\n",
+        users[0].username, users[1].username
+    );
+    let (code, report) =
+        upload_with(&app, fixed.clone().into_bytes(), &[("corrects", &original)]).await;
+    assert_eq!(code, 201, "{report}");
+    let correction = report["id"].as_str().expect("id").to_owned();
+    let done = app.wait_done(&correction).await;
+    assert_eq!(done["corrects_import_id"], original.as_str());
+    assert_eq!(
+        (done["published"].as_i64(), done["invalid"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let refused = &report["summary"]["invalid"][0];
+    assert_eq!(refused["row"], 3, "{report}");
+    assert!(refused["reasons"][0]
+        .as_str()
+        .unwrap_or_default()
+        .contains("row 1 of the corrected import"));
+    // Under the ids of the rows they replace.
+    for row in [2, 3] {
+        let id = payments_domain::event::import_transaction_id(&sha, row);
+        let import: String = sqlx::query_scalar(
+            "SELECT import_id::text FROM transactions WHERE transaction_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the corrected row landed");
+        assert_eq!(import, correction);
+    }
+    let (_, listed) = app
+        .page(&format!("/imports/{original}/not-landed.csv"))
+        .await;
+    assert_eq!(
+        listed.lines().count(),
+        1,
+        "nothing is missing any more: {listed}"
+    );
+    let (_, page) = app.page(&format!("/imports/{correction}")).await;
+    assert!(
+        page.contains(&format!("href=\"/imports/{original}\"")),
+        "{page}"
+    );
+    let (_, form) = app.page(&format!("/imports/new?corrects={original}")).await;
+    assert!(
+        form.contains(&format!("value=\"{original}\"")),
+        "prefilled: {form}"
+    );
+
+    // Again, or corrected differently: nothing lands twice.
+    let (_, again) = upload_with(&app, fixed.into_bytes(), &[("corrects", &original)]).await;
+    assert!(again["first_import"].is_object(), "{again}");
+    let other = format!(
+        "row_number,{HEADER}\n2,{},{},21.00,USD,2025-07-07 01:03:41 UTC,completed\n",
+        users[5].username, users[1].username
+    );
+    let (code, other) = upload_with(&app, other.into_bytes(), &[("corrects", &original)]).await;
+    assert_eq!(code, 422, "row 2 landed with the first correction: {other}");
+    assert_eq!(app.count("SELECT count(*) FROM transactions").await, 4);
+
+    // Only an import's own rows can be corrected.
+    let (code, body) = upload_with(&app, csv(&rows), &[("corrects", &correction)]).await;
+    assert_eq!(code, 422, "{body}");
+    app.stop().await;
+}

@@ -643,7 +643,7 @@ async fn formula_cells_are_neutralised_in_every_download() {
         .collect();
     assert_eq!(
         downloads.len(),
-        2,
+        3,
         "{downloads:?}: a new download is checked here too"
     );
     for route in downloads {
