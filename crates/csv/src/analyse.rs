@@ -261,7 +261,8 @@ pub(crate) fn event(
     }
 }
 
-pub(crate) fn csv_row(values: &[&str; 6]) -> CsvRow {
+/// A row's six values (in [`COLUMNS`] order) as the summary lists them.
+pub fn csv_row(values: &[&str; 6]) -> CsvRow {
     CsvRow {
         username_sender: values[0].to_owned(),
         username_receiver: values[1].to_owned(),

@@ -93,14 +93,7 @@ impl Pipeline {
                 sink(Unlanded {
                     row,
                     reason,
-                    values: payments_csv::CsvRow {
-                        username_sender: values[0].to_owned(),
-                        username_receiver: values[1].to_owned(),
-                        amount: values[2].to_owned(),
-                        currency: values[3].to_owned(),
-                        transaction_date: values[4].to_owned(),
-                        status: values[5].to_owned(),
-                    },
+                    values: payments_csv::csv_row(values),
                 })
             })
             .map_err(|e| PipelineError::Task(format!("reading the stored file: {e}")))?;
