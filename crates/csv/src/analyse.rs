@@ -433,6 +433,8 @@ pub(crate) fn empty_summary() -> Summary {
         duplicates: Vec::new(),
         suspicious: Vec::new(),
         invalid: Vec::new(),
+        cross_file_duplicates: 0,
+        cross_file: Vec::new(),
         lists_truncated: false,
         totals: ImportTotals::default(),
     }
@@ -445,6 +447,10 @@ pub struct Resolved {
     duplicate: Bitset,
     /// Rows refused by the checks of [`analyse_validated`] (none after [`analyse_resolved`]).
     invalid: Bitset,
+    /// Rows held as cross-file duplicates ([`Resolved::hold`]).
+    held: Bitset,
+    /// Publish the held rows only (an approval of them), instead of all but them.
+    only_held: bool,
     rows: u64,
     sha256: String,
 }
@@ -460,9 +466,26 @@ impl Resolved {
         self.invalid.get(row)
     }
 
-    /// Whether `row` is published: its first occurrence, and valid.
+    /// Whether `row` is held back as a cross-file duplicate.
+    pub fn is_held(&self, row: u64) -> bool {
+        self.held.get(row)
+    }
+
+    /// Whether `row` is published: its first occurrence, valid, and not held (or, after
+    /// [`Resolved::only_held`], held).
     pub fn is_published(&self, row: u64) -> bool {
-        !self.is_duplicate(row) && !self.is_invalid(row)
+        !self.is_duplicate(row) && !self.is_invalid(row) && self.is_held(row) == self.only_held
+    }
+
+    /// Holds `row` back: it is not published (a cross-file duplicate awaiting approval).
+    pub fn hold(&mut self, row: u64) {
+        self.held.grow_set(row);
+    }
+
+    /// The same map publishing only the held rows (once they are approved).
+    pub fn only_held(mut self) -> Resolved {
+        self.only_held = true;
+        self
     }
 
     /// Data rows of the analysed file.
@@ -477,7 +500,7 @@ impl Resolved {
 
     /// Bytes held by the bitsets.
     pub fn memory_bytes(&self) -> usize {
-        self.duplicate.bytes() + self.invalid.bytes()
+        self.duplicate.bytes() + self.invalid.bytes() + self.held.bytes()
     }
 }
 
@@ -596,6 +619,8 @@ where
     let resolved = Resolved {
         duplicate: resolution.duplicate,
         invalid: invalid_bits,
+        held: Bitset::default(),
+        only_held: false,
         rows: row_count,
         sha256: digest.sha256,
     };
@@ -645,6 +670,7 @@ impl TotalsBuilders {
             suspicious: self.suspicious.build(),
             invalid: self.invalid.build(),
             publishable: self.publishable.build(),
+            held: Default::default(),
             ingested: Default::default(),
         }
     }

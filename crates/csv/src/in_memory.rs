@@ -144,6 +144,7 @@ where
         suspicious: TotalsBuilder::build(suspicious_totals),
         invalid: Default::default(),
         publishable: unique_totals.build(),
+        held: Default::default(),
         ingested: Default::default(),
     };
     summary.lists_truncated |= duplicates.truncated;

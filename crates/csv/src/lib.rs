@@ -33,7 +33,9 @@ pub use analyse::{
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};
 pub use samples::{sample_csv, sample_csvs, SAMPLE_FILES};
-pub use summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious};
+pub use summary::{
+    CrossFileDuplicate, CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious,
+};
 
 #[cfg(test)]
 mod tests;

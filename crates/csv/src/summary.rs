@@ -40,6 +40,17 @@ pub struct InvalidRow {
     pub values: CsvRow,
 }
 
+/// A unique valid row whose payment already landed from another import: held back, published
+/// only once a second identity approves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossFileDuplicate {
+    pub row: u64,
+    /// Where the same payment was seen: that import and its row.
+    pub seen_import_id: uuid::Uuid,
+    pub seen_row: u64,
+    pub values: CsvRow,
+}
+
 /// The outcome of reading a whole, well-formed file.
 ///
 /// Counts are exact; the lists are capped at [`crate::Options::max_listed`] entries each (see
@@ -65,6 +76,13 @@ pub struct Summary {
     pub suspicious: Vec<Suspicious>,
     /// Invalid unique rows in row order.
     pub invalid: Vec<InvalidRow>,
+    /// Unique valid rows whose payment already landed from another import (0 when not
+    /// looked for): held back until approved.
+    #[serde(default)]
+    pub cross_file_duplicates: u64,
+    /// Those rows in row order, each with where it was seen (capped like the other lists).
+    #[serde(default)]
+    pub cross_file: Vec<CrossFileDuplicate>,
     /// Whether any list above stopped at the cap.
     pub lists_truncated: bool,
     /// Per currency: rows and amounts of the file, its unique, suspicious, invalid and

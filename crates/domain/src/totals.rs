@@ -102,6 +102,8 @@ pub struct ImportTotals {
     pub invalid: Totals,
     /// Unique rows that pass every check: what is published.
     pub publishable: Totals,
+    /// Of those, the rows held back as cross-file duplicates until a second identity approves.
+    pub held: Totals,
     /// Transactions stored from this import.
     pub ingested: Totals,
 }

@@ -358,6 +358,39 @@ pub fn check_import_fields(
     problems
 }
 
+/// What makes two payments the same payment, whichever file or row they came from: sender,
+/// receiver, amount, currency, transaction date and status. Two files holding a row with equal
+/// fingerprints would move the same money twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub sender_id: Uuid,
+    pub receiver_id: Uuid,
+    pub amount: Decimal,
+    pub currency_code: i32,
+    pub transaction_date: DateTime<Utc>,
+    pub status: Status,
+}
+
+impl Fingerprint {
+    /// The fingerprint of an import row's six fields, read by the same rules as
+    /// [`check_import_fields`]; `None` when the row is invalid.
+    pub fn of_import_fields(
+        fields: &[&str; 6],
+        refs: &ReferenceData,
+        now: DateTime<Utc>,
+    ) -> Option<Fingerprint> {
+        let [sender, receiver, amount, currency, transaction_date, status] = *fields;
+        Some(Fingerprint {
+            sender_id: known_username("username_sender", sender, refs).ok()?,
+            receiver_id: known_username("username_receiver", receiver, refs).ok()?,
+            amount: money::parse_amount(amount).ok()?,
+            currency_code: known_currency(currency, refs).ok()?,
+            transaction_date: timestamp("transaction_date", transaction_date, now).ok()?,
+            status: status_of(status).ok()?,
+        })
+    }
+}
+
 // One rule per field, shared by the JSON records and the importer's rows.
 
 /// A text field: too long, or else what `rule` finds.

@@ -109,6 +109,56 @@ async fn run() {
     shutdown.cancel();
     ingester.wait().await.expect("ingester stops");
     let copy_secs = copy_the_landed_rows(&db, unique).await;
+
+    // Cross-file duplicates, against the transactions that just landed: a file of new
+    // payments (the next day's) without the lookup, then with it, then the worst case, a file
+    // whose every payment landed already.
+    let next_day = String::from_utf8(bytes.clone())
+        .expect("utf-8")
+        .replace("2025-07-07", "2025-07-08");
+    let unchecked = Pipeline::new(
+        db.pool.clone(),
+        payments_testkit::object_store(&payments_testkit::stack().s3_bucket),
+        producer(),
+        unique_name("bench-cross-off"),
+        Options::default(),
+    )
+    .with_approval(payments_imports::ApprovalPolicy {
+        cross_file_duplicates: false,
+        ..Default::default()
+    });
+    let started = Instant::now();
+    let report = unchecked
+        .import(
+            &payments_imports::ImportRequest::new("next-day.csv"),
+            next_day.as_bytes(),
+        )
+        .await
+        .expect("import");
+    assert_eq!(report.status, payments_imports::ImportStatus::Published);
+    let unchecked_secs = started.elapsed().as_secs_f64();
+    let users = payments_domain::demo::demo_users();
+    let extra = format!(
+        "{},{},1.00,USD,2025-07-09 00:00:00 UTC,completed\n",
+        users[0].username, users[1].username
+    );
+    let checked_bytes = format!("{next_day}{extra}");
+    let started = Instant::now();
+    let checked = import(
+        &db,
+        &unique_name("bench-cross-on"),
+        checked_bytes.as_bytes(),
+    )
+    .await;
+    let checked_secs = started.elapsed().as_secs_f64();
+    assert_eq!(checked.summary.map(|s| s.cross_file_duplicates), Some(0));
+    let mut repeated = bytes.clone();
+    repeated.extend_from_slice(extra.as_bytes());
+    let started = Instant::now();
+    let held = import(&db, &unique_name("bench-cross-all"), &repeated).await;
+    let held_secs = started.elapsed().as_secs_f64();
+    let held_rows = held.summary.map_or(0, |s| s.cross_file_duplicates);
+    assert_eq!(held_rows as i64, unique, "every landed payment is found");
     db.drop_database().await;
 
     println!();
@@ -140,10 +190,41 @@ async fn run() {
     .target("<= 1.5x COPY", commit_secs / copy_secs <= 1.5)
     .note("ingester with its defaults running alongside")
     .record();
+    let per_million = (checked_secs - unchecked_secs) / (rows as f64 / 1e6);
+    Figure::new(
+        format!(
+            "upload -> published, cross-file check vs {}M landed",
+            unique as f64 / 1e6
+        ),
+        format!("{checked_secs:.2} s"),
+    )
+    .baseline(
+        format!("{unchecked_secs:.2} s unchecked"),
+        checked_secs / unchecked_secs,
+    )
+    .target("<= 1.5x unchecked", checked_secs / unchecked_secs <= 1.5)
+    .note(format!(
+        "{rows} new payments looked up among {unique} landed: {per_million:.2} s per 1M rows"
+    ))
+    .record();
+    Figure::new(
+        "upload -> held, every row a cross-file duplicate",
+        format!("{held_secs:.2} s"),
+    )
+    .baseline(
+        format!("{unchecked_secs:.2} s unchecked"),
+        held_secs / unchecked_secs,
+    )
+    .target("informational", true)
+    .note(format!(
+        "{held_rows} rows found landed, recorded and held; 1 published"
+    ))
+    .record();
 }
 
-/// Imports `bytes` through the pipeline into `db`, publishing to `topic`.
-async fn import(db: &TestDb, topic: &str, bytes: &[u8]) {
+/// Imports `bytes` through the pipeline into `db`, publishing to `topic`; every row is
+/// published, or (cross-file duplicates) held for approval.
+async fn import(db: &TestDb, topic: &str, bytes: &[u8]) -> payments_imports::ImportReport {
     let pipeline = Pipeline::new(
         db.pool.clone(),
         payments_testkit::object_store(&payments_testkit::stack().s3_bucket),
@@ -155,12 +236,16 @@ async fn import(db: &TestDb, topic: &str, bytes: &[u8]) {
         .import(&payments_imports::ImportRequest::new("bench.csv"), bytes)
         .await
         .expect("import");
-    assert_eq!(
-        report.status,
-        payments_imports::ImportStatus::Published,
+    assert!(
+        matches!(
+            report.status,
+            payments_imports::ImportStatus::Published
+                | payments_imports::ImportStatus::AwaitingApproval
+        ),
         "{}",
         report.message
     );
+    report
 }
 
 /// Copies the rows that landed out (binary `COPY TO`), then times `COPY FROM` of exactly those

@@ -20,6 +20,7 @@
 //! The pipeline is closed: [`Pipeline::connect`] builds it from its configuration (or
 //! [`Pipeline::new`] from handles a caller already has), and front ends use its methods.
 
+mod cross_file;
 mod error;
 mod reading;
 mod report;
@@ -64,12 +65,25 @@ pub struct ImportRequest {
 }
 
 /// Which imports wait for a second identity's approval before anything is published.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApprovalPolicy {
     /// Any suspicious row to publish.
     pub suspicious: bool,
     /// Any currency whose amount to publish is above this.
     pub above_amount: Option<Decimal>,
+    /// Look up every row among the transactions other imports landed, and hold the rows whose
+    /// payment is there already (only them: the rest publishes) until approved.
+    pub cross_file_duplicates: bool,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            suspicious: false,
+            above_amount: None,
+            cross_file_duplicates: true,
+        }
+    }
 }
 
 impl ApprovalPolicy {
@@ -87,6 +101,9 @@ impl ApprovalPolicy {
             if publishable.iter().any(|t| t.amount > limit) {
                 reasons.push(ApprovalReason::AboveAmount);
             }
+        }
+        if summary.cross_file_duplicates > 0 {
+            reasons.push(ApprovalReason::CrossFileDuplicates);
         }
         reasons
     }

@@ -54,7 +54,11 @@ pub fn message(view: &Import) -> String {
         return "The file is being checked.".into();
     }
     if view.status == ImportStatus::AwaitingApproval {
-        return crate::run::awaiting_message(&view.approval_reasons, view.started_by.as_deref());
+        return crate::run::awaiting_message(
+            &view.approval_reasons,
+            view.started_by.as_deref(),
+            &view.counts,
+        );
     }
     if view.status == ImportStatus::Rejected {
         let by = view.decided_by.as_deref().unwrap_or("a second identity");
@@ -63,6 +67,12 @@ pub fn message(view: &Import) -> String {
             .as_deref()
             .map(|n| format!(": {n}"))
             .unwrap_or_default();
+        if crate::run::holds_rows_only(&view.approval_reasons) {
+            return format!(
+                "Rejected by {by}{note}. The {} rows held as cross-file duplicates were not published; the other {} rows were.",
+                view.counts.cross_file_duplicates, view.counts.published
+            );
+        }
         return format!("Rejected by {by}{note}. Nothing was published.");
     }
     published_message(view.counts.published, &view.counts)

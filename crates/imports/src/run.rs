@@ -114,7 +114,7 @@ impl Pipeline {
         // anything is published (the ingester checks again, against its own copy).
         let refs = payments_store::load_reference_data(&self.pool).await?;
         let (stored, analysed) = self
-            .store_and_analyse(key, body, refs, reading.clone())
+            .store_and_analyse(key, body, refs.clone(), reading.clone())
             .await?;
         let report =
             |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
@@ -127,7 +127,7 @@ impl Pipeline {
                 error_location: None,
                 summary,
             };
-        let (summary, resolved) = match analysed {
+        let (mut summary, mut resolved) = match analysed {
             Ok(analysed) => analysed,
             Err(e) if e.is_platform_fault() => return Err(PipelineError::Analyser(e)),
             Err(e) => {
@@ -158,6 +158,16 @@ impl Pipeline {
             first_import_id: first.as_ref().map(|f| f.id),
         };
         payments_store::mark_stored(&self.pool, id, &file).await?;
+        // Payments that landed from another file already are held back (only they).
+        let cross_file = if first.is_none() && self.approval.cross_file_duplicates {
+            let found = self
+                .find_cross_file(id, &stored.key, &resolved, &reading, refs)
+                .await?;
+            found.apply(&mut summary, &mut resolved);
+            Some(found)
+        } else {
+            None
+        };
         let counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
         save_summary(&self.pool, id, &summary).await?;
@@ -223,8 +233,28 @@ impl Pipeline {
         }
         let approval = self.approval.reasons(&summary, request.require_approval);
         if !dry_run && !approval.is_empty() {
-            payments_store::mark_awaiting_approval(&self.pool, id, &approval).await?;
-            let message = awaiting_message(&approval, request.started_by.as_deref());
+            if let Some(found) = &cross_file {
+                payments_store::save_held_rows(&self.pool, id, &found.held).await?;
+            }
+            // Held for cross-file duplicates alone: the other rows publish now.
+            let published = if holds_rows_only(&approval) {
+                self.publish(
+                    id,
+                    file_name,
+                    &stored.key,
+                    &summary.sha256,
+                    resolved,
+                    &reading,
+                )
+                .await?
+            } else {
+                0
+            };
+            let mut counts = counts;
+            counts.published = published as i64;
+            payments_store::mark_awaiting_approval(&self.pool, id, &approval, counts.published)
+                .await?;
+            let message = awaiting_message(&approval, request.started_by.as_deref(), &counts);
             return Ok(report(
                 ImportStatus::AwaitingApproval,
                 message,
@@ -234,8 +264,8 @@ impl Pipeline {
         if dry_run {
             payments_store::mark_done(&self.pool, id).await?;
             let message = format!(
-                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious, {} would be rejected; nothing was published.",
-                summary.rows, summary.unique, summary.duplicate_rows, summary.suspicious_rows, summary.invalid_rows
+                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious, {} would be rejected, {} repeat payments landed from other files; nothing was published.",
+                summary.rows, summary.unique, summary.duplicate_rows, summary.suspicious_rows, summary.invalid_rows, summary.cross_file_duplicates
             );
             return Ok(report(ImportStatus::Done, message, Some(summary)));
         }
@@ -280,21 +310,39 @@ impl Pipeline {
         .await
         .map_err(|e| PipelineError::Task(e.to_string()))?
         .map_err(PipelineError::Analyser)?;
-        let (summary, resolved) = analysed;
+        let (mut summary, mut resolved) = analysed;
         if summary.sha256 != sha256 {
             return Err(PipelineError::Task(format!(
                 "the stored copy of the import changed (SHA-256 {} instead of {sha256})",
                 summary.sha256
             )));
         }
+        // What was held and reported at upload stays reported.
+        if let Some(before) = self.summary(id).await? {
+            summary.cross_file_duplicates = before.cross_file_duplicates;
+            summary.cross_file = before.cross_file;
+            summary.totals.held = before.totals.held;
+            summary.lists_truncated |= before.lists_truncated;
+        }
+        // Only cross-file duplicates were held: the other rows are published already.
+        let published_before = if holds_rows_only(&view.approval_reasons) {
+            for held in payments_store::held_rows(&self.pool, id).await? {
+                resolved.hold(held.row);
+            }
+            resolved = resolved.only_held();
+            view.counts.published
+        } else {
+            0
+        };
         // Users may have changed since the upload: what is published is what passes now.
         let counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
         save_summary(&self.pool, id, &summary).await?;
-        let published = self
-            .publish(id, &view.file_name, &key, &sha256, resolved, &reading)
-            .await?;
-        payments_store::mark_published(&self.pool, id, published as i64).await?;
+        let published = published_before
+            + self
+                .publish(id, &view.file_name, &key, &sha256, resolved, &reading)
+                .await? as i64;
+        payments_store::mark_published(&self.pool, id, published).await?;
         Ok(ImportReport {
             id,
             file_name: view.file_name,
@@ -302,7 +350,7 @@ impl Pipeline {
             status: ImportStatus::Published,
             message: format!(
                 "Approved by {by}. {}",
-                published_message(published as i64, &counts)
+                published_message(published, &counts)
             ),
             first_import: None,
             error_location: None,
@@ -440,6 +488,7 @@ fn counts_of(summary: &Summary) -> ImportCounts {
         duplicates: summary.duplicate_rows as i64,
         suspicious: summary.suspicious_rows as i64,
         invalid: summary.invalid_rows as i64,
+        cross_file_duplicates: summary.cross_file_duplicates as i64,
         ..ImportCounts::default()
     }
 }
@@ -468,13 +517,29 @@ fn refusal(id: Uuid, decided: Decided) -> PipelineError {
     }
 }
 
+/// Whether an import held for `reasons` holds only some rows (its cross-file duplicates) and
+/// publishes the others at once; otherwise it holds all of them.
+pub(crate) fn holds_rows_only(reasons: &[ApprovalReason]) -> bool {
+    reasons == [ApprovalReason::CrossFileDuplicates]
+}
+
 /// What a user reads while an import waits for approval.
-pub(crate) fn awaiting_message(reasons: &[ApprovalReason], started_by: Option<&str>) -> String {
-    let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+pub(crate) fn awaiting_message(
+    reasons: &[ApprovalReason],
+    started_by: Option<&str>,
+    counts: &ImportCounts,
+) -> String {
     let who = match started_by {
         Some(by) => format!("someone other than {by}"),
         None => "a second identity".to_owned(),
     };
+    if holds_rows_only(reasons) {
+        return format!(
+            "{} rows sent to processing. {} rows repeat payments that already landed from another file (listed with where each was seen); they are held until {who} approves them.",
+            counts.published, counts.cross_file_duplicates
+        );
+    }
+    let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
     format!(
         "Checked and stored; nothing is published until {who} approves it ({}).",
         why.join("; ")

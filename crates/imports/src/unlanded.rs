@@ -25,7 +25,8 @@ impl Pipeline {
     /// Every row of import `id` that did not land, in row order, to `sink`: refused by the
     /// checks (reasons as now: users and currencies may have changed since), rejected by the
     /// ingester, or held back with the whole import (awaiting approval, rejected, held by the
-    /// invalid-rows policy or a totals mismatch, a dry run). A repeat of a row is not listed:
+    /// invalid-rows policy or a totals mismatch, a dry run), or held alone as a cross-file
+    /// duplicate (with where its payment was seen). A repeat of a row is not listed:
     /// it is the same payment, and its first occurrence is. Reads the stored copy twice
     /// (checks, then rows); memory stays flat but for the ingester's rejections. Returns how
     /// many rows were handed over.
@@ -51,6 +52,13 @@ impl Pipeline {
             return Ok(0);
         }
         let held = held_reason(&view);
+        let rows_only = crate::run::holds_rows_only(&view.approval_reasons);
+        let seen_before: HashMap<u64, payments_store::SeenBefore> =
+            payments_store::held_rows(self.pool(), id)
+                .await?
+                .into_iter()
+                .map(|seen| (seen.row, seen))
+                .collect();
         let rejected: HashMap<u64, String> = payments_store::rejected_not_landed(self.pool(), id)
             .await?
             .into_iter()
@@ -83,8 +91,19 @@ impl Pipeline {
                 let reason = if resolved.is_invalid(row) {
                     payments_csv::row_problems(values, &refs, now)
                         .map(|problems| problems.join("; "))
+                } else if let Some(reason) = rejected.get(&row) {
+                    Some(reason.clone())
+                } else if let (Some(seen), Some(why)) = (seen_before.get(&row), held.as_deref()) {
+                    // Held (awaiting approval, rejected) and not approved since.
+                    Some(format!(
+                        "{why}; the same payment landed from import {}, row {}",
+                        seen.seen_import_id, seen.seen_row
+                    ))
+                } else if rows_only {
+                    // Only the cross-file duplicates were held; this row was published.
+                    None
                 } else {
-                    rejected.get(&row).cloned().or_else(|| held.clone())
+                    held.clone()
                 };
                 let Some(reason) = reason else {
                     return Ok(());

@@ -365,6 +365,7 @@ mod tests {
                 duplicates: 2,
                 suspicious: 1,
                 invalid: 0,
+                cross_file_duplicates: 0,
                 published: 8,
                 ingested: 7,
                 rejected: 1,

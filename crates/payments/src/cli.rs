@@ -231,6 +231,11 @@ struct PipelineArgs {
     /// publish is above this.
     #[arg(long, env = "PAYMENTS_APPROVE_ABOVE", value_name = "AMOUNT")]
     approve_above: Option<rust_decimal::Decimal>,
+    /// Look up every row among the payments other imports landed and hold the rows found there
+    /// (only them) until a second identity approves them (`false`: do not look).
+    #[arg(long, env = "PAYMENTS_HOLD_CROSS_FILE_DUPLICATES", value_name = "BOOL",
+          default_value_t = true, action = clap::ArgAction::Set)]
+    hold_cross_file_duplicates: bool,
     #[command(flatten)]
     startup: StartupArgs,
 }
@@ -257,6 +262,7 @@ impl PipelineArgs {
             approval: payments_imports::ApprovalPolicy {
                 suspicious: self.approve_suspicious,
                 above_amount: self.approve_above,
+                cross_file_duplicates: self.hold_cross_file_duplicates,
             },
         };
         until_available(

@@ -46,12 +46,13 @@ pub async fn run(
     );
     if let Some(summary) = &report.summary {
         println!(
-            "rows {}  unique {}  duplicates {}  suspicious {}  invalid {}",
+            "rows {}  unique {}  duplicates {}  suspicious {}  invalid {}  seen in another file {}",
             summary.rows,
             summary.unique,
             summary.duplicate_rows,
             summary.suspicious_rows,
-            summary.invalid_rows
+            summary.invalid_rows,
+            summary.cross_file_duplicates
         );
         let totals = &summary.totals;
         for (what, figures) in [
@@ -60,6 +61,7 @@ pub async fn run(
             ("suspicious", &totals.suspicious),
             ("invalid", &totals.invalid),
             ("to publish", &totals.publishable),
+            ("held", &totals.held),
         ] {
             println!("totals, {what:<10}  {figures}");
         }
@@ -74,6 +76,12 @@ pub async fn run(
         }
         for i in summary.invalid.iter().take(50) {
             println!("  invalid row {}: {}", i.row, i.reasons.join("; "));
+        }
+        for c in summary.cross_file.iter().take(50) {
+            println!(
+                "  held row {}: the same payment landed from import {}, row {}",
+                c.row, c.seen_import_id, c.seen_row
+            );
         }
     }
     if report.status == payments_imports::ImportStatus::Failed {

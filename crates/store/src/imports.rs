@@ -201,13 +201,17 @@ pub enum ApprovalReason {
     SuspiciousRows,
     /// A currency's amount to publish is above the policy's limit.
     AboveAmount,
+    /// Rows whose payment already landed from another import: only they are held, the other
+    /// rows publish.
+    CrossFileDuplicates,
 }
 
 impl ApprovalReason {
-    pub const ALL: [ApprovalReason; 3] = [
+    pub const ALL: [ApprovalReason; 4] = [
         ApprovalReason::Requested,
         ApprovalReason::SuspiciousRows,
         ApprovalReason::AboveAmount,
+        ApprovalReason::CrossFileDuplicates,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -215,6 +219,7 @@ impl ApprovalReason {
             ApprovalReason::Requested => "requested",
             ApprovalReason::SuspiciousRows => "suspicious_rows",
             ApprovalReason::AboveAmount => "above_amount",
+            ApprovalReason::CrossFileDuplicates => "cross_file_duplicates",
         }
     }
 
@@ -224,6 +229,9 @@ impl ApprovalReason {
             ApprovalReason::Requested => "approval was requested for this import",
             ApprovalReason::SuspiciousRows => "it has suspicious rows",
             ApprovalReason::AboveAmount => "its amount is above the approval limit",
+            ApprovalReason::CrossFileDuplicates => {
+                "rows repeat payments that already landed from another file"
+            }
         }
     }
 }
@@ -261,6 +269,9 @@ pub struct ImportCounts {
     pub suspicious: i64,
     #[serde(default)]
     pub invalid: i64,
+    /// Unique valid rows held back because their payment already landed from another import.
+    #[serde(default)]
+    pub cross_file_duplicates: i64,
     pub published: i64,
     pub ingested: i64,
     pub rejected: i64,
@@ -328,7 +339,7 @@ const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes
      i.expected_totals, i.approval_reasons, i.decided_by, i.decided_at, i.decision_note,
      i.corrects_import_id, i.created_at,
      i.updated_at, i.rows, i.unique_rows AS "unique", i.duplicates, i.suspicious, i.invalid,
-     i.published,
+     i.cross_file_duplicates, i.published,
     (SELECT count(*) FROM transactions t WHERE t.import_id = i.id) AS ingested,
     (SELECT count(DISTINCT r.row_number) + count(*) FILTER (WHERE r.row_number IS NULL)
        FROM rejected_events r
@@ -407,7 +418,7 @@ pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Resul
     let done = sqlx::query(
         "UPDATE imports
             SET rows = $2, unique_rows = $3, duplicates = $4, suspicious = $5, invalid = $7,
-                updated_at = now()
+                cross_file_duplicates = $8, updated_at = now()
           WHERE id = $1 AND NOT status = ANY($6)",
     )
     .bind(id)
@@ -417,6 +428,7 @@ pub async fn set_counts(pool: &PgPool, id: Uuid, counts: &ImportCounts) -> Resul
     .bind(counts.suspicious)
     .bind(&[ImportStatus::Done, ImportStatus::Failed][..])
     .bind(counts.invalid)
+    .bind(counts.cross_file_duplicates)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -441,18 +453,23 @@ pub async fn mark_done(pool: &PgPool, id: Uuid) -> Result<bool> {
     transition(pool, id, ImportStatus::Done, update).await
 }
 
-/// `stored` → `awaiting_approval`, with why.
+/// `stored` → `awaiting_approval`, with why, and how many rows were published already (the
+/// rows not held, when only cross-file duplicates are held).
 pub async fn mark_awaiting_approval(
     pool: &PgPool,
     id: Uuid,
     reasons: &[ApprovalReason],
+    published: i64,
 ) -> Result<bool> {
     let update = sqlx::query(
-        "UPDATE imports SET status = $2, approval_reasons = $3, updated_at = now() WHERE id = $1",
+        "UPDATE imports SET status = $2, approval_reasons = $3, published = $4,
+                updated_at = now()
+          WHERE id = $1",
     )
     .bind(id)
     .bind(ImportStatus::AwaitingApproval)
-    .bind(reasons);
+    .bind(reasons)
+    .bind(published);
     transition(pool, id, ImportStatus::AwaitingApproval, update).await
 }
 

@@ -1,6 +1,7 @@
 //! PostgreSQL access for every role. All SQL of the platform lives in this crate and is
 //! parameterised; batch writes are set-based (`unnest` of arrays), never row at a time.
 
+mod cross_file;
 pub mod dashboard;
 mod error;
 mod imports;
@@ -10,6 +11,7 @@ mod reference;
 mod reporting;
 mod users;
 
+pub use cross_file::{find_landed_elsewhere, held_rows, save_held_rows, SeenBefore};
 pub use error::{Result, StoreError};
 pub use imports::{
     corrected_transactions, count_imports_by_status, create_import, decide, finalise_imports,

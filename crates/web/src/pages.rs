@@ -426,6 +426,7 @@ pub async fn history(State(state): State<SharedState>) -> Response {
 pub struct ImportQuery {
     dup_page: Option<usize>,
     sus_page: Option<usize>,
+    cross_page: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -512,6 +513,7 @@ pub async fn import(
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
             invalid => paged(&summary.invalid, None),
+            cross_file => paged(&summary.cross_file, query.cross_page),
             totals_currencies => view.totals.as_ref().map(totals_currencies).unwrap_or_default(),
             totals_by => view.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
             rejected,
@@ -557,13 +559,14 @@ fn totals_by_kind(
         .collect()
 }
 
-fn totals_kinds(totals: &ImportTotals) -> [(&'static str, &Totals); 6] {
+fn totals_kinds(totals: &ImportTotals) -> [(&'static str, &Totals); 7] {
     [
         ("file", &totals.file),
         ("unique", &totals.unique),
         ("suspicious", &totals.suspicious),
         ("invalid", &totals.invalid),
         ("publishable", &totals.publishable),
+        ("held", &totals.held),
         ("ingested", &totals.ingested),
     ]
 }

@@ -11,7 +11,7 @@
     var status = document.getElementById("c-status").textContent;
     if (FINAL.indexOf(status) >= 0) { return; }
     fetch(src, { cache: "no-store", credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (s) {
-      ["rows", "unique", "duplicates", "suspicious", "invalid", "published", "ingested", "rejected", "status"].forEach(function (k) {
+      ["rows", "unique", "duplicates", "suspicious", "invalid", "cross_file_duplicates", "published", "ingested", "rejected", "status"].forEach(function (k) {
         document.getElementById("c-" + k).textContent = s[k];
       });
       document.getElementById("c-status").className = "status-" + s.status;

@@ -4,6 +4,7 @@
 mod approval;
 mod browser;
 mod checks;
+mod cross_file;
 mod dashboard;
 mod hostile;
 mod identity;
