@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use payments_domain::event::import_transaction_id;
 use payments_domain::money::shorten;
 use payments_domain::{
-    ImportEvent, ImportTotals, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
+    Fingerprint, ImportEvent, ImportTotals, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -113,9 +113,7 @@ pub fn analyse_validated<R: Read>(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |_, values, _| {
-        row_problems(values, refs, now)
-    })
+    analyse_checked(reader, options, refs, now, None, &mut |_, _, _| {})
 }
 
 /// [`analyse_validated`] of a correction ([`Options::correction`]): each row must also name, in
@@ -128,8 +126,32 @@ pub fn analyse_correction<R: Read>(
     now: DateTime<Utc>,
     may_correct: &dyn Fn(u64) -> bool,
 ) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |_, values, original| {
-        let target = match original {
+    analyse_checked(
+        reader,
+        options,
+        refs,
+        now,
+        Some(may_correct),
+        &mut |_, _, _| {},
+    )
+}
+
+/// What [`analyse_checked`] hands over for each valid row, in row order (repeats included):
+/// its number, values and the payment it is.
+pub type OnValid<'a> = &'a mut dyn FnMut(u64, &[&str; 6], &Fingerprint);
+
+/// [`analyse_validated`] (or, with `may_correct`, [`analyse_correction`]) that also hands each
+/// valid row to `on_valid` as it is read: the row is checked and its payment known in one pass.
+pub fn analyse_checked<R: Read>(
+    reader: R,
+    options: &Options,
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+    may_correct: Option<&dyn Fn(u64) -> bool>,
+    on_valid: OnValid<'_>,
+) -> Result<(Summary, Resolved)> {
+    spill_scan(reader, options, |row, values, original| {
+        let target = may_correct.and_then(|may_correct| match original {
             None => {
                 Some("`row_number` is not the number of a row of the corrected import".to_owned())
             }
@@ -138,13 +160,16 @@ pub fn analyse_correction<R: Read>(
                  that did not land"
             )),
             Some(_) => None,
-        };
-        let problems = row_problems(values, refs, now);
-        match (target, problems) {
-            (None, problems) => problems,
-            (Some(target), problems) => Some(
+        });
+        match (target, payments_domain::check_import_row(values, refs, now)) {
+            (None, Ok(fingerprint)) => {
+                on_valid(row, values, &fingerprint);
+                None
+            }
+            (None, Err(problems)) => Some(problems.iter().map(ToString::to_string).collect()),
+            (Some(target), checked) => Some(
                 std::iter::once(target)
-                    .chain(problems.into_iter().flatten())
+                    .chain(checked.err().into_iter().flatten().map(|p| p.to_string()))
                     .collect(),
             ),
         }

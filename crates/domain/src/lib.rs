@@ -23,6 +23,6 @@ pub use totals::{
     TotalsBuilder, TotalsDifference,
 };
 pub use validate::{
-    check_import_fields, validate, Fingerprint, Invalid, Origin, Payment, Rejection, Source,
-    Status, MAX_PAYLOAD_BYTES,
+    check_import_fields, check_import_row, validate, Fingerprint, Invalid, Origin, Payment,
+    Rejection, Source, Status, MAX_PAYLOAD_BYTES,
 };

@@ -337,25 +337,76 @@ pub fn check_import_fields(
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Vec<Invalid> {
+    check_import_row(fields, refs, now)
+        .err()
+        .unwrap_or_default()
+}
+
+/// [`check_import_fields`] in the same single pass, also yielding the valid row's
+/// [`Fingerprint`]: the importer checks a row and learns what payment it is at once.
+pub fn check_import_row(
+    fields: &[&str; 6],
+    refs: &ReferenceData,
+    now: DateTime<Utc>,
+) -> Result<Fingerprint, Vec<Invalid>> {
     let [sender, receiver, amount, currency, transaction_date, status] = *fields;
     let mut problems = Vec::new();
-    let mut push = |checked: Option<Invalid>| problems.extend(checked);
-    push(text_rule("username_sender", sender, |t| {
-        known_username("username_sender", t, refs).err()
-    }));
-    push(text_rule("username_receiver", receiver, |t| {
-        known_username("username_receiver", t, refs).err()
-    }));
+    let sender_id = checked(&mut problems, "username_sender", sender, |t| {
+        known_username("username_sender", t, refs)
+    });
+    let receiver_id = checked(&mut problems, "username_receiver", receiver, |t| {
+        known_username("username_receiver", t, refs)
+    });
     // An amount's text is not length-checked: text too long is no amount, and says so.
-    push(money::parse_amount(amount).err().map(Invalid::BadAmount));
-    push(text_rule("currency", currency, |t| {
-        known_currency(t, refs).err()
-    }));
-    push(text_rule("transaction_date", transaction_date, |t| {
-        timestamp("transaction_date", t, now).err()
-    }));
-    push(text_rule("status", status, |t| status_of(t).err()));
-    problems
+    let amount = money::parse_amount(amount)
+        .map_err(|e| problems.push(Invalid::BadAmount(e)))
+        .ok();
+    let currency_code = checked(&mut problems, "currency", currency, |t| {
+        known_currency(t, refs)
+    });
+    let transaction_date = checked(&mut problems, "transaction_date", transaction_date, |t| {
+        timestamp("transaction_date", t, now)
+    });
+    let status = checked(&mut problems, "status", status, status_of);
+    match (
+        sender_id,
+        receiver_id,
+        amount,
+        currency_code,
+        transaction_date,
+        status,
+    ) {
+        (
+            Some(sender_id),
+            Some(receiver_id),
+            Some(amount),
+            Some(currency_code),
+            Some(transaction_date),
+            Some(status),
+        ) if problems.is_empty() => Ok(Fingerprint {
+            sender_id,
+            receiver_id,
+            amount,
+            currency_code,
+            transaction_date,
+            status,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// A text field's value by `rule`, unless it is too long; a problem is pushed either way.
+fn checked<T>(
+    problems: &mut Vec<Invalid>,
+    key: &'static str,
+    text: &str,
+    rule: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    if let Some(problem) = too_long(key, text) {
+        problems.push(problem);
+        return None;
+    }
+    rule(text).map_err(|problem| problems.push(problem)).ok()
 }
 
 /// What makes two payments the same payment, whichever file or row they came from: sender,
@@ -371,36 +422,7 @@ pub struct Fingerprint {
     pub status: Status,
 }
 
-impl Fingerprint {
-    /// The fingerprint of an import row's six fields, read by the same rules as
-    /// [`check_import_fields`]; `None` when the row is invalid.
-    pub fn of_import_fields(
-        fields: &[&str; 6],
-        refs: &ReferenceData,
-        now: DateTime<Utc>,
-    ) -> Option<Fingerprint> {
-        let [sender, receiver, amount, currency, transaction_date, status] = *fields;
-        Some(Fingerprint {
-            sender_id: known_username("username_sender", sender, refs).ok()?,
-            receiver_id: known_username("username_receiver", receiver, refs).ok()?,
-            amount: money::parse_amount(amount).ok()?,
-            currency_code: known_currency(currency, refs).ok()?,
-            transaction_date: timestamp("transaction_date", transaction_date, now).ok()?,
-            status: status_of(status).ok()?,
-        })
-    }
-}
-
 // One rule per field, shared by the JSON records and the importer's rows.
-
-/// A text field: too long, or else what `rule` finds.
-fn text_rule(
-    key: &'static str,
-    text: &str,
-    rule: impl FnOnce(&str) -> Option<Invalid>,
-) -> Option<Invalid> {
-    too_long(key, text).or_else(|| rule(text))
-}
 
 /// Text longer than any real value.
 fn too_long(key: &'static str, text: &str) -> Option<Invalid> {

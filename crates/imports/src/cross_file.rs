@@ -1,23 +1,173 @@
-//! Cross-file duplicates: each row an import would publish is looked up, by its payment's
-//! fingerprint, among the transactions other imports landed; a match is held back with where
-//! it was seen, and published only once a second identity approves.
+//! Cross-file duplicates: each valid row is looked up, by its payment's fingerprint, among the
+//! transactions other imports landed, while the analysis reads it; a match the import would
+//! publish is held back with where it was seen, and published only once a second identity
+//! approves.
 
-use chrono::Utc;
-use payments_csv::{CrossFileDuplicate, Resolved, Summary};
-use payments_domain::{Fingerprint, ReferenceData, RowFigures, Totals, TotalsBuilder};
-use payments_store::SeenBefore;
+use payments_csv::{CrossFileDuplicate, CsvRow, Resolved, Summary};
+use payments_domain::{Fingerprint, RowFigures, Totals, TotalsBuilder};
+use payments_store::{PgPool, SeenBefore};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
 
-use crate::reading::Reading;
-use crate::{Pipeline, PipelineError, Result};
+use crate::{PipelineError, Result};
 
 /// Rows looked up per statement: large enough to amortise the round trip, small enough that
-/// the next batch is read while this one is looked up.
+/// the analysis reads the next batch while this one is looked up.
 const BATCH: usize = 5_000;
 
-/// What the lookup found.
+/// Looks rows up in batches from the analyser's blocking thread (each batch on the runtime,
+/// while the next is read); keeps the matches.
+pub(crate) struct Lookup {
+    pool: PgPool,
+    import_id: Uuid,
+    handle: Handle,
+    batch: Batch,
+    pending: Option<(JoinHandle<payments_store::Result<Vec<SeenBefore>>>, Batch)>,
+    matches: Vec<(SeenBefore, CsvRow)>,
+    failed: Option<PipelineError>,
+}
+
+/// A batch's fingerprints and, to report a match, its rows' values (in one buffer).
+#[derive(Default)]
+struct Batch {
+    fingerprints: Vec<(u64, Fingerprint)>,
+    text: String,
+    /// Where each row's six values end in `text`.
+    ends: Vec<[usize; 6]>,
+}
+
+impl Batch {
+    fn values(&self, at: usize) -> CsvRow {
+        let start = at.checked_sub(1).map_or(0, |before| self.ends[before][5]);
+        let ends = self.ends[at];
+        let value = |k: usize| {
+            let from = if k == 0 { start } else { ends[k - 1] };
+            self.text[from..ends[k]].to_owned()
+        };
+        CsvRow {
+            username_sender: value(0),
+            username_receiver: value(1),
+            amount: value(2),
+            currency: value(3),
+            transaction_date: value(4),
+            status: value(5),
+        }
+    }
+}
+
+impl Lookup {
+    pub(crate) fn new(pool: PgPool, import_id: Uuid, handle: Handle) -> Lookup {
+        Lookup {
+            pool,
+            import_id,
+            handle,
+            batch: Batch::default(),
+            pending: None,
+            matches: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Takes one valid row; blocks while the previous batch is still being looked up.
+    pub(crate) fn offer(&mut self, row: u64, values: &[&str; 6], fingerprint: &Fingerprint) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.batch.fingerprints.push((row, *fingerprint));
+        let mut ends = [0; 6];
+        for (end, value) in ends.iter_mut().zip(values) {
+            self.batch.text.push_str(value);
+            *end = self.batch.text.len();
+        }
+        self.batch.ends.push(ends);
+        if self.batch.fingerprints.len() == BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let (pool, id, rows) = (
+            self.pool.clone(),
+            self.import_id,
+            batch.fingerprints.clone(),
+        );
+        let lookup = self
+            .handle
+            .spawn(async move { payments_store::find_landed_elsewhere(&pool, id, &rows).await });
+        if let Some(previous) = self.pending.replace((lookup, batch)) {
+            self.take(previous);
+        }
+    }
+
+    fn take(
+        &mut self,
+        (lookup, batch): (JoinHandle<payments_store::Result<Vec<SeenBefore>>>, Batch),
+    ) {
+        let found = match self.handle.block_on(lookup) {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return self.fail(e.into()),
+            Err(e) => return self.fail(PipelineError::Task(e.to_string())),
+        };
+        for seen in found {
+            if let Ok(at) = batch
+                .fingerprints
+                .binary_search_by_key(&seen.row, |(row, _)| *row)
+            {
+                self.matches.push((seen, batch.values(at)));
+            }
+        }
+    }
+
+    fn fail(&mut self, e: PipelineError) {
+        self.failed.get_or_insert(e);
+    }
+
+    /// Looks up the last rows; every match (the analysis decides later which are published).
+    pub(crate) fn finish(mut self) -> Result<Matches> {
+        if !self.batch.fingerprints.is_empty() {
+            self.send();
+        }
+        if let Some(last) = self.pending.take() {
+            self.take(last);
+        }
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(Matches(self.matches)),
+        }
+    }
+}
+
+/// Valid rows whose payment landed from another import, with their values.
+pub(crate) struct Matches(Vec<(SeenBefore, CsvRow)>);
+
+impl Matches {
+    /// The matches among the rows `resolved` publishes (first occurrences): those are held.
+    pub(crate) fn held(self, resolved: &Resolved, max_listed: usize) -> CrossFile {
+        let mut found = CrossFile::default();
+        let mut totals = TotalsBuilder::default();
+        for (seen, values) in self.0 {
+            if !resolved.is_published(seen.row) {
+                continue;
+            }
+            totals.add(&RowFigures::of(&values.currency, &values.amount), 1);
+            if found.listed.len() < max_listed {
+                found.listed.push(CrossFileDuplicate {
+                    row: seen.row,
+                    seen_import_id: seen.seen_import_id,
+                    seen_row: seen.seen_row,
+                    values,
+                });
+            }
+            found.held.push(seen);
+        }
+        found.totals = totals.build();
+        found
+    }
+}
+
+/// What an import holds as cross-file duplicates.
 #[derive(Debug, Default)]
 pub(crate) struct CrossFile {
     /// Every held row, in row order.
@@ -37,129 +187,5 @@ impl CrossFile {
         summary.cross_file = self.listed.clone();
         summary.totals.held = self.totals.clone();
         summary.lists_truncated |= (self.listed.len() as u64) < summary.cross_file_duplicates;
-    }
-}
-
-/// A batch being looked up, with the values of its rows (for the report and totals).
-struct Pending {
-    lookup: JoinHandle<payments_store::Result<Vec<SeenBefore>>>,
-    rows: Vec<(u64, payments_csv::CsvRow)>,
-}
-
-impl Pipeline {
-    /// Looks up every row `resolved` publishes of the stored file `key` of import `id`.
-    /// Reads the stored copy once; each batch is looked up while the next one is read.
-    pub(crate) async fn find_cross_file(
-        &self,
-        id: Uuid,
-        key: &str,
-        resolved: &Resolved,
-        reading: &Reading,
-        refs: ReferenceData,
-    ) -> Result<CrossFile> {
-        let object = self.objects.get(key).await?;
-        let pool = self.pool.clone();
-        let resolved = resolved.clone();
-        let options = reading.options.clone();
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || -> Result<CrossFile> {
-            let now = Utc::now();
-            let mut found = Found::new(options.max_listed);
-            let mut batch: Vec<(u64, Fingerprint)> = Vec::with_capacity(BATCH);
-            let mut values = Vec::with_capacity(BATCH);
-            let mut pending: Option<Pending> = None;
-            let mut send = |batch: &mut Vec<(u64, Fingerprint)>,
-                            values: &mut Vec<(u64, payments_csv::CsvRow)>,
-                            pending: &mut Option<Pending>|
-             -> Result<()> {
-                let rows = std::mem::replace(batch, Vec::with_capacity(BATCH));
-                let pool = pool.clone();
-                let next = Pending {
-                    lookup: handle.spawn(async move {
-                        payments_store::find_landed_elsewhere(&pool, id, &rows).await
-                    }),
-                    rows: std::mem::replace(values, Vec::with_capacity(BATCH)),
-                };
-                if let Some(previous) = pending.replace(next) {
-                    found.take(&handle, previous)?;
-                }
-                Ok(())
-            };
-            payments_csv::for_each_row(SyncIoBridge::new(object), &options, |row, fields| {
-                if !resolved.is_published(row) {
-                    return Ok(());
-                }
-                // A published row passed the checks, so it has a fingerprint.
-                let Some(fingerprint) = Fingerprint::of_import_fields(fields, &refs, now) else {
-                    return Ok(());
-                };
-                batch.push((row, fingerprint));
-                values.push((row, payments_csv::csv_row(fields)));
-                if batch.len() == BATCH {
-                    send(&mut batch, &mut values, &mut pending)?;
-                }
-                Ok::<(), PipelineError>(())
-            })
-            .map_err(|e| PipelineError::Task(format!("looking for cross-file duplicates: {e}")))?;
-            if !batch.is_empty() {
-                send(&mut batch, &mut values, &mut pending)?;
-            }
-            if let Some(last) = pending {
-                found.take(&handle, last)?;
-            }
-            Ok(found.finish())
-        })
-        .await
-        .map_err(|e| PipelineError::Task(e.to_string()))?
-    }
-}
-
-/// The matches gathered so far.
-struct Found {
-    result: CrossFile,
-    totals: TotalsBuilder,
-    max_listed: usize,
-}
-
-impl Found {
-    fn new(max_listed: usize) -> Self {
-        Found {
-            result: CrossFile::default(),
-            totals: TotalsBuilder::default(),
-            max_listed,
-        }
-    }
-
-    /// Waits for a batch's lookup and keeps its matches.
-    fn take(&mut self, handle: &tokio::runtime::Handle, pending: Pending) -> Result<()> {
-        let matches = handle
-            .block_on(pending.lookup)
-            .map_err(|e| PipelineError::Task(e.to_string()))??;
-        for seen in matches {
-            let Ok(at) = pending
-                .rows
-                .binary_search_by_key(&seen.row, |(row, _)| *row)
-            else {
-                continue;
-            };
-            let values = &pending.rows[at].1;
-            self.totals
-                .add(&RowFigures::of(&values.currency, &values.amount), 1);
-            if self.result.listed.len() < self.max_listed {
-                self.result.listed.push(CrossFileDuplicate {
-                    row: seen.row,
-                    seen_import_id: seen.seen_import_id,
-                    seen_row: seen.seen_row,
-                    values: values.clone(),
-                });
-            }
-            self.result.held.push(seen);
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> CrossFile {
-        self.result.totals = self.totals.build();
-        self.result
     }
 }

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use payments_csv::{ImportError, ImportRef, Options, Resolved, Summary};
+use payments_csv::{ImportError, ImportRef, OnValid, Options, Resolved, Summary};
 use payments_domain::ReferenceData;
 use uuid::Uuid;
 
@@ -35,12 +35,23 @@ impl Reading {
         refs: &ReferenceData,
         now: DateTime<Utc>,
     ) -> Result<(Summary, Resolved), ImportError> {
-        match &self.corrects {
-            None => payments_csv::analyse_validated(reader, &self.options, refs, now),
-            Some(c) => payments_csv::analyse_correction(reader, &self.options, refs, now, &|row| {
-                c.rows.contains(&row)
-            }),
-        }
+        self.analyse_with(reader, refs, now, &mut |_, _, _| {})
+    }
+
+    /// [`Self::analyse`], handing each valid row to `on_valid` as it is read.
+    pub(crate) fn analyse_with<R: Read>(
+        &self,
+        reader: R,
+        refs: &ReferenceData,
+        now: DateTime<Utc>,
+        on_valid: OnValid<'_>,
+    ) -> Result<(Summary, Resolved), ImportError> {
+        let may_correct = self
+            .corrects
+            .as_ref()
+            .map(|c| move |row: u64| c.rows.contains(&row));
+        let may_correct = may_correct.as_ref().map(|f| f as &dyn Fn(u64) -> bool);
+        payments_csv::analyse_checked(reader, &self.options, refs, now, may_correct, on_valid)
     }
 
     /// Who the events of import `id` are from.

@@ -21,12 +21,17 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
+use crate::cross_file::{Lookup, Matches};
 use crate::error::upload_error;
 use crate::reading::Reading;
 use crate::report::published_message;
 use crate::{
     message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Refusal, Result,
 };
+
+/// What the analysis of an upload yields: its summary, its row map and, when looked for, the
+/// valid rows whose payment landed from another import.
+type Analysed = (Summary, Resolved, Option<Result<Matches>>);
 
 /// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
 const MAX_IN_FLIGHT: usize = 50_000;
@@ -113,8 +118,13 @@ impl Pipeline {
         // Users and currencies as they are now: every row is checked against them before
         // anything is published (the ingester checks again, against its own copy).
         let refs = payments_store::load_reference_data(&self.pool).await?;
+        // Valid rows are looked up among what other imports landed while they are read.
+        let lookup = self
+            .approval
+            .cross_file_duplicates
+            .then(|| Lookup::new(self.pool.clone(), id, tokio::runtime::Handle::current()));
         let (stored, analysed) = self
-            .store_and_analyse(key, body, refs.clone(), reading.clone())
+            .store_and_analyse(key, body, refs, reading.clone(), lookup)
             .await?;
         let report =
             |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
@@ -127,7 +137,7 @@ impl Pipeline {
                 error_location: None,
                 summary,
             };
-        let (mut summary, mut resolved) = match analysed {
+        let (mut summary, mut resolved, matches) = match analysed {
             Ok(analysed) => analysed,
             Err(e) if e.is_platform_fault() => return Err(PipelineError::Analyser(e)),
             Err(e) => {
@@ -159,14 +169,13 @@ impl Pipeline {
         };
         payments_store::mark_stored(&self.pool, id, &file).await?;
         // Payments that landed from another file already are held back (only they).
-        let cross_file = if first.is_none() && self.approval.cross_file_duplicates {
-            let found = self
-                .find_cross_file(id, &stored.key, &resolved, &reading, refs)
-                .await?;
-            found.apply(&mut summary, &mut resolved);
-            Some(found)
-        } else {
-            None
+        let cross_file = match matches {
+            Some(matches) if first.is_none() => {
+                let found = matches?.held(&resolved, reading.options.max_listed);
+                found.apply(&mut summary, &mut resolved);
+                Some(found)
+            }
+            _ => None,
         };
         let counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
@@ -367,17 +376,19 @@ impl Pipeline {
         }
     }
 
-    /// Streams the upload once into S3 and the analyser, which checks every row; the analysis
-    /// also yields the map of duplicate and invalid rows [`Self::publish`] needs.
+    /// Streams the upload once into S3 and the analyser, which checks every row (and hands
+    /// each valid one to `lookup`); the analysis also yields the map of duplicate and invalid
+    /// rows [`Self::publish`] needs.
     async fn store_and_analyse<R>(
         &self,
         key: &str,
         mut body: R,
         refs: payments_domain::ReferenceData,
         reading: Reading,
+        lookup: Option<Lookup>,
     ) -> Result<(
         payments_objectstore::StoredObject,
-        Result<(Summary, Resolved), ImportError>,
+        Result<Analysed, ImportError>,
     )>
     where
         R: AsyncRead + Unpin + Send,
@@ -386,7 +397,15 @@ impl Pipeline {
         let (to_analyser, analyser_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
-            reading.analyse(reader, &refs, Utc::now())
+            let Some(mut lookup) = lookup else {
+                let (summary, resolved) = reading.analyse(reader, &refs, Utc::now())?;
+                return Ok((summary, resolved, None));
+            };
+            let (summary, resolved) =
+                reading.analyse_with(reader, &refs, Utc::now(), &mut |row, values, payment| {
+                    lookup.offer(row, values, payment)
+                })?;
+            Ok((summary, resolved, Some(lookup.finish())))
         });
         let upload = self.objects.put_stream(
             key,

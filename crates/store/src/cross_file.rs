@@ -17,6 +17,17 @@ pub struct SeenBefore {
     pub seen_row: u64,
 }
 
+impl SeenBefore {
+    /// From `(row, seen_import_id, seen_row)` as the queries return it.
+    fn from_row((row, seen_import_id, seen_row): (i64, Uuid, i64)) -> SeenBefore {
+        SeenBefore {
+            row: row.max(0) as u64,
+            seen_import_id,
+            seen_row: seen_row.max(0) as u64,
+        }
+    }
+}
+
 /// Rows held per statement when they are saved.
 const SAVE_BATCH: usize = 10_000;
 
@@ -71,14 +82,7 @@ pub async fn find_landed_elsewhere(
     .bind(&statuses)
     .fetch_all(pool)
     .await?;
-    Ok(found
-        .into_iter()
-        .map(|(row, seen_import_id, seen_row)| SeenBefore {
-            row: row.max(0) as u64,
-            seen_import_id,
-            seen_row: seen_row.max(0) as u64,
-        })
-        .collect())
+    Ok(found.into_iter().map(SeenBefore::from_row).collect())
 }
 
 /// Records the rows of import `import_id` held as cross-file duplicates (again: no change).
@@ -111,12 +115,5 @@ pub async fn held_rows(pool: &PgPool, import_id: Uuid) -> Result<Vec<SeenBefore>
     .bind(import_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, seen_import_id, seen_row)| SeenBefore {
-            row: row.max(0) as u64,
-            seen_import_id,
-            seen_row: seen_row.max(0) as u64,
-        })
-        .collect())
+    Ok(rows.into_iter().map(SeenBefore::from_row).collect())
 }

@@ -1461,3 +1461,75 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
         .delete(&binding, &DeleteParams::default())
         .await;
 }
+
+/// Cross-file duplicates on the PaymentImport: a file sharing rows with one that landed
+/// publishes the rest, holds exactly the shared rows (counted in the status, `Approved=False`)
+/// and publishes them once a second user approves at admission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sharing_rows_with_a_landed_one_holds_them_until_a_second_user_approves() {
+    let h = harness().await;
+    let binding = install_identity_policy(&h).await;
+    let [alice, bob, _] = people(&h).await;
+    let regular = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("sample");
+    let mut lines = regular.lines();
+    let header = lines.next().expect("header");
+    let shared: Vec<&str> = lines.take(3).collect();
+    // Three rows of the landed file, after two of its own (amounts no row of it has).
+    let tuesday = format!(
+        "{header}\n{}\n{}\n{}\n",
+        shared[0].replacen('.', "1.", 1),
+        shared[1].replacen('.', "7.", 1),
+        shared.join("\n")
+    );
+    h.put_sample("monday.csv", payments_csv::samples::REGULAR)
+        .await;
+    h.put("tuesday.csv", tuesday.as_bytes()).await;
+    let (controller, stop) = h.controller("replica-a").await;
+    let created_by = payments_operator::CREATED_BY_ANNOTATION;
+    let approved_by = payments_operator::APPROVED_BY_ANNOTATION;
+    let create = |name: &str, key: &str| {
+        let mut import = PaymentImport::new(name, spec_of(s3(key), false));
+        import.metadata.annotations = Some([(created_by.to_owned(), "alice".to_owned())].into());
+        let api = Api::<PaymentImport>::namespaced(alice.clone(), &h.namespace);
+        async move { api.create(&PostParams::default(), &import).await }
+    };
+    create("monday", "monday.csv").await.expect("monday");
+    let monday = h.wait_ready("monday", "True", "Ingested").await;
+    let landed = monday.status.as_ref().expect("status").counts.ingested;
+
+    create("tuesday", "tuesday.csv").await.expect("tuesday");
+    let waiting = h.wait_ready("tuesday", "False", "AwaitingApproval").await;
+    let status = waiting.status.as_ref().expect("status");
+    assert_eq!(status.counts.cross_file_duplicates, 3, "{status:?}");
+    assert_eq!(status.counts.published, 2, "the other rows publish at once");
+    let approval = approved_condition(&waiting);
+    assert_eq!(
+        (approval.status.as_str(), approval.reason.as_str()),
+        ("False", "AwaitingApproval")
+    );
+    refused(
+        annotate(
+            &alice,
+            &h,
+            "tuesday",
+            serde_json::json!({approved_by: "alice"}),
+        )
+        .await,
+        "the creator cannot approve their own import",
+    );
+    annotate(&bob, &h, "tuesday", serde_json::json!({approved_by: "bob"}))
+        .await
+        .expect("bob approves");
+    let done = h.wait_ready("tuesday", "True", "Ingested").await;
+    let status = done.status.as_ref().expect("status");
+    assert_eq!(status.counts.published, 5);
+    assert_eq!(status.counts.ingested, 5);
+    assert_eq!(
+        h.count("SELECT count(*) FROM transactions").await,
+        landed + 5
+    );
+    h.finish(controller, stop).await;
+    let _ = Api::<ValidatingAdmissionPolicyBinding>::all(super::client().await)
+        .delete(&binding, &DeleteParams::default())
+        .await;
+}

@@ -13,7 +13,8 @@ use crate::{named, spawn_app, App};
 
 const HEADER: &str = "username_sender,username_receiver,amount,currency,transaction_date,status";
 
-fn csv(rows: &[String]) -> Vec<u8> {
+/// A CSV file of `rows` under the import header.
+pub(crate) fn csv(rows: &[String]) -> Vec<u8> {
     let mut text = format!("{HEADER}\n");
     for row in rows {
         text.push_str(row);

@@ -8,18 +8,8 @@ use payments_domain::demo::demo_users;
 use payments_store::ImportStatus;
 use serde_json::Value;
 
+use crate::checks::csv;
 use crate::{named, spawn_app_with, App};
-
-const HEADER: &str = "username_sender,username_receiver,amount,currency,transaction_date,status";
-
-fn csv(rows: &[String]) -> Vec<u8> {
-    let mut text = format!("{HEADER}\n");
-    for row in rows {
-        text.push_str(row);
-        text.push('\n');
-    }
-    text.into_bytes()
-}
 
 /// A payment of `amount` USD from demo user `sender` to `receiver`, on day `day` of July 2025.
 fn payment(sender: usize, receiver: usize, amount: &str, day: u32) -> String {
