@@ -29,6 +29,7 @@ pub use payments_store::{ApprovalReason, ImportCounts};
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Import","type":"string","priority":1,"jsonPath":".status.importId"}"#,
     printcolumn = r#"{"name":"StartedBy","type":"string","priority":1,"jsonPath":".status.startedBy"}"#,
+    printcolumn = r#"{"name":"Held","type":"integer","priority":1,"jsonPath":".status.counts.cross_file_duplicates"}"#,
     printcolumn = r#"{"name":"Approved","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Approved\")].reason"}"#,
     printcolumn = r#"{"name":"DecidedBy","type":"string","priority":1,"jsonPath":".status.decidedBy"}"#,
     printcolumn = r#"{"name":"DecidedAt","type":"date","priority":1,"jsonPath":".status.decidedAt"}"#
