@@ -27,6 +27,8 @@ mod report;
 mod run;
 mod unlanded;
 
+use std::sync::{Arc, RwLock};
+
 use payments_csv::{Options, Summary};
 use payments_objectstore::{ObjectStore, S3Options};
 use payments_store::{ConnectOptions, PgPool};
@@ -141,7 +143,10 @@ pub struct PipelineConfig {
 pub struct Pipeline {
     pool: PgPool,
     objects: ObjectStore,
-    publisher: Publisher,
+    /// Shared by clones; replaced by a fresh producer when one stops delivering.
+    publisher: Arc<RwLock<Publisher>>,
+    /// How to build that fresh producer (`None`: the caller's producer is the only one).
+    kafka: Option<KafkaOptions>,
     options: Options,
     invalid_rows: InvalidRowsPolicy,
     approval: ApprovalPolicy,
@@ -161,7 +166,7 @@ impl Pipeline {
         }
         let objects = ObjectStore::new(&config.s3);
         objects.ensure_bucket().await?;
-        Ok(Pipeline::new(
+        let mut pipeline = Pipeline::new(
             pool,
             objects,
             config.kafka.producer()?,
@@ -169,7 +174,9 @@ impl Pipeline {
             options_with_threshold(config.suspicious_threshold),
         )
         .with_invalid_rows(config.invalid_rows)
-        .with_approval(config.approval))
+        .with_approval(config.approval);
+        pipeline.kafka = Some(config.kafka);
+        Ok(pipeline)
     }
 
     /// A pipeline over handles the caller already has (tests, benchmarks).
@@ -183,7 +190,8 @@ impl Pipeline {
         Pipeline {
             pool,
             objects,
-            publisher: Publisher::new(producer, topic),
+            publisher: Arc::new(RwLock::new(Publisher::new(producer, topic))),
+            kafka: None,
             options,
             invalid_rows: InvalidRowsPolicy::default(),
             approval: ApprovalPolicy::default(),

@@ -14,6 +14,7 @@ use payments_store::{
     ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
     NewImport, StoredFile,
 };
+use payments_stream::Publisher;
 use rdkafka::message::{Header, OwnedHeaders};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -33,6 +34,8 @@ use crate::{
 /// valid rows whose payment landed from another import.
 type Analysed = (Summary, Resolved, Option<Result<Matches>>);
 
+/// Attempts at publishing a file, each with a fresh producer after deliveries timed out.
+const PUBLISH_ATTEMPTS: u32 = 3;
 /// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
 const MAX_IN_FLIGHT: usize = 50_000;
 /// Read size of the upload tee.
@@ -448,7 +451,10 @@ impl Pipeline {
     }
 
     /// Reads the stored copy and publishes every unique row, as `resolved` (from analysing the
-    /// upload) says, so no duplicate table is rebuilt; returns how many were delivered.
+    /// upload) says, so no duplicate table is rebuilt; returns how many were delivered. When
+    /// deliveries time out (the broker was away longer than the producer waits, or the
+    /// producer got stuck, as librdkafka can after a broker restart), it publishes again with
+    /// a fresh producer: every row keeps its `transaction_id`, so a repeat lands once.
     async fn publish(
         &self,
         id: Uuid,
@@ -458,8 +464,59 @@ impl Pipeline {
         resolved: Resolved,
         reading: &Reading,
     ) -> Result<u64> {
+        let mut attempt = 1;
+        loop {
+            let publisher = self.current_publisher()?;
+            let result = self
+                .publish_with(
+                    publisher,
+                    id,
+                    file_name,
+                    key,
+                    sha256,
+                    resolved.clone(),
+                    reading,
+                )
+                .await;
+            match (result, &self.kafka) {
+                (Err(PipelineError::Kafka(e)), Some(kafka))
+                    if e.is_delivery_timeout() && attempt < PUBLISH_ATTEMPTS =>
+                {
+                    tracing::warn!(error = %e, attempt, "deliveries timed out; publishing again with a fresh producer");
+                    let fresh =
+                        Publisher::new(kafka.producer()?, self.current_publisher()?.topic());
+                    *self
+                        .publisher
+                        .write()
+                        .map_err(|_| PipelineError::Task("the publisher lock broke".into()))? =
+                        fresh;
+                    attempt += 1;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
+    fn current_publisher(&self) -> Result<Publisher> {
+        self.publisher
+            .read()
+            .map(|p| p.clone())
+            .map_err(|_| PipelineError::Task("the publisher lock broke".into()))
+    }
+
+    /// One attempt of [`Self::publish`] with `publisher`.
+    #[allow(clippy::too_many_arguments)]
+    async fn publish_with(
+        &self,
+        publisher: Publisher,
+        id: Uuid,
+        file_name: &str,
+        key: &str,
+        sha256: &str,
+        resolved: Resolved,
+        reading: &Reading,
+    ) -> Result<u64> {
         let object = self.objects.get(key).await?;
-        let publisher = self.publisher.clone();
         let reading = reading.clone();
         let file_name = file_name.to_owned();
         let sha256 = sha256.to_owned();
@@ -490,7 +547,16 @@ impl Pipeline {
                 sink.send(&event.transaction_id.to_string(), &payload, headers)?;
                 Ok(())
             })
-            .map_err(|e| PipelineError::Task(format!("publishing the stored file: {e}")))?;
+            .map_err(|e| match e {
+                // The sink's own error, kept as it is (a delivery timeout is retried).
+                ImportError::Sink(inner) => match inner.downcast::<PipelineError>() {
+                    Ok(e) => *e,
+                    Err(other) => {
+                        PipelineError::Task(format!("publishing the stored file: {other}"))
+                    }
+                },
+                e => PipelineError::Task(format!("publishing the stored file: {e}")),
+            })?;
             Ok(sink.drain()?)
         })
         .await

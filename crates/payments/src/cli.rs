@@ -449,11 +449,23 @@ struct KafkaArgs {
     /// Partitions of topics created by `--create-topics`.
     #[arg(long, env = "PAYMENTS_TOPIC_PARTITIONS", default_value_t = 3)]
     topic_partitions: i32,
+    /// How long a producer tries to deliver a record; an import whose deliveries time out
+    /// publishes again with a fresh producer (up to 3 times).
+    #[arg(
+        long = "kafka-delivery-timeout",
+        env = "PAYMENTS_KAFKA_DELIVERY_TIMEOUT",
+        default_value = "300s",
+        value_parser = parse_duration
+    )]
+    delivery_timeout: Duration,
 }
 
 impl KafkaArgs {
     fn options(&self, client_id: &str) -> KafkaOptions {
-        KafkaOptions::new(&self.brokers, client_id)
+        KafkaOptions {
+            delivery_timeout: self.delivery_timeout,
+            ..KafkaOptions::new(&self.brokers, client_id)
+        }
     }
 
     /// Client options, creating `topics` first when `--create-topics` is set (waiting up to

@@ -43,6 +43,19 @@ pub enum StreamError {
 
 pub type Result<T, E = StreamError> = std::result::Result<T, E>;
 
+impl StreamError {
+    /// A record the producer gave up delivering (`message.timeout.ms` passed): the broker was
+    /// away too long, or the producer is stuck; a fresh producer may deliver it.
+    pub fn is_delivery_timeout(&self) -> bool {
+        matches!(
+            self,
+            StreamError::Kafka(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut
+            ))
+        )
+    }
+}
+
 /// How to reach the brokers.
 #[derive(Debug, Clone)]
 pub struct KafkaOptions {
@@ -52,6 +65,9 @@ pub struct KafkaOptions {
     pub client_id: String,
     /// Extra librdkafka properties (security settings, tuning), applied last.
     pub extra: Vec<(String, String)>,
+    /// How long a producer tries to deliver a record before reporting it timed out
+    /// (`message.timeout.ms`).
+    pub delivery_timeout: Duration,
 }
 
 impl KafkaOptions {
@@ -60,6 +76,7 @@ impl KafkaOptions {
             brokers: brokers.into(),
             client_id: client_id.into(),
             extra: Vec::new(),
+            delivery_timeout: Duration::from_secs(300),
         }
     }
 
@@ -91,7 +108,10 @@ impl KafkaOptions {
             .set("batch.size", "1000000")
             .set("compression.type", "lz4")
             .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
-            .set("message.timeout.ms", "300000");
+            .set(
+                "message.timeout.ms",
+                self.delivery_timeout.as_millis().max(1).to_string(),
+            );
         Ok(self.finish(config).create()?)
     }
 

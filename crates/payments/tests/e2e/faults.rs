@@ -4,7 +4,7 @@
 //! what was sent: nothing lost, nothing twice, every rejection once.
 
 use std::collections::{BTreeMap, HashSet};
-use std::process::Child;
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use payments_generator::GeneratorConfig;
@@ -278,10 +278,39 @@ async fn a_broker_outage_during_ingest_loses_and_duplicates_nothing() {
 /// row once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
+    let output = broker_outage_during_publish("kafka-publish", &[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("publishing again"),
+        "no delivery timed out:\n{stderr}"
+    );
+}
+
+/// The broker stays away longer than the producer waits for a delivery (12 s here, 300 s by
+/// default): deliveries time out, the import publishes the file again with a fresh producer
+/// (the same transaction ids), completes, and the ingester stores each unique row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_delivery_timeout_is_published_again_exactly_once() {
+    let output = broker_outage_during_publish(
+        "kafka-timeout",
+        &[("PAYMENTS_KAFKA_DELIVERY_TIMEOUT", "12s")],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("publishing again with a fresh producer"),
+        "deliveries timed out and the file was published again:\n{stderr}"
+    );
+}
+
+/// Stops the broker for [`OUTAGE`] while `payments import` (with `env`) publishes a large
+/// file; checks that the import completes and lands each unique row once. Returns the
+/// import's output.
+async fn broker_outage_during_publish(prefix: &str, env: &[(&str, &str)]) -> Output {
     let _serial = SERIAL.lock().await;
-    let setup = Setup::new("kafka-publish").await;
+    let setup = Setup::new(prefix).await;
     let db = &setup.db;
-    let (import, csv) = setup.publishing_import().await;
+    let (import, csv) = setup.publishing_import(env).await;
 
     let restart = Restart("kafka-start");
     stack("kafka-stop");
@@ -316,7 +345,7 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
             .expect("the import");
     assert_eq!((status.as_str(), published), ("published", unique));
 
-    let _ingester = Processes(vec![setup.spawn_ingester("fault-kafka-publish")]);
+    let _ingester = Processes(vec![setup.spawn_ingester(&format!("fault-{prefix}"))]);
     wait_for("every published row stored", CAUGHT_UP_TIMEOUT, || async {
         count(
             &db.pool,
@@ -328,6 +357,7 @@ async fn a_broker_outage_during_an_imports_publish_completes_it_exactly_once() {
     .await;
     assert_import_landed_exactly(&db.pool, &csv).await;
     setup.finish().await;
+    output
 }
 
 /// A fresh database, topics and bucket for one fault test.
@@ -389,13 +419,14 @@ impl Setup {
         command
     }
 
-    /// Writes a 600,000-row file, starts `payments import` on it and returns once it publishes
-    /// (the file is stored and checked).
-    async fn publishing_import(&self) -> (Child, Vec<u8>) {
+    /// Writes a 600,000-row file, starts `payments import` on it (with `env`) and returns once
+    /// it publishes (the file is stored and checked).
+    async fn publishing_import(&self, env: &[(&str, &str)]) -> (Child, Vec<u8>) {
         let csv = payments_csv::samples::large_csv(600_000);
         std::fs::write(&self.file, &csv).expect("the file");
         let import = self
             .import_command()
+            .envs(env.iter().copied())
             .spawn()
             .expect("start payments import");
         wait_for(
@@ -448,7 +479,7 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
     let _serial = SERIAL.lock().await;
     let setup = Setup::new("pg-import").await;
     let db = &setup.db;
-    let (import, csv) = setup.publishing_import().await;
+    let (import, csv) = setup.publishing_import(&[]).await;
     let restart = Restart("pg-start");
     stack("pg-stop");
     tokio::time::sleep(OUTAGE).await;

@@ -120,6 +120,17 @@ async fn a_file_sharing_rows_with_an_earlier_file_holds_exactly_those_rows_until
         vec![(2, first_id.clone(), 2), (4, first_id.clone(), 4)],
         "exactly the shared rows, each with where it was seen"
     );
+    // Listed as written in this file (`20`, not the first file's `20.00`).
+    let listed = &summary["cross_file"][0]["values"];
+    assert_eq!(
+        (&listed["amount"], &listed["username_sender"]),
+        (
+            &Value::from("20"),
+            &Value::from(demo_users()[1].username.clone())
+        ),
+        "{report}"
+    );
+    assert_eq!(summary["cross_file"][1]["values"]["amount"], "40.50");
     assert_eq!(summary["totals"]["held"][0]["amount"], "60.50", "{report}");
     assert!(report["message"]
         .as_str()
