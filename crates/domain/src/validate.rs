@@ -368,29 +368,19 @@ pub fn check_import_row(
         timestamp("transaction_date", t, now)
     });
     let status = checked(&mut problems, "status", status, status_of);
-    match (
-        sender_id,
-        receiver_id,
-        amount,
-        currency_code,
-        transaction_date,
-        status,
-    ) {
-        (
-            Some(sender_id),
-            Some(receiver_id),
-            Some(amount),
-            Some(currency_code),
-            Some(transaction_date),
-            Some(status),
-        ) if problems.is_empty() => Ok(Fingerprint {
-            sender_id,
-            receiver_id,
-            amount,
-            currency_code,
-            transaction_date,
-            status,
-        }),
+    // Every part is there exactly when no problem was found.
+    let fingerprint = || {
+        Some(Fingerprint {
+            sender_id: sender_id?,
+            receiver_id: receiver_id?,
+            amount: amount?,
+            currency_code: currency_code?,
+            transaction_date: transaction_date?,
+            status: status?,
+        })
+    };
+    match fingerprint() {
+        Some(fingerprint) if problems.is_empty() => Ok(fingerprint),
         _ => Err(problems),
     }
 }
