@@ -116,32 +116,15 @@ pub fn analyse_validated<R: Read>(
     analyse_checked(reader, options, refs, now, None, &mut |_, _, _| {})
 }
 
-/// [`analyse_validated`] of a correction ([`Options::correction`]): each row must also name, in
-/// `row_number`, a row of the corrected import that `may_correct` allows (one that did not
-/// land); any other row is invalid and never published.
-pub fn analyse_correction<R: Read>(
-    reader: R,
-    options: &Options,
-    refs: &ReferenceData,
-    now: DateTime<Utc>,
-    may_correct: &dyn Fn(u64) -> bool,
-) -> Result<(Summary, Resolved)> {
-    analyse_checked(
-        reader,
-        options,
-        refs,
-        now,
-        Some(may_correct),
-        &mut |_, _, _| {},
-    )
-}
-
 /// What [`analyse_checked`] hands over for each valid row, in row order (repeats included):
 /// its number, values and the payment it is.
 pub type OnValid<'a> = &'a mut dyn FnMut(u64, &[&str; 6], &Fingerprint);
 
-/// [`analyse_validated`] (or, with `may_correct`, [`analyse_correction`]) that also hands each
-/// valid row to `on_valid` as it is read: the row is checked and its payment known in one pass.
+/// [`analyse_validated`] that also hands each valid row to `on_valid` as it is read: the row is
+/// checked and its payment known in one pass. With `may_correct`, the file is a correction
+/// ([`Options::correction`]): each row must also name, in `row_number`, a row of the corrected
+/// import that `may_correct` allows (one that did not land); any other row is invalid and never
+/// published.
 pub fn analyse_checked<R: Read>(
     reader: R,
     options: &Options,

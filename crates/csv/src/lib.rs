@@ -27,9 +27,8 @@ mod spill;
 mod summary;
 
 pub use analyse::{
-    analyse, analyse_checked, analyse_correction, analyse_resolved, analyse_validated, csv_row,
-    dry_run, for_each_row, publish_resolved, row_problems, ImportRef, OnValid, Options, Resolved,
-    COLUMNS,
+    analyse, analyse_checked, analyse_resolved, analyse_validated, csv_row, dry_run, for_each_row,
+    publish_resolved, row_problems, ImportRef, OnValid, Options, Resolved, COLUMNS,
 };
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};

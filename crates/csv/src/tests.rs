@@ -979,8 +979,15 @@ fn a_correction_replaces_the_rows_it_names() {
         ..Options::default()
     };
     let allowed = |row: u64| [2, 4, 5, 9].contains(&row) && row != 2;
-    let (summary, resolved) =
-        analyse_correction(text.as_bytes(), &options, &reference(), now, &allowed).unwrap();
+    let (summary, resolved) = analyse_checked(
+        text.as_bytes(),
+        &options,
+        &reference(),
+        now,
+        Some(&allowed),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
     assert_eq!(
         summary.duplicate_rows, 0,
         "rows 1 and 2 correct two different rows"

@@ -28,10 +28,12 @@ pub(crate) struct Lookup {
     failed: Option<PipelineError>,
 }
 
-/// A batch's fingerprints and, to report a match, its rows' values (in one buffer).
+/// A batch's fingerprints (moved to its lookup when sent) and, to report a match, its rows'
+/// numbers and values (in one buffer).
 #[derive(Default)]
 struct Batch {
     fingerprints: Vec<(u64, Fingerprint)>,
+    rows: Vec<u64>,
     text: String,
     /// Where each row's six values end in `text`.
     ends: Vec<[usize; 6]>,
@@ -75,6 +77,7 @@ impl Lookup {
             return;
         }
         self.batch.fingerprints.push((row, *fingerprint));
+        self.batch.rows.push(row);
         let mut ends = [0; 6];
         for (end, value) in ends.iter_mut().zip(values) {
             self.batch.text.push_str(value);
@@ -87,12 +90,9 @@ impl Lookup {
     }
 
     fn send(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
-        let (pool, id, rows) = (
-            self.pool.clone(),
-            self.import_id,
-            batch.fingerprints.clone(),
-        );
+        let mut batch = std::mem::take(&mut self.batch);
+        let rows = std::mem::take(&mut batch.fingerprints);
+        let (pool, id) = (self.pool.clone(), self.import_id);
         let lookup = self
             .handle
             .spawn(async move { payments_store::find_landed_elsewhere(&pool, id, &rows).await });
@@ -111,10 +111,7 @@ impl Lookup {
             Err(e) => return self.fail(PipelineError::Task(e.to_string())),
         };
         for seen in found {
-            if let Ok(at) = batch
-                .fingerprints
-                .binary_search_by_key(&seen.row, |(row, _)| *row)
-            {
+            if let Ok(at) = batch.rows.binary_search(&seen.row) {
                 self.matches.push((seen, batch.values(at)));
             }
         }

@@ -400,15 +400,14 @@ impl Pipeline {
         let (to_analyser, analyser_chunks) = mpsc::channel::<io::Result<Bytes>>(4);
         let analyser = tokio::task::spawn_blocking(move || {
             let reader = SyncIoBridge::new(StreamReader::new(ReceiverStream::new(analyser_chunks)));
-            let Some(mut lookup) = lookup else {
-                let (summary, resolved) = reading.analyse(reader, &refs, Utc::now())?;
-                return Ok((summary, resolved, None));
-            };
+            let mut lookup = lookup;
             let (summary, resolved) =
                 reading.analyse_with(reader, &refs, Utc::now(), &mut |row, values, payment| {
-                    lookup.offer(row, values, payment)
+                    if let Some(lookup) = lookup.as_mut() {
+                        lookup.offer(row, values, payment);
+                    }
                 })?;
-            Ok((summary, resolved, Some(lookup.finish())))
+            Ok((summary, resolved, lookup.map(Lookup::finish)))
         });
         let upload = self.objects.put_stream(
             key,
@@ -469,7 +468,7 @@ impl Pipeline {
             let publisher = self.current_publisher()?;
             let result = self
                 .publish_with(
-                    publisher,
+                    publisher.clone(),
                     id,
                     file_name,
                     key,
@@ -483,8 +482,7 @@ impl Pipeline {
                     if e.is_delivery_timeout() && attempt < PUBLISH_ATTEMPTS =>
                 {
                     tracing::warn!(error = %e, attempt, "deliveries timed out; publishing again with a fresh producer");
-                    let fresh =
-                        Publisher::new(kafka.producer()?, self.current_publisher()?.topic());
+                    let fresh = Publisher::new(kafka.producer()?, publisher.topic());
                     *self
                         .publisher
                         .write()

@@ -34,7 +34,13 @@ async fn upload_needing_approval(app: &App, user: &str) -> Value {
     response.json().await.expect("json")
 }
 
-async fn api_decide(app: &App, id: &str, action: &str, user: Option<&str>) -> (u16, Value) {
+/// `POST /api/imports/{id}/{action}` as `user` (a rejection with a note).
+pub(crate) async fn api_decide(
+    app: &App,
+    id: &str,
+    action: &str,
+    user: Option<&str>,
+) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url(&format!("/api/imports/{id}/{action}")));

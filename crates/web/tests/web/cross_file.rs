@@ -8,6 +8,7 @@ use payments_domain::demo::demo_users;
 use payments_store::ImportStatus;
 use serde_json::Value;
 
+use crate::approval::api_decide;
 use crate::checks::csv;
 use crate::{named, spawn_app_with, App};
 
@@ -37,19 +38,6 @@ async fn upload_as(app: &App, user: &str, name: &str, bytes: Vec<u8>) -> Value {
     response.json().await.expect("json")
 }
 
-async fn decide(app: &App, id: &str, action: &str, user: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/imports/{id}/{action}")))
-        .header("X-Forwarded-User", user)
-        .json(&serde_json::json!({ "note": "paid already" }))
-        .send()
-        .await
-        .expect("decision");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
-}
-
 /// Waits until every published row of import `id` is accounted for, whatever its status.
 async fn wait_accounted(app: &App, id: &str) -> Value {
     payments_testkit::wait_for(
@@ -65,8 +53,8 @@ async fn wait_accounted(app: &App, id: &str) -> Value {
     .await
 }
 
-/// The first file (5 payments) lands; the second shares its rows 2 and 4 (in other positions)
-/// and has 3 payments of its own, one differing from a first-file row only by its date.
+/// The first file (5 payments) lands; the second shares its rows 2 and 4 and has 3 payments of
+/// its own, one differing from a first-file row only by its date.
 async fn two_files(app: &App) -> (String, Value) {
     let first = csv(&[
         payment(0, 1, "10.00", 1),
@@ -177,9 +165,9 @@ async fn a_file_sharing_rows_with_an_earlier_file_holds_exactly_those_rows_until
     assert!(page.contains("id=\"cross-file\"") && page.contains(&first_id));
 
     // The uploader may not approve; a second identity does, and only the held rows publish.
-    let (code, body) = decide(&app, &id, "approve", "alice").await;
+    let (code, body) = api_decide(&app, &id, "approve", Some("alice")).await;
     assert_eq!(code, 403, "{body}");
-    let (code, body) = decide(&app, &id, "approve", "bob").await;
+    let (code, body) = api_decide(&app, &id, "approve", Some("bob")).await;
     assert_eq!(code, 200, "{body}");
     let done = app.wait_done(&id).await;
     assert_eq!(done["published"], 5, "{done}");
@@ -199,12 +187,12 @@ async fn rejected_cross_file_duplicates_never_land_and_the_rest_does() {
     let (_, report) = two_files(&app).await;
     let id = report["id"].as_str().expect("id").to_owned();
     wait_accounted(&app, &id).await;
-    let (code, body) = decide(&app, &id, "reject", "bob").await;
+    let (code, body) = api_decide(&app, &id, "reject", Some("bob")).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], named(ImportStatus::Rejected), "{body}");
 
     // Rejected is final: approving afterwards changes nothing.
-    let (code, _) = decide(&app, &id, "approve", "carol").await;
+    let (code, _) = api_decide(&app, &id, "approve", Some("carol")).await;
     assert_eq!(code, 409);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status = app.status(&id).await;
