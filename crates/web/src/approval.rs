@@ -46,6 +46,9 @@ fn refused(e: &PipelineError) -> (StatusCode, String) {
         PipelineError::NotFound(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "a decision could not be carried out");
+    }
     (status, e.to_string())
 }
 

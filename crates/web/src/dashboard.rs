@@ -7,50 +7,170 @@
 //! templates' auto-escaping like any other page value, instead of through a finished SVG string
 //! that would have to be marked safe; and the build gets no font stack.
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use minijinja::context;
-use payments_store::dashboard::{answer, Answer, Cell, Display, Question, OVERVIEW};
-use serde::Serialize;
+use payments_store::dashboard::{answer_since, Answer, Cell, Display, Question, OVERVIEW};
+use serde::{Deserialize, Serialize};
 
+use crate::identity::Viewer;
 use crate::SharedState;
 
 /// How often the page re-fetches its charts.
 pub(crate) const REFRESH_SECONDS: u64 = 10;
 
-const WIDTH: f64 = 560.0;
-const HEIGHT: f64 = 240.0;
+// Drawn small and scaled to the box: at 420 units wide a chart's 13 px text reads at about
+// 14 px in a column of the 1280 px layout and 10 px on a 390 px phone.
+const WIDTH: f64 = 420.0;
+const HEIGHT: f64 = 220.0;
 // The plot area inside a line or bar chart: room for the value ticks left, labels below.
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 14.0;
 const TOP: f64 = 16.0;
-const BOTTOM: f64 = 40.0;
+const BOTTOM: f64 = 36.0;
 /// Row charts: label column width and height per row.
-const ROW_LABEL: f64 = 200.0;
+const ROW_LABEL: f64 = 150.0;
 const ROW_HEIGHT: f64 = 26.0;
 /// Donut radius and ring width.
-const RADIUS: f64 = 80.0;
-const RING: f64 = 36.0;
+const RADIUS: f64 = 62.0;
+const RING: f64 = 28.0;
+/// Width of one character of a tick label (13 px text), to keep labels apart.
+const CHAR_WIDTH: f64 = 7.5;
+/// Space kept between two time labels.
+const LABEL_GAP: f64 = 12.0;
 const PALETTE: [&str; 8] = [
     "#2457c5", "#15803d", "#b45309", "#b91c1c", "#7c3aed", "#0e7490", "#be185d", "#4d7c0f",
 ];
 
+/// Which rows the charts count, by their time (a payment's transaction date, a rejection's,
+/// an import's start): `?range=24h|7d|30d|all`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Range {
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+    #[default]
+    #[serde(rename = "all")]
+    All,
+}
+
+impl Range {
+    const ALL: [Range; 4] = [Range::Day, Range::Week, Range::Month, Range::All];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Range::Day => "24h",
+            Range::Week => "7d",
+            Range::Month => "30d",
+            Range::All => "all",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Range::Day => "Last 24 hours",
+            Range::Week => "Last 7 days",
+            Range::Month => "Last 30 days",
+            Range::All => "All time",
+        }
+    }
+
+    fn length(self) -> Option<Duration> {
+        match self {
+            Range::Day => Some(Duration::hours(24)),
+            Range::Week => Some(Duration::days(7)),
+            Range::Month => Some(Duration::days(30)),
+            Range::All => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DashboardQuery {
+    range: Option<String>,
+}
+
+/// The range asked for; an unknown one is refused rather than silently widened.
+fn range_of(query: &DashboardQuery) -> Result<Range, String> {
+    match query.range.as_deref().map(str::trim) {
+        None | Some("") => Ok(Range::All),
+        Some(text) => Range::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("The range {text:?} is not one of 24h, 7d, 30d or all.")),
+    }
+}
+
+#[derive(Serialize)]
+struct RangeChoice {
+    value: &'static str,
+    words: &'static str,
+    current: bool,
+}
+
 /// `GET /dashboard`: the whole page.
-pub async fn page(State(state): State<SharedState>) -> Response {
-    let charts = charts(&state).await;
+pub async fn page(
+    State(state): State<SharedState>,
+    viewer: Viewer,
+    Query(query): Query<DashboardQuery>,
+) -> Response {
+    let range = match range_of(&query) {
+        Ok(range) => range,
+        Err(message) => {
+            return crate::pages::error_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Dashboard unavailable",
+                &message,
+            )
+        }
+    };
+    let charts = charts(&state, range, Utc::now()).await;
+    let nav = state.nav(&viewer).await;
+    let ranges: Vec<RangeChoice> = Range::ALL
+        .into_iter()
+        .map(|r| RangeChoice {
+            value: r.as_str(),
+            words: r.words(),
+            current: r == range,
+        })
+        .collect();
     let page = state.render(
         "dashboard.html",
-        context! { links => &state.config.links, charts, refresh_seconds => REFRESH_SECONDS },
+        context! {
+            links => &state.config.links,
+            nav,
+            section => "dashboard",
+            charts,
+            ranges,
+            range => range.as_str(),
+            range_words => range.words(),
+            refresh_seconds => REFRESH_SECONDS,
+        },
     );
     no_store(page)
 }
 
 /// `GET /dashboard/charts`: only the charts, which the page's script swaps in.
-pub async fn fragment(State(state): State<SharedState>) -> Response {
-    let charts = charts(&state).await;
+pub async fn fragment(
+    State(state): State<SharedState>,
+    Query(query): Query<DashboardQuery>,
+) -> Response {
+    let range = match range_of(&query) {
+        Ok(range) => range,
+        Err(message) => {
+            let mut response = axum::response::IntoResponse::into_response(message);
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return response;
+        }
+    };
+    let charts = charts(&state, range, Utc::now()).await;
     no_store(state.render("dashboard_charts.html", context! { charts }))
 }
 
@@ -67,12 +187,17 @@ fn no_store(mut response: Response) -> Response {
 /// connections for uploads.
 const CONCURRENT_QUESTIONS: usize = 4;
 
-/// Every question answered (a few at a time, each on its own pooled connection), then drawn.
-async fn charts(state: &SharedState) -> Vec<Chart> {
+/// Every question answered for `range` (a few at a time, each on its own pooled connection),
+/// then drawn.
+async fn charts(state: &SharedState, range: Range, now: DateTime<Utc>) -> Vec<Chart> {
     let pool = state.pipeline.pool();
+    let since = range.length().map(|length| now - length);
     // The futures are built up front: a closure inside the stream would make the handler's
     // future fail the Send check for all lifetimes (a known rustc limitation).
-    let pending: Vec<_> = OVERVIEW.iter().map(|q| answer(pool, q)).collect();
+    let pending: Vec<_> = OVERVIEW
+        .iter()
+        .map(|q| answer_since(pool, q, since))
+        .collect();
     let answers: Vec<_> = futures::stream::iter(pending)
         .buffered(CONCURRENT_QUESTIONS)
         .collect()
@@ -81,7 +206,7 @@ async fn charts(state: &SharedState) -> Vec<Chart> {
         .iter()
         .zip(answers)
         .map(|(question, answer)| match answer {
-            Ok(answer) => Chart::new(question, &answer),
+            Ok(answer) => Chart::new(question, &answer, since.map(|since| (since, now))),
             Err(e) => {
                 tracing::error!(question = question.slug, error = %e, "dashboard question failed");
                 Chart::failed(question)
@@ -115,12 +240,21 @@ enum Body {
 }
 
 impl Chart {
-    fn new(question: &Question, answer: &Answer) -> Chart {
+    /// `span`: the range's first and last instant, which a time axis then covers whole.
+    fn new(
+        question: &Question,
+        answer: &Answer,
+        span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Chart {
         let body = if answer.is_empty() {
             None
         } else {
             match question.display {
-                Display::Line => LineChart::new(&pairs(answer)).map(Body::Line),
+                Display::Line => LineChart::new(
+                    &pairs(answer),
+                    span.map(|(from, to)| (day_number(from), day_number(to))),
+                )
+                .map(Body::Line),
                 Display::Bar => BarChart::new(&pairs(answer)).map(Body::Bars),
                 Display::Row => RowChart::new(&pairs(answer)).map(Body::Rows),
                 Display::Pie => PieChart::new(&pairs(answer)).map(Body::Pie),
@@ -307,24 +441,221 @@ struct LineChart {
     x_labels: Vec<Label>,
 }
 
+/// A time as a fractional day number (days since the common era), the time axis's unit.
+fn day_number(at: DateTime<Utc>) -> f64 {
+    let seconds = at.timestamp().rem_euclid(86_400) as f64;
+    f64::from(at.date_naive().num_days_from_ce()) + seconds / 86_400.0
+}
+
+/// A cell as a point in time on the axis, when it is one.
+fn time_of(cell: &Cell) -> Option<f64> {
+    match cell {
+        Cell::Date(d) => Some(f64::from(d.num_days_from_ce())),
+        Cell::Timestamp(t) => Some(day_number(*t)),
+        _ => None,
+    }
+}
+
+/// A label as a person reads it: dates and times in words, names a reason quotes in
+/// backticks in typographic quotes (a tooltip has no markup), the rest as it is.
+fn label_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Date(d) => d.format("%-d %b %Y").to_string(),
+        Cell::Timestamp(t) => crate::present::readable(*t),
+        Cell::Text(text) => parts(text, usize::MAX)
+            .into_iter()
+            .map(|p| {
+                if p.code {
+                    format!("‘{}’", p.text)
+                } else {
+                    p.text
+                }
+            })
+            .collect(),
+        other => other.to_string(),
+    }
+}
+
+/// A label's text with a reason's backticks kept, for [`parts`].
+fn raw_label(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(text) => text.clone(),
+        other => label_text(other),
+    }
+}
+
+/// A piece of a drawn label: names a reason quotes in backticks are drawn as code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Part {
+    text: String,
+    code: bool,
+}
+
+/// `text` split at its backticks into plain and code pieces (a backtick without its pair is
+/// dropped), cut to `max` characters in all with an ellipsis.
+fn parts(text: &str, max: usize) -> Vec<Part> {
+    let pieces: Vec<&str> = text.split('`').collect();
+    let paired = pieces.len() % 2 == 1;
+    let mut left = max;
+    let mut out: Vec<Part> = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        if piece.is_empty() {
+            continue;
+        }
+        let code = i % 2 == 1 && (paired || i + 1 < pieces.len());
+        let length = piece.chars().count();
+        if length < left || (length == left && i + 1 == pieces.len()) {
+            left -= length;
+            out.push(Part {
+                text: (*piece).to_owned(),
+                code,
+            });
+            continue;
+        }
+        let mut cut: String = piece.chars().take(left.saturating_sub(1)).collect();
+        cut.push('…');
+        out.push(Part { text: cut, code });
+        break;
+    }
+    out
+}
+
+/// The distance between two labelled ticks of a time axis, calendar-aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TickStep {
+    Days(u32),
+    Months(u32),
+    Years(u32),
+}
+
+impl TickStep {
+    /// Finest first.
+    const ALL: [TickStep; 15] = [
+        TickStep::Days(1),
+        TickStep::Days(2),
+        TickStep::Days(7),
+        TickStep::Days(14),
+        TickStep::Months(1),
+        TickStep::Months(2),
+        TickStep::Months(3),
+        TickStep::Months(6),
+        TickStep::Years(1),
+        TickStep::Years(2),
+        TickStep::Years(5),
+        TickStep::Years(10),
+        TickStep::Years(25),
+        TickStep::Years(50),
+        TickStep::Years(100),
+    ];
+
+    /// The shortest distance between two of its ticks, in days.
+    fn min_days(self) -> f64 {
+        match self {
+            TickStep::Days(n) => f64::from(n),
+            TickStep::Months(n) => 28.0 * f64::from(n),
+            TickStep::Years(n) => 365.0 * f64::from(n),
+        }
+    }
+
+    fn format(self) -> &'static str {
+        match self {
+            TickStep::Days(_) => "%-d %b",
+            TickStep::Months(_) => "%b %Y",
+            TickStep::Years(_) => "%Y",
+        }
+    }
+
+    /// The longest label it writes, in characters ("30 Sep", "Sep 2026", "2026").
+    fn label_chars(self) -> f64 {
+        match self {
+            TickStep::Days(_) => 6.0,
+            TickStep::Months(_) => 8.0,
+            TickStep::Years(_) => 4.0,
+        }
+    }
+
+    /// Whether `day` is one of its ticks: Mondays for weeks, the 1st of a month, 1 January.
+    fn ticks_on(self, day: NaiveDate) -> bool {
+        let n = |step: u32| i64::from(step.max(1));
+        match self {
+            TickStep::Days(7) => day.weekday() == chrono::Weekday::Mon,
+            TickStep::Days(14) => {
+                day.weekday() == chrono::Weekday::Mon
+                    && (i64::from(day.num_days_from_ce()) / 7).rem_euclid(2) == 0
+            }
+            TickStep::Days(step) => i64::from(day.num_days_from_ce()).rem_euclid(n(step)) == 0,
+            TickStep::Months(step) => {
+                day.day() == 1 && i64::from(day.month0()).rem_euclid(n(step)) == 0
+            }
+            TickStep::Years(step) => {
+                day.ordinal() == 1 && i64::from(day.year()).rem_euclid(n(step)) == 0
+            }
+        }
+    }
+}
+
+/// The labelled ticks of a time axis over day numbers `first..=last` drawn `plot` units wide
+/// from `left`: the finest calendar step whose labels stay apart, so no two labels overlap
+/// whatever the dates; each label whole inside the picture.
+fn time_ticks(first: f64, last: f64, left: f64, plot: f64) -> Vec<Label> {
+    let y = HEIGHT - BOTTOM + 18.0;
+    let span = last - first;
+    if span <= 0.0 {
+        return NaiveDate::from_num_days_from_ce_opt(first.floor() as i32)
+            .map(|day| Label {
+                x: round(left + plot / 2.0),
+                y,
+                anchor: "middle",
+                text: day.format("%-d %b %Y").to_string(),
+            })
+            .into_iter()
+            .collect();
+    }
+    let per_day = plot / span;
+    let Some(step) = TickStep::ALL
+        .into_iter()
+        .find(|s| s.min_days() * per_day >= s.label_chars() * CHAR_WIDTH + LABEL_GAP)
+    else {
+        return Vec::new();
+    };
+    let half = step.label_chars() * CHAR_WIDTH / 2.0;
+    (first.ceil() as i32..=last.floor() as i32)
+        .filter_map(NaiveDate::from_num_days_from_ce_opt)
+        .filter(|day| step.ticks_on(*day))
+        .map(|day| {
+            let x = round(left + (f64::from(day.num_days_from_ce()) - first) * per_day);
+            Label {
+                x,
+                y,
+                anchor: "middle",
+                text: day.format(step.format()).to_string(),
+            }
+        })
+        .filter(|label| label.x - half >= 0.0 && label.x + half <= WIDTH)
+        .collect()
+}
+
 impl LineChart {
-    fn new(pairs: &[(&Cell, f64)]) -> Option<LineChart> {
+    /// `domain`: the day numbers the time axis covers (the range asked for); the data's own
+    /// first and last otherwise.
+    fn new(pairs: &[(&Cell, f64)], domain: Option<(f64, f64)>) -> Option<LineChart> {
         if pairs.is_empty() {
             return None;
         }
         let scale = Scale::new(pairs.iter().map(|(_, v)| *v));
         // Dates sit at their distance in time; other labels evenly.
+        let timed = pairs.iter().all(|(label, _)| time_of(label).is_some());
         let positions: Vec<f64> = pairs
             .iter()
             .enumerate()
-            .map(|(i, (label, _))| match label {
-                Cell::Date(d) => f64::from(d.num_days_from_ce()),
-                Cell::Timestamp(t) => t.timestamp() as f64 / 86_400.0,
-                _ => i as f64,
-            })
+            .map(|(i, (label, _))| time_of(label).filter(|_| timed).unwrap_or(i as f64))
             .collect();
-        let first = positions.iter().copied().fold(f64::INFINITY, f64::min);
-        let last = positions.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let data_first = positions.iter().copied().fold(f64::INFINITY, f64::min);
+        let data_last = positions.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (first, last) = match domain {
+            Some((from, to)) if timed => (from.min(data_first), to.max(data_last)),
+            _ => (data_first, data_last),
+        };
         let plot = WIDTH - LEFT - RIGHT;
         let x_of = |p: f64| {
             if last > first {
@@ -339,7 +670,7 @@ impl LineChart {
             .map(|((label, value), p)| Point {
                 x: x_of(*p),
                 y: y_of(&scale, *value),
-                title: format!("{label}: {}", value_text(*value)),
+                title: format!("{}: {}", label_text(label), value_text(*value)),
             })
             .collect();
         let path = points
@@ -347,25 +678,27 @@ impl LineChart {
             .map(|p| format!("{},{}", p.x, p.y))
             .collect::<Vec<_>>()
             .join(" ");
-        // First, last and two between: enough to read the time axis without overlaps.
-        let n = pairs.len();
-        let mut picks = vec![0, n / 3, 2 * n / 3, n - 1];
-        picks.dedup();
-        let x_labels = picks
-            .into_iter()
-            .map(|i| Label {
-                x: points[i].x,
-                y: HEIGHT - BOTTOM + 18.0,
-                // The outermost labels grow inwards, so they stay inside the picture.
-                anchor: match i {
-                    _ if n == 1 => "middle",
-                    0 => "start",
-                    i if i == n - 1 => "end",
-                    _ => "middle",
-                },
-                text: short(&pairs[i].0.to_string(), 16),
-            })
-            .collect();
+        let x_labels = if timed {
+            time_ticks(first, last, LEFT, plot)
+        } else {
+            // Not a time axis: the first and the last label.
+            let n = pairs.len();
+            let mut picks = vec![0, n - 1];
+            picks.dedup();
+            picks
+                .into_iter()
+                .map(|i| Label {
+                    x: points[i].x,
+                    y: HEIGHT - BOTTOM + 18.0,
+                    anchor: match i {
+                        _ if n == 1 => "middle",
+                        0 => "start",
+                        _ => "end",
+                    },
+                    text: short(&label_text(pairs[i].0), 16),
+                })
+                .collect()
+        };
         Some(LineChart {
             width: WIDTH,
             height: HEIGHT,
@@ -389,6 +722,8 @@ struct Bar {
     color: &'static str,
     title: String,
     label: Label,
+    /// The label's text as drawn, in pieces (field names as code).
+    label_parts: Vec<Part>,
     value: Label,
 }
 
@@ -426,13 +761,14 @@ impl BarChart {
                     // A value of 0 still gets a sliver, so the bar is visibly there.
                     height: round((zero - top).abs().max(1.0)),
                     color: PALETTE[0],
-                    title: format!("{label}: {}", value_text(*value)),
+                    title: format!("{}: {}", label_text(label), value_text(*value)),
                     label: Label {
                         x: center,
                         y: HEIGHT - BOTTOM + 18.0,
                         anchor: "middle",
-                        text: short(&label.to_string(), (slot / 8.0).max(3.0) as usize),
+                        text: short(&label_text(label), (slot / CHAR_WIDTH).max(3.0) as usize),
                     },
+                    label_parts: parts(&raw_label(label), (slot / CHAR_WIDTH).max(3.0) as usize),
                     value: Label {
                         x: center,
                         y: top.min(zero) - 4.0,
@@ -469,7 +805,7 @@ impl RowChart {
         }
         let max = pairs.iter().map(|(_, v)| *v).fold(0.0, f64::max);
         // Room after the longest bar for its value.
-        let room = WIDTH - ROW_LABEL - 72.0;
+        let room = WIDTH - ROW_LABEL - 64.0;
         let rows = pairs
             .iter()
             .enumerate()
@@ -487,13 +823,14 @@ impl RowChart {
                     width: round(width),
                     height: ROW_HEIGHT - 6.0,
                     color: PALETTE[1],
-                    title: format!("{label}: {}", value_text(*value)),
+                    title: format!("{}: {}", label_text(label), value_text(*value)),
                     label: Label {
                         x: ROW_LABEL - 8.0,
                         y: middle,
                         anchor: "end",
-                        text: short(&label.to_string(), 26),
+                        text: short(&label_text(label), 18),
                     },
+                    label_parts: parts(&raw_label(label), 18),
                     value: Label {
                         x: round(ROW_LABEL + width + 6.0),
                         y: middle,
@@ -546,7 +883,7 @@ impl PieChart {
         }
         let circumference = 2.0 * std::f64::consts::PI * RADIUS;
         let (cx, cy) = (RADIUS + RING, RADIUS + RING);
-        let legend_x = cx * 2.0 + 32.0;
+        let legend_x = cx * 2.0 + 20.0;
         let mut start = 0.0;
         let slices = shown
             .iter()
@@ -558,14 +895,19 @@ impl PieChart {
                     color: PALETTE[i % PALETTE.len()],
                     dash: format!("{} {}", round(length), round(circumference - length)),
                     offset: round(-start),
-                    title: format!("{label}: {} ({:.1} %)", value_text(*value), share * 100.0),
+                    title: format!(
+                        "{}: {} ({:.1} %)",
+                        label_text(label),
+                        value_text(*value),
+                        share * 100.0
+                    ),
                     label: Label {
                         x: legend_x + 22.0,
                         y: 24.0 + 24.0 * i as f64,
                         anchor: "start",
                         text: format!(
                             "{}: {} ({:.0} %)",
-                            short(&label.to_string(), 24),
+                            short(&label_text(label), 12),
                             value_text(*value),
                             share * 100.0
                         ),
@@ -612,21 +954,35 @@ impl Scalar {
     }
 }
 
+/// One cell of a table: its text, or the instant it is (the template writes a time).
+#[derive(Debug, Serialize)]
+struct TableCell {
+    text: String,
+    at: Option<DateTime<Utc>>,
+}
+
 /// Rows as they are, with readable column headers.
 #[derive(Debug, Serialize)]
 struct Table {
     columns: Vec<String>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<TableCell>>,
 }
 
 impl Table {
     fn new(answer: &Answer) -> Table {
+        let cell = |cell: &Cell| TableCell {
+            text: label_text(cell),
+            at: match cell {
+                Cell::Timestamp(t) => Some(*t),
+                _ => None,
+            },
+        };
         Table {
             columns: answer.columns.iter().map(|c| c.replace('_', " ")).collect(),
             rows: answer
                 .rows
                 .iter()
-                .map(|row| row.iter().map(Cell::to_string).collect())
+                .map(|row| row.iter().map(cell).collect())
                 .collect(),
         }
     }
@@ -662,13 +1018,97 @@ mod tests {
     #[test]
     fn a_single_point_is_drawn_in_the_middle() {
         let day = Cell::Date(chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
-        let chart = LineChart::new(&[(&day, 3.0)]).unwrap();
+        let chart = LineChart::new(&[(&day, 3.0)], None).unwrap();
         assert_eq!(chart.points.len(), 1);
         assert_eq!(
             chart.points[0].x,
             round(LEFT + (WIDTH - LEFT - RIGHT) / 2.0)
         );
-        assert_eq!(chart.points[0].title, "2026-11-30: 3");
+        assert_eq!(chart.points[0].title, "30 Nov 2026: 3");
+        assert_eq!(chart.x_labels.len(), 1);
+        assert_eq!(chart.x_labels[0].text, "30 Nov 2026");
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> Cell {
+        Cell::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    /// Left and right edge of each label, as drawn (13 px text).
+    fn extents(labels: &[Label]) -> Vec<(f64, f64)> {
+        labels
+            .iter()
+            .map(|l| {
+                let width = l.text.chars().count() as f64 * CHAR_WIDTH;
+                match l.anchor {
+                    "start" => (l.x, l.x + width),
+                    "end" => (l.x - width, l.x),
+                    _ => (l.x - width / 2.0, l.x + width / 2.0),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn time_labels_never_overlap_whatever_the_dates() {
+        // Uneven dates (the case), a few days, weeks, months, years, a century.
+        let cases: Vec<Vec<Cell>> = vec![
+            vec![
+                day(2025, 7, 1),
+                day(2025, 7, 2),
+                day(2025, 7, 3),
+                day(2025, 9, 30),
+            ],
+            vec![day(2026, 11, 28), day(2026, 11, 29), day(2026, 12, 3)],
+            vec![day(2026, 1, 1), day(2026, 2, 15)],
+            vec![day(2025, 7, 7), day(2026, 12, 3)],
+            vec![day(2019, 3, 1), day(2026, 12, 3)],
+            vec![day(1926, 1, 1), day(2026, 12, 3)],
+        ];
+        for dates in cases {
+            let pairs: Vec<(&Cell, f64)> = dates.iter().map(|d| (d, 1.0)).collect();
+            let chart = LineChart::new(&pairs, None).unwrap();
+            let spans = extents(&chart.x_labels);
+            assert!(
+                spans.len() >= 2,
+                "{dates:?}: labelled: {:?}",
+                chart.x_labels
+            );
+            for pair in spans.windows(2) {
+                assert!(
+                    pair[0].1 + 4.0 <= pair[1].0,
+                    "{dates:?}: {:?}",
+                    chart.x_labels
+                );
+            }
+            for (left, right) in spans {
+                assert!(left >= 0.0 && right <= WIDTH, "{dates:?}: inside");
+            }
+        }
+    }
+
+    #[test]
+    fn a_range_is_covered_whole_with_ticks_chosen_for_it() {
+        let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 3, 12, 0, 0).unwrap();
+        let week = (day_number(now - Duration::days(7)), day_number(now));
+        let pairs = [(&day(2026, 12, 1), 4.0)];
+        let chart = LineChart::new(&pairs, Some(week)).unwrap();
+        let texts: Vec<&str> = chart.x_labels.iter().map(|l| l.text.as_str()).collect();
+        // Days for a week: the axis spans the whole week, not just the one day with data.
+        assert!(texts.len() >= 3, "{texts:?}");
+        assert!(
+            texts
+                .iter()
+                .all(|t| t.ends_with(" Nov") || t.ends_with(" Dec")),
+            "{texts:?}"
+        );
+        assert!(chart.points[0].x > LEFT + 100.0 && chart.points[0].x < WIDTH - RIGHT - 50.0);
+        let year = (day_number(now - Duration::days(365)), day_number(now));
+        let chart = LineChart::new(&pairs, Some(year)).unwrap();
+        assert!(
+            chart.x_labels.iter().all(|l| l.text.len() == 8),
+            "months for a year: {:?}",
+            chart.x_labels
+        );
     }
 
     #[test]
@@ -677,6 +1117,30 @@ mod tests {
         let chart = PieChart::new(&[(&status, 5.0)]).unwrap();
         let circumference = round(2.0 * std::f64::consts::PI * RADIUS);
         assert_eq!(chart.slices[0].dash, format!("{circumference} 0"));
+    }
+
+    #[test]
+    fn quoted_names_are_drawn_as_code_and_cut_with_the_rest() {
+        let part = |text: &str, code| Part {
+            text: text.to_owned(),
+            code,
+        };
+        assert_eq!(
+            parts("missing key `currency_code`", 40),
+            [part("missing key ", false), part("currency_code", true)]
+        );
+        assert_eq!(
+            parts("missing key `currency_code`", 16),
+            [part("missing key ", false), part("cur…", true)]
+        );
+        assert_eq!(
+            parts("a lone ` tick", 40),
+            [part("a lone ", false), part(" tick", false)]
+        );
+        assert_eq!(
+            label_text(&Cell::Text("`amount` must be a number".into())),
+            "‘amount’ must be a number"
+        );
     }
 
     #[test]

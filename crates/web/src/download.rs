@@ -147,7 +147,11 @@ pub async fn not_landed(State(state): State<SharedState>, Path(id): Path<Uuid>) 
                 .lock()
                 .map(|mut b| Bytes::from(std::mem::take(&mut *b)))
                 .map_err(|_| std::io::Error::other("the download's buffer broke")),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
+            Err(e) => {
+                // The client only sees the download break off: say why where operators look.
+                tracing::warn!(import = %id, error = %e, "the not-landed download broke off");
+                Err(std::io::Error::other(e.to_string()))
+            }
         };
         let _ = chunks.send(last).await;
     });

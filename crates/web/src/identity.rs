@@ -97,6 +97,24 @@ impl FromRequestParts<SharedState> for Identity {
     }
 }
 
+/// Who is reading a page: the identity a trusted proxy named, if any. Never refused, unlike
+/// [`Identity`] with `require`: pages are read without one, only uploads and decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer(pub Option<String>);
+
+impl FromRequestParts<SharedState> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Viewer(
+            Identity::from_parts(parts, &state.config.identity).0,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::Request;

@@ -6,10 +6,14 @@ mod approval;
 mod csrf;
 mod dashboard;
 mod download;
+mod history;
 mod identity;
 mod metrics;
+mod outcome;
 mod pages;
+mod present;
 mod security;
+mod timeline;
 
 use std::sync::Arc;
 
@@ -69,9 +73,18 @@ pub struct AppState {
 
 pub type SharedState = Arc<AppState>;
 
+/// The navigation's per-viewer part.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Nav {
+    viewer: Option<String>,
+    /// Imports awaiting this viewer's decision.
+    approvals: Option<i64>,
+}
+
 impl AppState {
     pub fn new(pipeline: Pipeline, config: WebConfig) -> Self {
         let mut templates = Environment::new();
+        present::register(&mut templates);
         // Templates are compiled into the binary: one image, nothing to mount.
         for (name, source) in [
             ("base.html", include_str!("../templates/base.html")),
@@ -79,6 +92,10 @@ impl AppState {
             ("upload.html", include_str!("../templates/upload.html")),
             ("import.html", include_str!("../templates/import.html")),
             ("imports.html", include_str!("../templates/imports.html")),
+            (
+                "approvals.html",
+                include_str!("../templates/approvals.html"),
+            ),
             ("error.html", include_str!("../templates/error.html")),
             (
                 "dashboard.html",
@@ -108,6 +125,25 @@ impl AppState {
         self
     }
 
+    /// What the navigation shows `viewer`: how many imports await their decision (none when
+    /// anonymous, or when the count cannot be read: the page itself still shows).
+    pub(crate) async fn nav(&self, viewer: &identity::Viewer) -> Nav {
+        let approvals = match &viewer.0 {
+            Some(me) => match payments_store::count_decidable(self.pipeline.pool(), me).await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting the approvals failed");
+                    None
+                }
+            },
+            None => None,
+        };
+        Nav {
+            viewer: viewer.0.clone(),
+            approvals,
+        }
+    }
+
     /// Renders a page; `.html` templates escape every value (minijinja's auto-escaping).
     pub(crate) fn render(&self, name: &str, context: minijinja::Value) -> Response {
         let rendered = self
@@ -133,20 +169,21 @@ pub fn app(state: SharedState) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/imports/new", get(pages::upload_form))
-        .route("/imports", get(pages::history).post(pages::upload))
+        .route("/imports", get(history::history).post(pages::upload))
         .route("/imports/{id}", get(pages::import))
         .route("/imports/{id}/duplicates.csv", get(download::duplicates))
         .route("/imports/{id}/suspicious.csv", get(download::suspicious))
         .route("/imports/{id}/not-landed.csv", get(download::not_landed))
         .route(
             "/api/imports",
-            post(pages::api_upload).get(pages::api_history),
+            post(pages::api_upload).get(history::api_history),
         )
         .route("/api/imports/{id}", get(pages::api_status))
         .route("/imports/{id}/decision", post(approval::decide_form))
         .route("/api/imports/{id}/approve", post(approval::api_approve))
         .route("/api/imports/{id}/reject", post(approval::api_reject))
         .route("/api/users", post(pages::api_users))
+        .route("/approvals", get(history::approvals))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/charts", get(dashboard::fragment))
         .route("/static/{name}", get(assets))
@@ -164,7 +201,7 @@ pub use security::{CSP, HEADERS as SECURITY_HEADERS};
 
 /// The static files, compiled in; the pages' scripts live here rather than inline so the
 /// Content-Security-Policy can refuse every inline script.
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -184,6 +221,11 @@ const ASSETS: [(&str, &str, &str); 4] = [
         "import.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/import.js"),
+    ),
+    (
+        "time.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/time.js"),
     ),
 ];
 
@@ -211,7 +253,7 @@ pub(crate) fn human_bytes(bytes: usize) -> String {
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes} bytes")
+        present::count(bytes as u64, "byte")
     } else {
         format!("{value:.0} {}", UNITS[unit])
     }

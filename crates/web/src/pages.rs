@@ -21,6 +21,10 @@ use tokio::time::Instant;
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
 
+use crate::history::status_text;
+use crate::identity::Viewer;
+use crate::outcome::{import_name, outcome};
+use crate::timeline::timeline;
 use crate::{csrf, human_bytes, Identity, SharedState};
 
 const PAGE_SIZE: usize = 50;
@@ -36,10 +40,11 @@ pub(crate) fn why(reasons: &[Suspicion]) -> String {
         .join("; ")
 }
 
-pub async fn index(State(state): State<SharedState>) -> Response {
+pub async fn index(State(state): State<SharedState>, viewer: Viewer) -> Response {
+    let nav = state.nav(&viewer).await;
     state.render(
         "index.html",
-        context! { links => &state.config.links, bucket => state.pipeline.bucket() },
+        context! { links => &state.config.links, nav, bucket => state.pipeline.bucket() },
     )
 }
 
@@ -51,13 +56,17 @@ pub struct UploadQuery {
 
 pub async fn upload_form(
     State(state): State<SharedState>,
+    viewer: Viewer,
     Query(query): Query<UploadQuery>,
 ) -> Response {
     let token = csrf::new_token();
+    let nav = state.nav(&viewer).await;
     let mut page = state.render(
         "upload.html",
         context! {
             links => &state.config.links,
+            nav,
+            section => "upload",
             csrf_token => &token,
             threshold => state.pipeline.suspicious_threshold().to_string(),
             invalid_rows => state.pipeline.invalid_rows().to_string(),
@@ -152,8 +161,7 @@ async fn run_upload(
                 if !text.trim().is_empty() {
                     corrects = Some(text.trim().parse::<Uuid>().map_err(|_| Failure {
                         status: StatusCode::BAD_REQUEST,
-                        message:
-                            "The file was not imported: `corrects` must be an import's id.".into(),
+                        message: "The file was not imported: the import it corrects must be given by its id.".into(),
                     })?);
                 }
             }
@@ -200,7 +208,7 @@ async fn run_upload(
     }
     Err(Failure {
         status: StatusCode::BAD_REQUEST,
-        message: "No file was sent (form field `file`).".into(),
+        message: "No file was sent: the form has no field named file.".into(),
     })
 }
 
@@ -380,44 +388,34 @@ fn limited(body: Body, state: &SharedState) -> impl tokio::io::AsyncRead + Send 
     }))
 }
 
+/// `GET /api/imports/{id}`: the import as it stands, with its `timeline`.
 pub async fn api_status(State(state): State<SharedState>, Path(id): Path<Uuid>) -> Response {
-    match state.pipeline.status(id).await {
-        Ok(view) => Json(view).into_response(),
-        Err(PipelineError::NotFound(_)) => (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": "no such import" })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-    }
-}
-
-pub async fn api_history(State(state): State<SharedState>) -> Response {
-    match state.pipeline.history(100).await {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-    }
-}
-
-pub async fn history(State(state): State<SharedState>) -> Response {
-    match state.pipeline.history(200).await {
-        Ok(imports) => state.render(
-            "imports.html",
-            context! { links => &state.config.links, imports },
-        ),
-        Err(e) => error_page(
-            &state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Imports unavailable",
-            &e.to_string(),
+    let error = |status: StatusCode, message: String| {
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    let view = match state.pipeline.status(id).await {
+        Ok(view) => view,
+        Err(PipelineError::NotFound(_)) => {
+            return error(StatusCode::NOT_FOUND, "no such import".into())
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let steps = match payments_store::import_steps(state.pipeline.pool(), id).await {
+        Ok(steps) => steps.unwrap_or_default(),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let timeline = timeline(&view, &steps);
+    match serde_json::to_value(&view) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            object.insert(
+                "timeline".into(),
+                serde_json::to_value(timeline).unwrap_or_default(),
+            );
+            Json(object).into_response()
+        }
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the import could not be written as JSON".into(),
         ),
     }
 }
@@ -426,6 +424,7 @@ pub async fn history(State(state): State<SharedState>) -> Response {
 pub struct ImportQuery {
     dup_page: Option<usize>,
     sus_page: Option<usize>,
+    inv_page: Option<usize>,
     cross_page: Option<usize>,
 }
 
@@ -463,6 +462,7 @@ struct SuspiciousRow {
 
 pub async fn import(
     State(state): State<SharedState>,
+    viewer: Viewer,
     Path(id): Path<Uuid>,
     Query(query): Query<ImportQuery>,
 ) -> Response {
@@ -485,6 +485,7 @@ pub async fn import(
             )
         }
     };
+    let pool = state.pipeline.pool();
     let summary: Summary = match state.pipeline.summary(id).await {
         Ok(Some(summary)) => summary,
         _ => Summary::default(),
@@ -498,26 +499,56 @@ pub async fn import(
             values: s.values.clone(),
         })
         .collect();
+    let cross_file = paged(&summary.cross_file, query.cross_page);
+    // Other imports this page links to, named by their file and time rather than their id.
+    let mut linked: Vec<Uuid> = cross_file.items.iter().map(|c| c.seen_import_id).collect();
+    linked.extend(view.first_import_id);
+    linked.extend(view.corrects_import_id);
+    linked.sort_unstable();
+    linked.dedup();
+    // Unnamed (the names could not be read), a link still leads there.
+    let names: BTreeMap<String, String> = payments_store::import_names(pool, &linked)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "naming the linked imports failed"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| (n.id.to_string(), import_name(&n.file_name, n.created_at)))
+        .collect();
+    let first = view
+        .first_import_id
+        .and_then(|first| names.get(&first.to_string()));
+    // Without them the timeline still lists the steps, its times "not recorded".
+    let steps = payments_store::import_steps(pool, id)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "reading the step times failed"))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let rejected = state.pipeline.rejections(id, 500).await.unwrap_or_default();
     let awaiting = view.status == ImportStatus::AwaitingApproval;
     let token = csrf::new_token();
     let approval_reasons: Vec<&str> = view.approval_reasons.iter().map(|r| r.describe()).collect();
+    let nav = state.nav(&viewer).await;
     let mut page = state.render(
         "import.html",
         context! {
             links => &state.config.links,
+            nav,
             import => &view,
-            failed => view.status == ImportStatus::Failed,
+            status_text => status_text(view.status),
+            outcome => outcome(&view, first.map(String::as_str)),
+            timeline => timeline(&view, &steps),
+            names,
             final_statuses => final_statuses(),
-            message => payments_imports::message(&view),
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
-            invalid => paged(&summary.invalid, None),
-            cross_file => paged(&summary.cross_file, query.cross_page),
+            invalid => paged(&summary.invalid, query.inv_page),
+            cross_file,
             totals_currencies => view.totals.as_ref().map(totals_currencies).unwrap_or_default(),
             totals_by => view.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
             rejected,
             awaiting,
+            own => awaiting && viewer.0.is_some() && viewer.0 == view.started_by,
             approval_reasons,
             csrf_token => &token,
         },

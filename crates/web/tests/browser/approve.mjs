@@ -15,7 +15,7 @@ const as = async (user) => {
   const page = await context.newPage();
   return { page, ...(await watch(page)) };
 };
-const status = (page) => page.evaluate(() => document.getElementById("c-status")?.textContent);
+const status = (page) => page.evaluate(() => document.getElementById("c-status")?.getAttribute("data-status"));
 const upload = async (page, file) => {
   await page.goto(`${base}/imports/new`);
   await page.check("input[name=require_approval]");
@@ -42,7 +42,7 @@ try {
 
   await bob.page.goto(first);
   await decide(bob.page, "#approve");
-  await bob.page.waitForFunction(() => document.getElementById("c-status")?.textContent === "done", null, { timeout: 60000 });
+  await bob.page.waitForFunction(() => document.getElementById("c-status")?.getAttribute("data-status") === "done", null, { timeout: 60000 });
   shown.approved = await status(bob.page);
   shown.decidedBy = await bob.page.evaluate(() => document.getElementById("decided-by")?.textContent);
 

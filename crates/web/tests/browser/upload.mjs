@@ -19,15 +19,19 @@ try {
     page.waitForURL(/\/imports\/[0-9a-f-]{36}$/, { timeout: 60000 }),
     page.click("input[type=submit]"),
   ]);
-  await page.waitForFunction(() => document.getElementById("c-status")?.textContent === "done", null, { timeout: 60000 });
+  await page.waitForFunction(() => document.getElementById("c-status")?.getAttribute("data-status") === "done", null, { timeout: 60000 });
+  // Once done, the page takes the final banner from the server (when it was opened before).
+  await page.waitForFunction(() => document.getElementById("outcome")?.getAttribute("data-outcome") !== "in_progress", null, { timeout: 30000 });
   const shown = await page.evaluate(() => ({
     url: location.pathname,
-    status: document.getElementById("c-status").textContent,
+    status: document.getElementById("c-status").getAttribute("data-status"),
     published: Number(document.getElementById("c-published").textContent),
     ingested: Number(document.getElementById("c-ingested").textContent),
-    duplicates: document.querySelectorAll("#duplicates tr").length - 1,
-    suspicious: document.querySelectorAll("#suspicious tr").length - 1,
-    message: document.querySelector(".msg")?.textContent ?? "",
+    duplicates: document.querySelectorAll("#duplicates tbody tr").length,
+    suspicious: document.querySelectorAll("#suspicious tbody tr").length,
+    outcome: document.getElementById("outcome")?.getAttribute("data-outcome") ?? "",
+    outcomeClass: document.getElementById("outcome")?.className ?? "",
+    message: document.getElementById("outcome")?.textContent ?? "",
   }));
   shown.scriptRan = scriptRan;
   shown.errors = errors;

@@ -1,4 +1,15 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/// The two screens every page must work on: a 1280 px laptop and a 390 px phone.
+export const VIEWPORTS = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+];
 
 /// Headless Debian Chromium (`$CHROMIUM`), kept off the network beyond loopback.
 export async function launch() {
@@ -33,4 +44,35 @@ export async function watch(page) {
     }
   });
   return { errors, violations };
+}
+
+// What a person would trip over on the page as it is now: a page wider than the screen (it
+// scrolls sideways), axe-core's serious and critical accessibility violations, machine times
+// (RFC 3339) or literal backticks in the visible text. axe is evaluated through the DevTools
+// protocol, which the page's Content-Security-Policy does not govern, so the policy stays as
+// strict as in production.
+export async function inspect(page) {
+  const shown = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+    rawTimes: (document.body.innerText.match(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}[^\s]*/g) || []).slice(0, 5),
+    backticks: document.body.innerText.includes("`"),
+  }));
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(AXE);
+  }
+  const axe = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+  });
+  return {
+    overflow: shown.scrollWidth > shown.clientWidth,
+    scrollWidth: shown.scrollWidth,
+    clientWidth: shown.clientWidth,
+    rawTimes: shown.rawTimes,
+    backticks: shown.backticks,
+    axe,
+  };
 }

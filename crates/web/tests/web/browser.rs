@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use payments_store::ImportStatus;
 
+use crate::history::{expected, seed, SEEDED};
+use crate::outcomes::upload_as;
 use crate::{named, spawn_app, spawn_app_with};
 
 const SETUP: &str = "the browser test needs Debian's chromium and playwright-core: \
@@ -85,11 +87,14 @@ async fn uploading_through_the_page_shows_both_tables_and_reaches_done() {
         "the upload page's script ran: {shown}"
     );
     assert_eq!(shown["status"], named(ImportStatus::Done), "{shown}");
+    // Every row of the sample is valid: the banner says so in words and style.
+    assert_eq!(shown["outcome"], "all_landed", "{shown}");
+    assert_eq!(shown["outcomeClass"], "outcome outcome-ok", "{shown}");
     assert!(
         shown["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("File uploaded successfully!"),
+            .contains("All rows landed"),
         "{shown}"
     );
     assert!(
@@ -211,5 +216,224 @@ async fn approve_and_reject_on_the_result_page() {
     .await
     .expect("count");
     assert_eq!(rejected, 0, "the rejected import published nothing");
+    app.stop().await;
+}
+
+/// Where the browser tests write their screenshots (under the target directory, not committed).
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-pages");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+/// Every page at 1280×800 and at 390×844, as bob: none scrolls sideways, axe-core finds no
+/// serious or critical violation (the dashboard included), the text has no machine time or
+/// backtick, the first Tab reaches the skip link; a screenshot of each is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_laptop_and_a_phone_and_passes_axe() {
+    let app = spawn_app_with(crate::trusting_localhost(false), None).await;
+    crate::dashboard::land_sample_data(&app).await;
+    let payment = |amount: &str| {
+        let users = payments_domain::demo::demo_users();
+        format!(
+            "{},{},{amount},USD,2025-07-07 01:03:41 UTC,completed",
+            users[2].username, users[3].username
+        )
+    };
+    let file = |amounts: &[&str]| {
+        crate::checks::csv(&amounts.iter().map(|a| payment(a)).collect::<Vec<_>>())
+    };
+    let some_failed = upload_as(
+        &app,
+        "alice",
+        "some-failed.csv",
+        file(&["21.00", "abc"]),
+        &[],
+    )
+    .await;
+    let held = upload_as(
+        &app,
+        "alice",
+        "held-for-approval.csv",
+        file(&["22.00", "23.00"]),
+        &[("require_approval", "1")],
+    )
+    .await;
+    let nothing = upload_as(
+        &app,
+        "alice",
+        "nothing-published.csv",
+        file(&["24.00", "abc"]),
+        &[("invalid_rows", "hold_file")],
+    )
+    .await;
+    let failed = upload_as(
+        &app,
+        "alice",
+        "failed.csv",
+        format!(
+            "username_sender,username_receiver,amount,currency,transaction_date,status,extra\n{},x\n",
+            payment("25.00")
+        )
+        .into_bytes(),
+        &[],
+    )
+    .await;
+    let id = |report: &Value| report["id"].as_str().expect("id").to_owned();
+    app.wait_done(&id(&some_failed)).await;
+    let landed: String = sqlx::query_scalar(
+        "SELECT id::text FROM imports WHERE file_name = 'suspicious_duplicated_transactions.csv'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("a landed sample");
+    let unknown = "00000000-0000-0000-0000-000000000000";
+    let pages: Vec<(&str, String)> = vec![
+        ("home", "/".into()),
+        ("upload", "/imports/new".into()),
+        ("history", "/imports".into()),
+        (
+            "history-filtered",
+            "/imports?status=failed&order=oldest".into(),
+        ),
+        ("approvals", "/approvals".into()),
+        ("result-all-landed", format!("/imports/{landed}")),
+        (
+            "result-some-failed",
+            format!("/imports/{}", id(&some_failed)),
+        ),
+        ("result-held", format!("/imports/{}", id(&held))),
+        (
+            "result-nothing-published",
+            format!("/imports/{}", id(&nothing)),
+        ),
+        ("result-failed", format!("/imports/{}", id(&failed))),
+        ("dashboard", "/dashboard".into()),
+        ("dashboard-7d", "/dashboard?range=7d".into()),
+        ("error", format!("/imports/{unknown}")),
+    ];
+    let list: Vec<Value> = pages
+        .iter()
+        .map(|(name, path)| serde_json::json!({ "name": name, "path": path }))
+        .collect();
+    let dir = screenshots();
+    let shown = run_script(
+        "tour.mjs",
+        vec![
+            app.url(""),
+            "bob".into(),
+            dir.display().to_string(),
+            Value::from(list).to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(shown["violations"], Value::Array(vec![]), "CSP: {shown}");
+    let errors: Vec<&Value> = shown["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter(|e| {
+            !e.as_str()
+                .is_some_and(|e| e.starts_with("404 ") && e.contains(unknown))
+        })
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    let results = shown["results"].as_array().expect("results");
+    assert_eq!(results.len(), pages.len() * 2, "every page at both sizes");
+    for page in results {
+        let what = format!("{} at {} px", page["path"], page["width"]);
+        let expected_status = if page["name"] == "error" { 404 } else { 200 };
+        assert_eq!(page["status"], expected_status, "{what}");
+        assert_eq!(page["overflow"], false, "{what} scrolls sideways: {page}");
+        assert_eq!(page["axe"], Value::Array(vec![]), "{what}: axe: {page}");
+        assert_eq!(page["rawTimes"], Value::Array(vec![]), "{what}: {page}");
+        assert_eq!(page["backticks"], false, "{what}: {page}");
+        assert_eq!(page["skipLink"], true, "{what}: the first Tab stop: {page}");
+        let png = std::fs::read(page["screenshot"].as_str().expect("path")).expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{what}: a PNG");
+    }
+    println!("screenshots: {}", dir.display());
+    app.stop().await;
+}
+
+/// 250 imports in the browser at both sizes: every page of the history once, in order; the
+/// filter form (keyboard-submitted) lists exactly what SQL selects; bob's approvals queue and
+/// its count are exactly the imports he may decide, none of his own; nothing scrolls sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_filters_and_pages_250_imports_and_the_queue_is_bobs() {
+    let app = spawn_app_with(crate::trusting_localhost(false), None).await;
+    seed(&app).await;
+    let filters = serde_json::json!({
+        "status": "done",
+        "started_by": "carol",
+        "file": "usd",
+        "from": "2026-11-05",
+        "to": "2026-11-20",
+        "order": "oldest",
+    });
+    let shown = run_script(
+        "history.mjs",
+        vec![app.url(""), "bob".into(), filters.to_string()],
+    )
+    .await;
+    assert_no_complaints(&shown);
+    let all = expected(&app, "true", "DESC").await;
+    assert_eq!(all.len(), SEEDED);
+    let filtered = expected(
+        &app,
+        "status = 'done' AND started_by = 'carol' AND file_name ILIKE '%usd%'
+         AND created_at >= '2026-11-05T00:00:00Z' AND created_at < '2026-11-21T00:00:00Z'",
+        "ASC",
+    )
+    .await;
+    assert!(filtered.len() > 1, "the filters select some imports");
+    let decidable = expected(
+        &app,
+        "status = 'awaiting_approval' AND started_by <> 'bob'
+         AND (decided_by IS NULL OR decided_by = 'bob')",
+        "ASC",
+    )
+    .await;
+    let bobs = expected(&app, "started_by = 'bob'", "ASC").await;
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("ids")
+            .iter()
+            .map(|id| id.as_str().expect("id").to_owned())
+            .collect()
+    };
+    let report = shown["report"].as_array().expect("report");
+    assert_eq!(report.len(), 2, "both screen sizes");
+    for screen in report {
+        let width = &screen["width"];
+        assert_eq!(screen["firstPage"], 50, "{width}: a page of 50");
+        assert_eq!(
+            ids(&screen["all"]),
+            all,
+            "{width}: every import once, newest first"
+        );
+        assert_eq!(
+            ids(&screen["filtered"]),
+            filtered,
+            "{width}: {}",
+            screen["filteredQuery"]
+        );
+        let queue = ids(&screen["approvals"]);
+        assert_eq!(queue, decidable, "{width}: bob's queue");
+        assert!(
+            queue.iter().all(|id| !bobs.contains(id)),
+            "{width}: none of his own"
+        );
+        assert_eq!(
+            screen["badge"],
+            Value::from(decidable.len().to_string()),
+            "{width}: the navigation counts them"
+        );
+        assert_eq!(
+            screen["overflowing"],
+            Value::Array(vec![]),
+            "{width}: {screen}"
+        );
+    }
     app.stop().await;
 }

@@ -67,7 +67,10 @@ async fn a_trusted_proxy_names_the_uploader_and_anonymous_uploads_are_refused_wh
         .text()
         .await
         .expect("html");
-    assert!(history.contains("<td>alice@example.com</td>"), "{history}");
+    assert!(
+        history.contains("<td data-label=\"Started by\">alice@example.com</td>"),
+        "{history}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

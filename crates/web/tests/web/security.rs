@@ -228,6 +228,7 @@ async fn every_route_and_every_error_carries_the_security_headers() {
         ),
         // A multipart form is not `text/csv`: what a cross-site form could send is refused.
         ("/api/users", "POST", "/api/users".into(), 415),
+        ("/approvals", "GET", "/approvals".into(), 200),
         ("/dashboard", "GET", "/dashboard".into(), 200),
         ("/dashboard/charts", "GET", "/dashboard/charts".into(), 200),
         (
@@ -368,7 +369,7 @@ async fn markup_in_every_rendered_field_comes_back_escaped_on_every_page() {
     ids.push(refused["id"].as_str().expect("id").to_owned());
 
     let mut pages: Vec<String> = ids.iter().map(|id| format!("/imports/{id}")).collect();
-    pages.extend(["/imports", "/dashboard", "/dashboard/charts"].map(String::from));
+    pages.extend(["/imports", "/approvals", "/dashboard", "/dashboard/charts"].map(String::from));
     for path in &pages {
         let (status, html) = app.page(path).await;
         assert_eq!(status, 200, "{path}");
