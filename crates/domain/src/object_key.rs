@@ -36,6 +36,16 @@ pub fn object_key(file_name: &str, at: DateTime<Utc>) -> String {
     format!("{clean}_{}.csv", at.format("%Y%m%d_%H%M%S"))
 }
 
+/// The key of one import's stored copy: [`object_key`] with the first 8 hex digits of the
+/// import's id, `<stem>_<YYYYmmdd_HHMMSS>_<8 hex>.csv`. Without them two uploads of one file
+/// name in the same second would share a key, and the second would overwrite the first's copy.
+pub fn import_object_key(file_name: &str, at: DateTime<Utc>, import_id: uuid::Uuid) -> String {
+    let key = object_key(file_name, at);
+    let stem = key.strip_suffix(".csv").unwrap_or(&key);
+    let id = import_id.simple().to_string();
+    format!("{stem}_{}.csv", &id[..8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +85,21 @@ mod tests {
         );
         let long = "a".repeat(1000);
         assert!(object_key(&long, at()).len() < 130);
+    }
+
+    #[test]
+    fn two_imports_of_one_name_in_one_second_have_two_keys() {
+        let first = uuid::Uuid::parse_str("0123456789abcdef0123456789abcdef").unwrap();
+        let second = uuid::Uuid::parse_str("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(
+            import_object_key("a.csv", at(), first),
+            "a_20250707_010341_01234567.csv"
+        );
+        assert_ne!(
+            import_object_key("a.csv", at(), first),
+            import_object_key("a.csv", at(), second)
+        );
+        let long = "a".repeat(1000);
+        assert!(import_object_key(&long, at(), first).len() <= 130);
     }
 }

@@ -1,14 +1,13 @@
 //! Cross-file duplicates: each valid row is looked up, by its payment's fingerprint, among the
-//! transactions other imports landed, while the analysis reads it; a match the import would
-//! publish is held back with where it was seen, and published only once a second identity
-//! approves.
+//! payments other imports reserved or landed, while the analysis reads it, and reserved for
+//! this import when nobody had it; a match the import would publish is held back with where it
+//! was seen, and published only once a second identity approves.
 
 use payments_csv::{CrossFileDuplicate, CsvRow, Resolved, Summary};
 use payments_domain::{Fingerprint, RowFigures, Totals, TotalsBuilder};
-use payments_store::{PgPool, SeenBefore};
+use payments_store::{OwnImport, PgPool, SeenBefore};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use crate::{PipelineError, Result};
 
@@ -20,7 +19,9 @@ const BATCH: usize = 5_000;
 /// while the next is read); keeps the matches.
 pub(crate) struct Lookup {
     pool: PgPool,
-    import_id: Uuid,
+    import: OwnImport,
+    /// Reserve what nobody had (an import that will publish), or only look (a dry run).
+    reserve: bool,
     handle: Handle,
     batch: Batch,
     pending: Option<(JoinHandle<payments_store::Result<Vec<SeenBefore>>>, Batch)>,
@@ -59,10 +60,11 @@ impl Batch {
 }
 
 impl Lookup {
-    pub(crate) fn new(pool: PgPool, import_id: Uuid, handle: Handle) -> Lookup {
+    pub(crate) fn new(pool: PgPool, import: OwnImport, reserve: bool, handle: Handle) -> Lookup {
         Lookup {
             pool,
-            import_id,
+            import,
+            reserve,
             handle,
             batch: Batch::default(),
             pending: None,
@@ -92,10 +94,14 @@ impl Lookup {
     fn send(&mut self) {
         let mut batch = std::mem::take(&mut self.batch);
         let rows = std::mem::take(&mut batch.fingerprints);
-        let (pool, id) = (self.pool.clone(), self.import_id);
-        let lookup = self
-            .handle
-            .spawn(async move { payments_store::find_landed_elsewhere(&pool, id, &rows).await });
+        let (pool, id, reserve) = (self.pool.clone(), self.import, self.reserve);
+        let lookup = self.handle.spawn(async move {
+            if reserve {
+                payments_store::reserve(&pool, id, &rows).await
+            } else {
+                payments_store::find_landed_elsewhere(&pool, id, &rows).await
+            }
+        });
         if let Some(previous) = self.pending.replace((lookup, batch)) {
             self.take(previous);
         }

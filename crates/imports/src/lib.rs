@@ -28,6 +28,7 @@ mod run;
 mod unlanded;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use payments_csv::{Options, Summary};
 use payments_objectstore::{ObjectStore, S3Options};
@@ -73,10 +74,19 @@ pub struct ApprovalPolicy {
     pub suspicious: bool,
     /// Any currency whose amount to publish is above this.
     pub above_amount: Option<Decimal>,
-    /// Look up every row among the transactions other imports landed, and hold the rows whose
-    /// payment is there already (only them: the rest publishes) until approved.
+    /// Look up every row among the payments other imports reserved or landed, and hold the
+    /// rows whose payment is there already (only them: the rest publishes) until approved.
     pub cross_file_duplicates: bool,
+    /// With `cross_file_duplicates`, reserve each row's payment as it is looked up, so that
+    /// two imports carrying it at once hold it in the second (off only to measure its cost).
+    pub reservations: bool,
+    /// An import that reserved payments and was not touched for this long, before publishing
+    /// anything, has lost its importer: the next import fails it as abandoned and releases them.
+    pub reservation_lease: Duration,
 }
+
+/// Longer than any analysis of a 1 GiB upload here (about a minute), renewed every batch.
+pub const DEFAULT_RESERVATION_LEASE: Duration = Duration::from_secs(10 * 60);
 
 impl Default for ApprovalPolicy {
     fn default() -> Self {
@@ -84,6 +94,8 @@ impl Default for ApprovalPolicy {
             suspicious: false,
             above_amount: None,
             cross_file_duplicates: true,
+            reservations: true,
+            reservation_lease: DEFAULT_RESERVATION_LEASE,
         }
     }
 }

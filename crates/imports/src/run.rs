@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use payments_csv::{ImportError, Resolved, Summary};
 use payments_domain::InvalidRowsPolicy;
-use payments_objectstore::object_key;
+use payments_objectstore::import_object_key;
 use payments_store::{
     ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
     NewImport, StoredFile,
@@ -88,7 +88,7 @@ impl Pipeline {
         if !existing.status.is_resumable() {
             return self.report_as_it_stands(id).await;
         }
-        let key = object_key(file_name, Utc::now());
+        let key = import_object_key(file_name, Utc::now(), id);
         self.run(id, request, &key, body, reading).await
     }
 
@@ -121,11 +121,29 @@ impl Pipeline {
         // Users and currencies as they are now: every row is checked against them before
         // anything is published (the ingester checks again, against its own copy).
         let refs = payments_store::load_reference_data(&self.pool).await?;
-        // Valid rows are looked up among what other imports landed while they are read.
-        let lookup = self
-            .approval
-            .cross_file_duplicates
-            .then(|| Lookup::new(self.pool.clone(), id, tokio::runtime::Handle::current()));
+        // Valid rows are looked up among what other imports reserved or landed while they are
+        // read, and reserved for this one unless it is a dry run. An import whose importer died
+        // holding reservations releases them first, once idle past the lease.
+        let reserve = self.approval.reservations && !dry_run;
+        if self.approval.cross_file_duplicates && reserve {
+            let abandoned =
+                payments_store::release_abandoned(&self.pool, self.approval.reservation_lease)
+                    .await?;
+            for import in abandoned {
+                tracing::warn!(%import, "an import idle past the reservation lease was failed as abandoned and its reservations released");
+            }
+        }
+        let lookup = self.approval.cross_file_duplicates.then(|| {
+            Lookup::new(
+                self.pool.clone(),
+                payments_store::OwnImport {
+                    id,
+                    corrects: request.corrects,
+                },
+                reserve,
+                tokio::runtime::Handle::current(),
+            )
+        });
         let (stored, analysed) = self
             .store_and_analyse(key, body, refs, reading.clone(), lookup)
             .await?;
@@ -185,6 +203,8 @@ impl Pipeline {
         save_summary(&self.pool, id, &summary).await?;
 
         if let Some(first) = first {
+            // The first import owns these payments; this one publishes nothing.
+            payments_store::release_reservations(&self.pool, id).await?;
             payments_store::mark_done(&self.pool, id).await?;
             let mut r = report(
                 ImportStatus::Done,
@@ -250,6 +270,9 @@ impl Pipeline {
             }
             // Held for cross-file duplicates alone: the other rows publish now.
             let published = if holds_rows_only(&approval) {
+                if !payments_store::start_publishing(&self.pool, id).await? {
+                    return self.report_as_it_stands(id).await;
+                }
                 self.publish(
                     id,
                     file_name,
@@ -282,6 +305,11 @@ impl Pipeline {
             return Ok(report(ImportStatus::Done, message, Some(summary)));
         }
 
+        // Another import may have failed this one as abandoned (it was idle past the lease)
+        // and taken its payments: then it must not publish.
+        if !payments_store::start_publishing(&self.pool, id).await? {
+            return self.report_as_it_stands(id).await;
+        }
         let published = self
             .publish(
                 id,
@@ -350,6 +378,7 @@ impl Pipeline {
         let counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
         save_summary(&self.pool, id, &summary).await?;
+        payments_store::start_publishing(&self.pool, id).await?;
         let published = published_before
             + self
                 .publish(id, &view.file_name, &key, &sha256, resolved, &reading)

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 // The sanitiser is pure, so it lives in the light domain crate (fuzzed without the AWS SDK);
 // re-exported so callers keep `payments_objectstore::object_key`.
-pub use payments_domain::object_key::object_key;
+pub use payments_domain::object_key::{import_object_key, object_key};
 
 /// Size of each multipart part (S3's minimum is 5 MiB for all but the last).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;

@@ -118,6 +118,7 @@ fn failure_reason(failure: Option<ImportFailure>) -> &'static str {
         Some(ImportFailure::PlatformUnavailable) => "PlatformUnavailable",
         Some(ImportFailure::InvalidRows) => "InvalidRows",
         Some(ImportFailure::TotalsMismatch) => "TotalsMismatch",
+        Some(ImportFailure::Abandoned) => "Abandoned",
     }
 }
 

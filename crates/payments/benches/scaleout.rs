@@ -216,7 +216,7 @@ fn spawn_ingester(database_url: &str, group: &str, topics: &Topics, writers: usi
         .env("PAYMENTS_GROUP_ID", group)
         .env("PAYMENTS_STREAM_TOPIC", &topics.stream)
         .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
-        .env("PAYMENTS_HTTP_ADDR", "127.0.0.1:0")
+        .env("PAYMENTS_INGESTER_ADDR", "127.0.0.1:0")
         .env("PAYMENTS_LOG", "warn")
         // One connection per process: scale-out by processes, as a sink connector scales.
         .env("PAYMENTS_WRITERS", writers.to_string())

@@ -169,7 +169,7 @@ struct ControllerArgs {
     #[arg(long, env = "PAYMENTS_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
     retry_period: Duration,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
-    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = "PAYMENTS_CONTROLLER_ADDR", default_value = "0.0.0.0:8082")]
     http_addr: SocketAddr,
 }
 
@@ -236,6 +236,11 @@ struct PipelineArgs {
     #[arg(long, env = "PAYMENTS_HOLD_CROSS_FILE_DUPLICATES", value_name = "BOOL",
           default_value_t = true, action = clap::ArgAction::Set)]
     hold_cross_file_duplicates: bool,
+    /// An import that reserved payments (so that a concurrent upload holds them) and was not
+    /// touched for this long before publishing has lost its importer: the next import fails it
+    /// as abandoned and releases them.
+    #[arg(long, env = "PAYMENTS_RESERVATION_LEASE", default_value = "10m", value_parser = parse_duration)]
+    reservation_lease: Duration,
     #[command(flatten)]
     startup: StartupArgs,
 }
@@ -263,6 +268,8 @@ impl PipelineArgs {
                 suspicious: self.approve_suspicious,
                 above_amount: self.approve_above,
                 cross_file_duplicates: self.hold_cross_file_duplicates,
+                reservation_lease: self.reservation_lease,
+                ..Default::default()
             },
         };
         until_available(
@@ -279,7 +286,7 @@ struct ImporterArgs {
     #[command(flatten)]
     pipeline: PipelineArgs,
     /// Address the web app listens on.
-    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = "PAYMENTS_IMPORTER_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
     /// Largest upload in bytes (413 above it).
     #[arg(long, env = "PAYMENTS_MAX_UPLOAD_BYTES", default_value_t = 1024 * 1024 * 1024)]
@@ -536,7 +543,7 @@ struct IngesterArgs {
     #[arg(long, env = "PAYMENTS_BATCH_LINGER", default_value = "10ms", value_parser = parse_duration)]
     linger: Duration,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
-    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = "PAYMENTS_INGESTER_ADDR", default_value = "0.0.0.0:8081")]
     http_addr: SocketAddr,
     /// Longest wait between retries while the database is unavailable.
     #[arg(long, env = "PAYMENTS_MAX_BACKOFF", default_value = "5s", value_parser = parse_duration)]
@@ -585,7 +592,7 @@ struct GeneratorArgs {
     #[arg(long, env = "PAYMENTS_GENERATOR_SEED")]
     seed: Option<u64>,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
-    #[arg(long, env = "PAYMENTS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = "PAYMENTS_GENERATOR_ADDR", default_value = "0.0.0.0:8083")]
     http_addr: SocketAddr,
 }
 
@@ -657,6 +664,29 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
+/// `PAYMENTS_HTTP_ADDR` was once read by every role, so one setting reached all of them and
+/// two roles on one machine fought over one port. Each role now has its own variable; a
+/// leftover setting is refused instead of silently ignored.
+fn refuse_shared_http_addr(own: Option<&str>) -> anyhow::Result<()> {
+    match (own, std::env::var_os("PAYMENTS_HTTP_ADDR")) {
+        (Some(own), Some(_)) => anyhow::bail!(
+            "PAYMENTS_HTTP_ADDR is no longer read (it reached every role); set {own} (or --http-addr) instead"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The variable naming a role's HTTP address, for the roles that serve one.
+fn http_addr_var(role: &str) -> Option<&'static str> {
+    match role {
+        "importer" => Some("PAYMENTS_IMPORTER_ADDR"),
+        "ingester" => Some("PAYMENTS_INGESTER_ADDR"),
+        "controller" => Some("PAYMENTS_CONTROLLER_ADDR"),
+        "generator" => Some("PAYMENTS_GENERATOR_ADDR"),
+        _ => None,
+    }
+}
+
 impl Cli {
     /// The subcommand's name, for logs and traces.
     pub fn role(&self) -> &'static str {
@@ -677,6 +707,7 @@ impl Cli {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
+        refuse_shared_http_addr(http_addr_var(self.role()))?;
         match self.command {
             Command::Migrate(args) => {
                 let pool = args.database.pool("payments-migrate")?;
@@ -913,6 +944,32 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Each serving role reads its own variable and has its own default port, so the roles run
+    /// side by side on one machine and one override never reaches another role.
+    #[test]
+    fn every_role_has_its_own_http_address() {
+        let command = Cli::command();
+        let roles = [
+            ("importer", "PAYMENTS_IMPORTER_ADDR", "0.0.0.0:8080"),
+            ("ingester", "PAYMENTS_INGESTER_ADDR", "0.0.0.0:8081"),
+            ("controller", "PAYMENTS_CONTROLLER_ADDR", "0.0.0.0:8082"),
+            ("generator", "PAYMENTS_GENERATOR_ADDR", "0.0.0.0:8083"),
+        ];
+        for (role, var, default) in roles {
+            let sub = command.find_subcommand(role).expect(role);
+            let arg = sub
+                .get_arguments()
+                .find(|a| a.get_id() == "http_addr")
+                .expect("--http-addr");
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(var), "{role}");
+            let defaults: Vec<_> = arg.get_default_values().iter().collect();
+            assert_eq!(defaults, [default], "{role}");
+            assert_eq!(http_addr_var(role), Some(var), "{role}");
+        }
+        assert_eq!(http_addr_var("crd"), None);
+        assert_eq!(http_addr_var("migrate"), None);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Concurrent writers kept changing what a statement depends on; trying again may succeed.
+    #[error("{0}")]
+    Conflict(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database URL: {0}")]

@@ -109,16 +109,20 @@ pub enum ImportFailure {
     InvalidRows,
     /// The file's control totals differ from what the sender expected; nothing was published.
     TotalsMismatch,
+    /// Its importer stopped after reserving the file's payments and before publishing any, and
+    /// nothing touched it for longer than the reservation lease; another import released them.
+    Abandoned,
 }
 
 impl ImportFailure {
-    pub const ALL: [ImportFailure; 6] = [
+    pub const ALL: [ImportFailure; 7] = [
         ImportFailure::InvalidFile,
         ImportFailure::TooLarge,
         ImportFailure::UploadInterrupted,
         ImportFailure::PlatformUnavailable,
         ImportFailure::InvalidRows,
         ImportFailure::TotalsMismatch,
+        ImportFailure::Abandoned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +133,7 @@ impl ImportFailure {
             ImportFailure::PlatformUnavailable => "platform_unavailable",
             ImportFailure::InvalidRows => "invalid_rows",
             ImportFailure::TotalsMismatch => "totals_mismatch",
+            ImportFailure::Abandoned => "abandoned",
         }
     }
 }
@@ -544,26 +549,60 @@ pub async fn decide(
     .bind(note)
     .execute(&mut *tx)
     .await?;
+    if decision == Decision::Reject {
+        crate::cross_file::release_unpublished(&mut tx, id).await?;
+    }
     tx.commit().await?;
     Ok(Decided::Recorded(decision))
 }
 
-/// Anything not final → `failed`, with why.
+/// Anything not final → `failed`, with why. The payments it reserved and never published are
+/// released in the same transaction.
 pub async fn mark_failed(
     pool: &PgPool,
     id: Uuid,
     failure: ImportFailure,
     error: &str,
 ) -> Result<bool> {
-    let update = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let current: Option<ImportStatus> =
+        sqlx::query_scalar("SELECT status FROM imports WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if !current.is_some_and(|c| c.may_become(ImportStatus::Failed)) {
+        return Ok(false);
+    }
+    sqlx::query(
         "UPDATE imports SET status = $2, failure = $3, error = $4, updated_at = now()
           WHERE id = $1",
     )
     .bind(id)
     .bind(ImportStatus::Failed)
     .bind(failure)
-    .bind(error);
-    transition(pool, id, ImportStatus::Failed, update).await
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    crate::cross_file::release_unpublished(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Publishing of import `id` starts: only from `stored`, and only once nobody has failed it
+/// meanwhile (an import idle past the reservation lease is failed as abandoned by the next
+/// import, which takes its reservations). `false`: it may not publish.
+pub async fn start_publishing(pool: &PgPool, id: Uuid) -> Result<bool> {
+    let started = sqlx::query(
+        "UPDATE imports SET publish_started_at = COALESCE(publish_started_at, now()),
+                updated_at = now()
+          WHERE id = $1 AND status IN ($2, $3)",
+    )
+    .bind(id)
+    .bind(ImportStatus::Stored)
+    .bind(ImportStatus::AwaitingApproval)
+    .execute(pool)
+    .await?;
+    Ok(started.rows_affected() == 1)
 }
 
 /// `published` → `done` for every import whose published rows are all ingested or rejected,
@@ -744,6 +783,198 @@ pub async fn import_rejections(
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// Which imports a history query lists, and in which order. Every field left empty matches
+/// every import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportFilter {
+    /// Any of these statuses (empty: any status).
+    pub statuses: Vec<ImportStatus>,
+    /// Started by exactly this identity.
+    pub started_by: Option<String>,
+    /// Approved or rejected by exactly this identity.
+    pub decided_by: Option<String>,
+    /// Created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Whose file name contains this text, ignoring case.
+    pub file_name_contains: Option<String>,
+    /// Awaiting approval and decidable by this identity: started by someone else and not
+    /// decided by anyone else (its own approval, unfinished, it may give again).
+    pub decidable_by: Option<String>,
+    pub order: HistoryOrder,
+    /// Only imports after this one in `order` (keyset paging).
+    pub after: Option<ImportCursor>,
+}
+
+/// The history's order by creation time; ties are broken by id, so paging never skips or
+/// repeats an import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+/// Where a page of the history ended: the last import's creation time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl ImportCursor {
+    /// The cursor after `import`.
+    pub fn after(import: &Import) -> ImportCursor {
+        ImportCursor {
+            created_at: import.created_at,
+            id: import.id,
+        }
+    }
+}
+
+/// Imports matching `filter`, at most `limit`, in the filter's order. Only the conditions in
+/// use are written into the statement, so each combination is planned for the indexes that
+/// serve it.
+pub async fn list_imports(pool: &PgPool, filter: &ImportFilter, limit: i64) -> Result<Vec<Import>> {
+    let mut query =
+        sqlx::QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM imports i WHERE true"));
+    if !filter.statuses.is_empty() {
+        query
+            .push(" AND i.status = ANY(")
+            .push_bind(filter.statuses.clone())
+            .push(")");
+    }
+    if let Some(by) = &filter.started_by {
+        query.push(" AND i.started_by = ").push_bind(by.clone());
+    }
+    if let Some(by) = &filter.decided_by {
+        query.push(" AND i.decided_by = ").push_bind(by.clone());
+    }
+    if let Some(from) = filter.created_from {
+        query.push(" AND i.created_at >= ").push_bind(from);
+    }
+    if let Some(before) = filter.created_before {
+        query.push(" AND i.created_at < ").push_bind(before);
+    }
+    if let Some(text) = &filter.file_name_contains {
+        query
+            .push(" AND i.file_name ILIKE ")
+            .push_bind(format!("%{}%", like_escaped(text)))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(by) = &filter.decidable_by {
+        query
+            .push(" AND i.status = ")
+            .push_bind(ImportStatus::AwaitingApproval)
+            .push(" AND i.started_by IS DISTINCT FROM ")
+            .push_bind(by.clone())
+            .push(" AND (i.decided_by IS NULL OR i.decided_by = ")
+            .push_bind(by.clone())
+            .push(")");
+    }
+    let (compare, direction) = match filter.order {
+        HistoryOrder::NewestFirst => ("<", "DESC"),
+        HistoryOrder::OldestFirst => (">", "ASC"),
+    };
+    if let Some(after) = filter.after {
+        query
+            .push(format!(" AND (i.created_at, i.id) {compare} ("))
+            .push_bind(after.created_at)
+            .push(", ")
+            .push_bind(after.id)
+            .push(")");
+    }
+    query
+        .push(format!(
+            " ORDER BY i.created_at {direction}, i.id {direction} LIMIT "
+        ))
+        .push_bind(limit);
+    Ok(query.build_query_as().fetch_all(pool).await?)
+}
+
+/// `text` with LIKE's wildcards and escape character taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// How many imports `by` may decide now (see [`ImportFilter::decidable_by`]).
+pub async fn count_decidable(pool: &PgPool, by: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM imports
+          WHERE status = $1 AND started_by IS DISTINCT FROM $2
+            AND (decided_by IS NULL OR decided_by = $2)",
+    )
+    .bind(ImportStatus::AwaitingApproval)
+    .bind(by)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// When an import reached each step after it was received (stamped by the database when its
+/// status changes); `None` for a step it has not reached, or reached before they were recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ImportSteps {
+    pub stored_at: Option<DateTime<Utc>>,
+    pub awaiting_approval_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Done, failed or rejected.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The step times of import `id`.
+pub async fn import_steps(pool: &PgPool, id: Uuid) -> Result<Option<ImportSteps>> {
+    Ok(sqlx::query_as(
+        "SELECT stored_at, awaiting_approval_at, published_at, finished_at
+           FROM imports WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// What names an import to a person: its file and when it was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ImportName {
+    pub id: Uuid,
+    pub file_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The names of these imports (those that exist), in any order.
+pub async fn import_names(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<ImportName>> {
+    Ok(
+        sqlx::query_as("SELECT id, file_name, created_at FROM imports WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// The analysed control totals of these imports (those analysed), in one query, for lists;
+/// `ingested` is left empty (see [`get_import`] for one import's).
+pub async fn analysed_totals(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, ImportTotals)>> {
+    let rows: Vec<(Uuid, Json<ImportTotals>)> = sqlx::query_as(
+        "SELECT import_id, summary->'totals' FROM import_reports
+          WHERE import_id = ANY($1) AND summary ? 'totals'",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, totals)| (id, totals.0))
+        .collect())
 }
 
 #[cfg(test)]

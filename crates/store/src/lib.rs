@@ -11,14 +11,22 @@ mod reference;
 mod reporting;
 mod users;
 
-pub use cross_file::{find_landed_elsewhere, held_rows, save_held_rows, SeenBefore};
+pub use cross_file::{
+    find_landed_elsewhere, held_rows, release_abandoned, release_reservations, reserve,
+    save_held_rows, OwnImport, SeenBefore,
+};
 pub use error::{Result, StoreError};
 pub use imports::{
     corrected_transactions, count_imports_by_status, create_import, decide, finalise_imports,
     find_by_sha256, get_import, import_rejections, load_report, mark_awaiting_approval, mark_done,
     mark_failed, mark_published, mark_stored, recent_imports, rejected_not_landed, save_report,
-    set_counts, ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure,
-    ImportStatus, NewImport, StoredFile, UnknownName,
+    set_counts, start_publishing, ApprovalReason, Decided, Decision, Import, ImportCounts,
+    ImportFailure, ImportStatus, NewImport, StoredFile, UnknownName,
+};
+// The history's filters and paging, an import's timeline, names and totals for lists.
+pub use imports::{
+    analysed_totals, count_decidable, import_names, import_steps, list_imports, HistoryOrder,
+    ImportCursor, ImportFilter, ImportName, ImportSteps,
 };
 pub use ingest::{
     load_offsets, write_batch, write_batch_via, Batch, BatchOutcome, Record, RecordOutcome,

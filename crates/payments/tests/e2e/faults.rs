@@ -46,7 +46,7 @@ impl Drop for Restart {
 }
 
 /// Kills role processes however the test ends.
-struct Processes(Vec<Child>);
+pub(crate) struct Processes(pub(crate) Vec<Child>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
@@ -189,7 +189,7 @@ async fn ready(addr: &str) -> bool {
         .is_ok_and(|r| r.status().is_success())
 }
 
-async fn wait_ready(addr: &str, what: &str) {
+pub(crate) async fn wait_ready(addr: &str, what: &str) {
     wait_for(what, Duration::from_secs(120), || async {
         ready(addr).await.then_some(())
     })
@@ -361,16 +361,16 @@ async fn broker_outage_during_publish(prefix: &str, env: &[(&str, &str)]) -> Out
 }
 
 /// A fresh database, topics and bucket for one fault test.
-struct Setup {
-    db: TestDb,
-    topics: Topics,
+pub(crate) struct Setup {
+    pub(crate) db: TestDb,
+    pub(crate) topics: Topics,
     bucket: String,
     /// The large file of an import, deleted at the end.
     file: std::path::PathBuf,
 }
 
 impl Setup {
-    async fn new(prefix: &str) -> Setup {
+    pub(crate) async fn new(prefix: &str) -> Setup {
         let db = TestDb::create().await;
         let topics = topics(prefix);
         create_topics(&[&topics.stream, &topics.import], 3).await;
@@ -447,16 +447,21 @@ impl Setup {
 
     /// `payments <role>` (importer, controller) with `extra` variables; returns it and the
     /// address of its HTTP endpoints.
-    fn spawn(&self, role: &str, extra: &[(&'static str, &str)], log: &str) -> (Child, String) {
+    pub(crate) fn spawn(
+        &self,
+        role: &str,
+        extra: &[(&'static str, &str)],
+        log: &str,
+    ) -> (Child, String) {
         let addr = free_addr();
         let mut env = self.env();
-        env.push(("PAYMENTS_HTTP_ADDR", addr.clone()));
+        env.push((crate::addr_var(role), addr.clone()));
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         (spawn_role(role, &env, log), addr)
     }
 
-    fn spawn_ingester(&self, log: &str) -> Child {
+    pub(crate) fn spawn_ingester(&self, log: &str) -> Child {
         spawn_ingester(
             &self.db.url,
             &unique_name(log),
@@ -466,7 +471,7 @@ impl Setup {
         )
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = std::fs::remove_file(&self.file);
         self.db.drop_database().await;
     }

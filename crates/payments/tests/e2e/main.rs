@@ -2,6 +2,7 @@
 //! killed, when PostgreSQL goes away, and what every role's `/metrics` shows.
 
 mod cli;
+mod concurrent;
 mod crash;
 mod faults;
 mod metrics;
@@ -38,11 +39,23 @@ pub fn spawn_ingester(
             ("PAYMENTS_STREAM_TOPIC", &topics.stream),
             ("PAYMENTS_IMPORT_TOPIC", &topics.import),
             ("PAYMENTS_BATCH_SIZE", "2000"),
-            ("PAYMENTS_HTTP_ADDR", http_addr),
+            ("PAYMENTS_INGESTER_ADDR", http_addr),
             ("PAYMENTS_MAX_BACKOFF", "1s"),
         ],
         log_name,
     )
+}
+
+/// The variable naming `role`'s HTTP address (each role has its own, so that one setting never
+/// reaches another role).
+pub fn addr_var(role: &str) -> &'static str {
+    match role {
+        "importer" => "PAYMENTS_IMPORTER_ADDR",
+        "ingester" => "PAYMENTS_INGESTER_ADDR",
+        "controller" => "PAYMENTS_CONTROLLER_ADDR",
+        "generator" => "PAYMENTS_GENERATOR_ADDR",
+        other => panic!("{other} serves no HTTP address"),
+    }
 }
 
 /// Starts `payments <role>` with only the given variables (and the stack's Kafka brokers), its

@@ -218,15 +218,15 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         spawn(
             "ingester",
             with(&[
-                ("PAYMENTS_HTTP_ADDR", &ingester),
+                ("PAYMENTS_INGESTER_ADDR", &ingester),
                 ("PAYMENTS_GROUP_ID", &group),
             ]),
         ),
-        spawn("importer", with(&[("PAYMENTS_HTTP_ADDR", &importer)])),
+        spawn("importer", with(&[("PAYMENTS_IMPORTER_ADDR", &importer)])),
         spawn(
             "generator",
             with(&[
-                ("PAYMENTS_HTTP_ADDR", &generator),
+                ("PAYMENTS_GENERATOR_ADDR", &generator),
                 ("PAYMENTS_GENERATOR_RATE", "200"),
                 ("PAYMENTS_GENERATOR_INVALID_RATIO", "0.3"),
                 ("PAYMENTS_GENERATOR_SEED", "5"),
@@ -235,7 +235,7 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         spawn(
             "controller",
             with(&[
-                ("PAYMENTS_HTTP_ADDR", &controller),
+                ("PAYMENTS_CONTROLLER_ADDR", &controller),
                 ("KUBECONFIG", kubeconfig),
                 ("POD_NAMESPACE", namespace),
                 ("PAYMENTS_LEASE_NAME", &lease),

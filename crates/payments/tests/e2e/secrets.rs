@@ -181,7 +181,7 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
                 "ingester",
                 "secrets-ingester",
                 with(&[
-                    ("PAYMENTS_HTTP_ADDR", ingester.clone()),
+                    ("PAYMENTS_INGESTER_ADDR", ingester.clone()),
                     ("PAYMENTS_GROUP_ID", unique_name("secrets")),
                 ]),
                 Some(ingester),
@@ -189,14 +189,14 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
             (
                 "importer",
                 "secrets-importer",
-                with(&[("PAYMENTS_HTTP_ADDR", importer.clone())]),
+                with(&[("PAYMENTS_IMPORTER_ADDR", importer.clone())]),
                 Some(importer),
             ),
             (
                 "generator",
                 "secrets-generator",
                 with(&[
-                    ("PAYMENTS_HTTP_ADDR", generator.clone()),
+                    ("PAYMENTS_GENERATOR_ADDR", generator.clone()),
                     ("PAYMENTS_GENERATOR_RATE", "50".to_owned()),
                     ("PAYMENTS_GENERATOR_COUNT", "100".to_owned()),
                 ]),
@@ -206,7 +206,7 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
                 "controller",
                 "secrets-controller",
                 with(&[
-                    ("PAYMENTS_HTTP_ADDR", controller.clone()),
+                    ("PAYMENTS_CONTROLLER_ADDR", controller.clone()),
                     ("KUBECONFIG", kubeconfig.clone()),
                     ("POD_NAMESPACE", unique_name("secrets-absent")),
                     ("PAYMENTS_LEASE_NAME", unique_name("secrets-lease")),
@@ -216,14 +216,14 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
             (
                 "importer",
                 "secrets-importer-wrong-s3",
-                with(&[("PAYMENTS_HTTP_ADDR", bad_importer), wrong_s3.clone()]),
+                with(&[("PAYMENTS_IMPORTER_ADDR", bad_importer), wrong_s3.clone()]),
                 None,
             ),
             (
                 "ingester",
                 "secrets-ingester-no-db",
                 with(&[
-                    ("PAYMENTS_HTTP_ADDR", free_addr()),
+                    ("PAYMENTS_INGESTER_ADDR", free_addr()),
                     ("PAYMENTS_DATABASE_URL", dead_db.clone()),
                 ]),
                 None,

@@ -2,6 +2,7 @@
 
 mod dashboard;
 mod imports;
+mod reservations;
 mod users;
 
 use std::sync::Arc;
