@@ -8,6 +8,7 @@ use payments_domain::{Fingerprint, RowFigures, Totals, TotalsBuilder};
 use payments_store::{OwnImport, PgPool, SeenBefore};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::{PipelineError, Result};
 
@@ -146,6 +147,15 @@ impl Lookup {
 pub(crate) struct Matches(Vec<(SeenBefore, CsvRow)>);
 
 impl Matches {
+    /// Without the rows seen at the same row of an import of the same bytes (`same_file`):
+    /// those are this row's own transaction id, not another payment.
+    pub(crate) fn without_same_transactions(mut self, same_file: &[Uuid]) -> Matches {
+        self.0.retain(|(seen, _)| {
+            !(seen.seen_row == seen.row && same_file.contains(&seen.seen_import_id))
+        });
+        self
+    }
+
     /// The matches among the rows `resolved` publishes (first occurrences): those are held.
     pub(crate) fn held(self, resolved: &Resolved, max_listed: usize) -> CrossFile {
         let mut found = CrossFile::default();

@@ -189,10 +189,16 @@ impl Pipeline {
             first_import_id: first.as_ref().map(|f| f.id),
         };
         payments_store::mark_stored(&self.pool, id, &file).await?;
-        // Payments that landed from another file already are held back (only they).
+        // Payments another import reserved or landed are held back (only they). A row seen in
+        // an earlier import of these same bytes (one that failed while publishing, say) is the
+        // same transaction, under the same id: it cannot land twice, so it is not held.
         let cross_file = match matches {
             Some(matches) if first.is_none() => {
-                let found = matches?.held(&resolved, reading.options.max_listed);
+                let same_file =
+                    payments_store::imports_of_file(&self.pool, &summary.sha256, id).await?;
+                let found = matches?
+                    .without_same_transactions(&same_file)
+                    .held(&resolved, reading.options.max_listed);
                 found.apply(&mut summary, &mut resolved);
                 Some(found)
             }

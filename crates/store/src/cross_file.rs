@@ -259,6 +259,17 @@ pub(crate) async fn release_unpublished(conn: &mut PgConnection, import_id: Uuid
     Ok(())
 }
 
+/// The other imports of the file with SHA-256 `sha256` (their rows share its transaction ids).
+pub async fn imports_of_file(pool: &PgPool, sha256: &str, except: Uuid) -> Result<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM imports WHERE sha256 = $1 AND id <> $2")
+            .bind(sha256)
+            .bind(except)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 /// Releases what import `id` reserved and never published (see [`reserve`]).
 pub async fn release_reservations(pool: &PgPool, id: Uuid) -> Result<()> {
     let mut conn = pool.acquire().await?;
