@@ -78,12 +78,14 @@ async fn each_sample_file_lands_exactly_once_with_its_flags() {
         );
 
         // The original bytes, unchanged, under the original's naming.
+        // `<stem>_<YYYYmmdd_HHMMSS>_<8 hex of the import id>.csv`.
         let key = report["object_key"].as_str().expect("object key");
         let stem = name.trim_end_matches(".csv");
+        let id_prefix = &report["id"].as_str().expect("id")[..8];
         assert!(
             key.starts_with(&format!("{stem}_"))
-                && key.ends_with(".csv")
-                && key.len() == stem.len() + 20,
+                && key.ends_with(&format!("_{id_prefix}.csv"))
+                && key.len() == stem.len() + 29,
             "{key}"
         );
         let mut stored = Vec::new();
