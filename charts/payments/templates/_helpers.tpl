@@ -243,3 +243,17 @@ startupProbe:
   periodSeconds: 5
   failureThreshold: 60
 {{- end }}
+
+{{/*
+The importer's paths a browser or API client needs, and only those: the Ingress and the
+HTTPRoute expose these, so /metrics, /healthz and /readyz are never reachable from outside.
+Keep in step with the routes of crates/web/src/lib.rs.
+*/}}
+{{- define "payments.importer.publicPaths" -}}
+- {path: /, type: Exact}
+- {path: /imports, type: Prefix}
+- {path: /api, type: Prefix}
+- {path: /approvals, type: Prefix}
+- {path: /dashboard, type: Prefix}
+- {path: /static, type: Prefix}
+{{- end }}

@@ -13,8 +13,21 @@ pub fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn set_cookie(token: &str) -> String {
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+/// The cookie carrying `token`; `Secure` when the page was asked for over HTTPS (so an HTTPS
+/// front door never lets the browser send it over plain HTTP).
+pub fn set_cookie(token: &str, over_https: bool) -> String {
+    let secure = if over_https { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// Whether the browser asked over HTTPS, as the proxy that terminated TLS says in
+/// `X-Forwarded-Proto`. Not a trust decision: a client that claims it falsely over plain HTTP
+/// only gets a cookie its own browser will not send back.
+pub fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
 pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -45,6 +58,17 @@ pub fn matches(cookie: Option<&str>, submitted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cookie_is_secure_only_behind_https() {
+        let mut headers = HeaderMap::new();
+        assert!(!over_https(&headers));
+        assert!(!set_cookie("t", over_https(&headers)).contains("Secure"));
+        headers.insert("x-forwarded-proto", "HTTPS".parse().expect("header"));
+        assert!(set_cookie("t", over_https(&headers)).ends_with("; SameSite=Strict; Secure"));
+        headers.insert("x-forwarded-proto", "http".parse().expect("header"));
+        assert!(!over_https(&headers));
+    }
 
     #[test]
     fn tokens_match_only_themselves() {

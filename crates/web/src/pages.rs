@@ -58,6 +58,7 @@ pub async fn upload_form(
     State(state): State<SharedState>,
     viewer: Viewer,
     Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let token = csrf::new_token();
     let nav = state.nav(&viewer).await;
@@ -74,7 +75,7 @@ pub async fn upload_form(
             max_upload => human_bytes(state.config.max_upload_bytes),
         },
     );
-    if let Ok(cookie) = csrf::set_cookie(&token).parse() {
+    if let Ok(cookie) = csrf::set_cookie(&token, csrf::over_https(&headers)).parse() {
         page.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     page
@@ -465,6 +466,7 @@ pub async fn import(
     viewer: Viewer,
     Path(id): Path<Uuid>,
     Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let view = match state.pipeline.status(id).await {
         Ok(view) => view,
@@ -555,7 +557,7 @@ pub async fn import(
     );
     // The decision form's token, as the upload form's.
     if awaiting {
-        if let Ok(cookie) = csrf::set_cookie(&token).parse() {
+        if let Ok(cookie) = csrf::set_cookie(&token, csrf::over_https(&headers)).parse() {
             page.headers_mut().insert(header::SET_COOKIE, cookie);
         }
     }

@@ -1,19 +1,22 @@
 // Uploads a CSV through the real upload page in headless Chromium, waits until the import's
 // progress reaches "done", saves a full-page screenshot and prints what the page showed as JSON,
-// with any console errors and Content-Security-Policy violations on either page.
+// with any console errors and Content-Security-Policy violations on either page, and any absolute
+// http:// address either page names (through an HTTPS front door, that would be mixed content).
 // Usage: node upload.mjs BASE_URL CSV_PATH SCREENSHOT_PATH
-import { launch, watch } from "./watch.mjs";
+import { insecureLinks, launch, pageOptions, watch } from "./watch.mjs";
 
 const [base, csv, screenshot] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext(pageOptions({ width: 1280, height: 900 }));
+  const page = await context.newPage();
   const { errors, violations } = await watch(page);
   await page.goto(`${base}/imports/new`);
   // The page's own script (a static file) took over the form: proof it was allowed to run.
   // Told, not thrown: a refused script must show up as the policy violation it is.
   const scriptRan = await page.waitForFunction(() => document.documentElement.hasAttribute("data-upload-ready"), null, { timeout: 10000 })
     .then(() => true, () => false);
+  const insecure = await insecureLinks(page);
   await page.setInputFiles("input[type=file]", csv);
   await Promise.all([
     page.waitForURL(/\/imports\/[0-9a-f-]{36}$/, { timeout: 60000 }),
@@ -34,6 +37,7 @@ try {
     message: document.getElementById("outcome")?.textContent ?? "",
   }));
   shown.scriptRan = scriptRan;
+  shown.insecure = [...insecure, ...(await insecureLinks(page))];
   shown.errors = errors;
   shown.violations = violations;
   await page.screenshot({ path: screenshot, fullPage: true });

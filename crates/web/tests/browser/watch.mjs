@@ -12,13 +12,36 @@ export const VIEWPORTS = [
 ];
 
 /// Headless Debian Chromium (`$CHROMIUM`), kept off the network beyond loopback.
+/// `$BROWSER_HOST_RULES` (e.g. `MAP payments.test 10.96.0.10`) resolves host names the way a DNS
+/// record would, for a test that goes through an ingress.
 export async function launch() {
+  const args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+  if (process.env.BROWSER_HOST_RULES) { args.push(`--host-resolver-rules=${process.env.BROWSER_HOST_RULES}`); }
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args,
   });
+}
+
+/// A page's options: `$BROWSER_USER`/`$BROWSER_PASSWORD` answer an authenticating proxy's
+/// challenge; `$BROWSER_IGNORE_CERTIFICATE_ERRORS=1` accepts a test's self-signed certificate.
+export function pageOptions(viewport) {
+  const options = { viewport };
+  if (process.env.BROWSER_USER) {
+    options.httpCredentials = { username: process.env.BROWSER_USER, password: process.env.BROWSER_PASSWORD ?? "" };
+  }
+  if (process.env.BROWSER_IGNORE_CERTIFICATE_ERRORS === "1") { options.ignoreHTTPSErrors = true; }
+  return options;
+}
+
+/// Every absolute `http://` address the page links to, loads or posts to: on an HTTPS page each
+/// would be mixed content or a step off the secure connection.
+export async function insecureLinks(page) {
+  return page.evaluate(() => [...document.querySelectorAll("[href], [src], [action]")]
+    .map((e) => e.getAttribute("href") ?? e.getAttribute("src") ?? e.getAttribute("action"))
+    .filter((url) => /^http:\/\//i.test(url ?? "")));
 }
 
 // What a page complained about, across navigations: console errors, uncaught exceptions, failed
