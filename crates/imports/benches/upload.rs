@@ -144,8 +144,9 @@ async fn run() {
         "{},{},1.00,USD,2025-07-09 00:00:00 UTC,completed\n",
         users[0].username, users[1].username
     );
-    // The lookup alone, reserving nothing (new payments again: the day after).
-    let looked_up_bytes = format!("{}{extra}", next_day.replace("2025-07-08", "2025-07-10"));
+    // The lookup alone, reserving nothing (new payments again: five days on; the top-up's
+    // rows are three days on).
+    let looked_up_bytes = format!("{}{extra}", next_day.replace("2025-07-08", "2025-07-12"));
     let started = Instant::now();
     let looked_up = unchecked
         .with_approval(payments_imports::ApprovalPolicy {
@@ -170,8 +171,9 @@ async fn run() {
     .await;
     let checked_secs = started.elapsed().as_secs_f64();
     assert_eq!(checked.summary.map(|s| s.cross_file_duplicates), Some(0));
+    // Its one new payment is not `extra`: the import above reserved that one.
     let mut repeated = bytes.clone();
-    repeated.extend_from_slice(extra.as_bytes());
+    repeated.extend_from_slice(extra.replace("00:00:00", "00:00:01").as_bytes());
     let started = Instant::now();
     let held = import(&db, &unique_name("bench-cross-all"), &repeated).await;
     let held_secs = started.elapsed().as_secs_f64();
