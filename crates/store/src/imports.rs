@@ -607,12 +607,19 @@ pub async fn start_publishing(pool: &PgPool, id: Uuid) -> Result<bool> {
 
 /// `published` → `done` for every import whose published rows are all ingested or rejected,
 /// decided in one statement so concurrent finalisers agree. Returns the imports it moved.
+/// Their payment reservations go in the same statement: every payment of a done import has
+/// landed (the cross-file lookup finds the transaction) or was rejected (it did not land), so
+/// the reservations table holds only imports in flight instead of growing with every payment.
 pub async fn finalise_imports(pool: &PgPool) -> Result<Vec<Uuid>> {
     Ok(sqlx::query_scalar(&format!(
-        "UPDATE imports u SET status = $2, updated_at = now()
-          FROM (SELECT {COLUMNS} FROM imports i WHERE i.status = $1) p
-         WHERE u.id = p.id AND u.status = $1 AND p.ingested + p.rejected >= u.published
-         RETURNING u.id"
+        "WITH done AS (
+           UPDATE imports u SET status = $2, updated_at = now()
+             FROM (SELECT {COLUMNS} FROM imports i WHERE i.status = $1) p
+            WHERE u.id = p.id AND u.status = $1 AND p.ingested + p.rejected >= u.published
+            RETURNING u.id),
+         released AS (
+           DELETE FROM payment_reservations r USING done WHERE r.import_id = done.id)
+         SELECT id FROM done"
     ))
     .bind(ImportStatus::Published)
     .bind(ImportStatus::Done)

@@ -208,6 +208,27 @@ async fn two_importers_given_the_same_payments_at_once_land_each_once() {
         total + SHARED as i64,
         "nothing else landed"
     );
+    // A done import's payments landed: its reservations went with the step to done, so the
+    // table holds only imports in flight.
+    wait_for("imports to be done", CAUGHT_UP_TIMEOUT, || async {
+        count(
+            &setup.db.pool,
+            "SELECT count(*) FROM imports WHERE status = 'done'",
+        )
+        .await
+        .filter(|n| *n >= ROUNDS as i64)
+    })
+    .await;
+    assert_eq!(
+        count(
+            &setup.db.pool,
+            "SELECT count(*) FROM payment_reservations r
+               JOIN imports i ON i.id = r.import_id WHERE i.status = 'done'"
+        )
+        .await,
+        Some(0),
+        "reservations of done imports are released"
+    );
     setup.finish().await;
 }
 
