@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use payments_domain::Fingerprint;
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -34,8 +35,34 @@ impl SeenBefore {
 /// Rows held per statement when they are saved.
 const SAVE_BATCH: usize = 10_000;
 
-/// Rows as array parameters, one array per fingerprint column.
+/// The reservation key of a payment: the first 8 bytes of SHA-256 over its fingerprint as
+/// text, `sender|receiver|amount|currency|epoch microseconds|status`, the amount without
+/// trailing zeros (10.50 and 10.5 are one payment, as `numeric` compares them). The same as
+/// SQL's `payment_fingerprint_key` (migration 18). Two payments sharing a key is a collision
+/// that can only hold a row for review, never let a payment through twice.
+pub fn fingerprint_key(f: &Fingerprint) -> i64 {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(128);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        text,
+        "{}|{}|{}|{}|{}|{}",
+        f.sender_id,
+        f.receiver_id,
+        f.amount.normalize(),
+        f.currency_code,
+        f.transaction_date.timestamp_micros(),
+        f.status.as_str()
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Rows as array parameters, one array per fingerprint column, and their reservation keys.
 struct Columns<'a> {
+    keys: Vec<i64>,
     numbers: Vec<i64>,
     senders: Vec<Uuid>,
     receivers: Vec<Uuid>,
@@ -48,6 +75,7 @@ struct Columns<'a> {
 impl Columns<'_> {
     fn of(rows: &[(u64, Fingerprint)]) -> Columns<'static> {
         let mut c = Columns {
+            keys: Vec::with_capacity(rows.len()),
             numbers: Vec::with_capacity(rows.len()),
             senders: Vec::with_capacity(rows.len()),
             receivers: Vec::with_capacity(rows.len()),
@@ -57,6 +85,7 @@ impl Columns<'_> {
             statuses: Vec::with_capacity(rows.len()),
         };
         for (row, f) in rows {
+            c.keys.push(fingerprint_key(f));
             c.numbers.push(i64::try_from(*row).unwrap_or(i64::MAX));
             c.senders.push(f.sender_id);
             c.receivers.push(f.receiver_id);
@@ -69,11 +98,12 @@ impl Columns<'_> {
     }
 }
 
-/// The rows of a statement as `q(row_number, <fingerprint>)`, from parameters $2 to $8.
+/// The rows of a statement as `q(row_number, <fingerprint>, fingerprint_key)`, from
+/// parameters $2 to $9.
 const ROWS: &str = "unnest($2::int8[], $3::uuid[], $4::uuid[], $5::numeric[], $6::int[],
-                           $7::timestamptz[], $8::text[])
+                           $7::timestamptz[], $8::text[], $9::int8[])
                     AS q(row_number, sender_id, receiver_id, amount, currency_id,
-                         transaction_date, status)";
+                         transaction_date, status, fingerprint_key)";
 
 /// The earliest transaction another import landed with `q`'s payment (not one of `$1`, the
 /// import's own ids).
@@ -86,10 +116,9 @@ const LANDED_ELSEWHERE: &str = "SELECT t.import_id, COALESCE(t.import_row, 0) AS
                  ORDER BY t.created_at, t.transaction_id
                  LIMIT 1";
 
-/// The reservation `r` is `q`'s payment's.
-const RESERVATION_OF_Q: &str = "r.sender_id = q.sender_id AND r.receiver_id = q.receiver_id
-               AND r.amount = q.amount AND r.currency_id = q.currency_id
-               AND r.transaction_date = q.transaction_date AND r.status = q.status";
+/// The reservation `r` is `q`'s payment's (or, on a collision, another payment's: held for
+/// review all the same).
+const RESERVATION_OF_Q: &str = "r.fingerprint_key = q.fingerprint_key";
 
 macro_rules! bind_rows {
     ($query:expr, $own:expr, $c:expr) => {
@@ -102,6 +131,7 @@ macro_rules! bind_rows {
             .bind(&$c.currencies)
             .bind(&$c.dates)
             .bind(&$c.statuses)
+            .bind(&$c.keys)
     };
 }
 
@@ -161,7 +191,7 @@ const RESERVE_ROUNDS: usize = 5;
 /// existed, or published with the lookup off), with that import and row. Those rows are not
 /// reserved here. Also renews the import's lease (`updated_at`).
 ///
-/// The reservations are inserted in fingerprint order, so two imports reserving overlapping
+/// The reservations are inserted in key order, so two imports reserving overlapping
 /// batches at once wait for each other in one order and never deadlock; the unique key makes
 /// exactly one of them the owner. Each batch commits on its own: what an import reserved stays
 /// reserved until it publishes or is released (failed before publishing, rejected, abandoned).
@@ -181,22 +211,16 @@ pub async fn reserve(
     let mut pending = rows.to_vec();
     for _ in 0..RESERVE_ROUNDS {
         let c = Columns::of(&pending);
-        bind_rows!(
-            sqlx::query(&format!(
-                "INSERT INTO payment_reservations
-                        (sender_id, receiver_id, amount, currency_id, transaction_date, status,
-                         import_id, row_number)
-                 SELECT q.sender_id, q.receiver_id, q.amount, q.currency_id, q.transaction_date,
-                        q.status, $9, q.row_number
-                   FROM {ROWS}
-                  ORDER BY q.sender_id, q.receiver_id, q.amount, q.currency_id,
-                           q.transaction_date, q.status, q.row_number
-                     ON CONFLICT DO NOTHING"
-            )),
-            &own,
-            c
+        sqlx::query(
+            "INSERT INTO payment_reservations (fingerprint_key, import_id, row_number)
+             SELECT q.fingerprint_key, $1, q.row_number
+               FROM unnest($2::int8[], $3::int8[]) AS q(fingerprint_key, row_number)
+              ORDER BY q.fingerprint_key, q.row_number
+                 ON CONFLICT DO NOTHING",
         )
         .bind(import_id)
+        .bind(&c.keys)
+        .bind(&c.numbers)
         .execute(pool)
         .await?;
         // A new statement sees the reservations other imports committed while this one waited.

@@ -12,8 +12,8 @@ mod reporting;
 mod users;
 
 pub use cross_file::{
-    find_landed_elsewhere, held_rows, imports_of_file, release_abandoned, release_reservations,
-    reserve, save_held_rows, OwnImport, SeenBefore,
+    find_landed_elsewhere, fingerprint_key, held_rows, imports_of_file, release_abandoned,
+    release_reservations, reserve, save_held_rows, OwnImport, SeenBefore,
 };
 pub use error::{Result, StoreError};
 pub use imports::{

@@ -107,6 +107,37 @@ impl TestDb {
 
     /// Migrated, with or without the demo users.
     pub async fn create_with(demo_users: bool) -> TestDb {
+        let db = Self::empty().await;
+        payments_store::migrate(&db.pool)
+            .await
+            .expect("migrate test database");
+        if demo_users {
+            payments_store::seed_demo_users(&db.pool)
+                .await
+                .expect("seed demo users");
+        }
+        db
+    }
+
+    /// Migrated only up to `version` (a migration file's number, `20261203000017`): for tests
+    /// of what a later migration does to rows written before it. `payments_store::migrate`
+    /// applies the rest.
+    pub async fn migrated_up_to(version: i64) -> TestDb {
+        let db = Self::empty().await;
+        let mut migrator = sqlx::migrate!("../../migrations");
+        migrator.migrations = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        migrator.run(&db.pool).await.expect("migrate test database");
+        db
+    }
+
+    /// A new database with nothing in it.
+    async fn empty() -> TestDb {
         let stack = stack();
         let name = unique_name("test").replace('-', "_");
         let admin = sqlx::PgPool::connect(&stack.admin_url)
@@ -121,14 +152,6 @@ impl TestDb {
         admin.close().await;
         let url = with_database(&stack.database_url, &name);
         let pool = pool(&url, 10);
-        payments_store::migrate(&pool)
-            .await
-            .expect("migrate test database");
-        if demo_users {
-            payments_store::seed_demo_users(&pool)
-                .await
-                .expect("seed demo users");
-        }
         TestDb { name, url, pool }
     }
 

@@ -8,9 +8,10 @@ use chrono::{TimeZone, Utc};
 use payments_domain::demo::demo_users;
 use payments_domain::{Fingerprint, Status};
 use payments_store::{
-    create_import, decide, find_landed_elsewhere, get_import, mark_awaiting_approval, mark_failed,
-    mark_stored, release_abandoned, reserve, save_held_rows, start_publishing, ApprovalReason,
-    Decision, ImportFailure, ImportStatus, NewImport, OwnImport, SeenBefore, StoredFile,
+    create_import, decide, find_landed_elsewhere, fingerprint_key, get_import,
+    mark_awaiting_approval, mark_failed, mark_stored, release_abandoned, reserve, save_held_rows,
+    start_publishing, ApprovalReason, Decision, ImportFailure, ImportStatus, NewImport, OwnImport,
+    SeenBefore, StoredFile,
 };
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;
@@ -268,6 +269,89 @@ async fn an_import_idle_past_the_lease_before_publishing_is_abandoned() {
         .expect("next"),
         [seen(2, publishing, 1)],
         "the abandoned import's payment is free, the publishing one's is not"
+    );
+    db.drop_database().await;
+}
+
+/// The importer's reservation key is the database's `payment_fingerprint_key` (which the
+/// migration used to convert reservations in flight), amounts of any scale and dates to the
+/// microsecond included; `"20"` and `"20.00"` share one key, other payments do not.
+#[tokio::test]
+async fn the_importers_key_is_the_databases() {
+    let db = TestDb::create().await;
+    let mut payments = vec![
+        payment("20"),
+        payment("20.00"),
+        payment("0.01"),
+        payment("1234567.891"),
+    ];
+    let mut later = payment("20");
+    later.transaction_date = Utc
+        .with_ymd_and_hms(1969, 12, 31, 23, 59, 59)
+        .single()
+        .expect("date")
+        + chrono::Duration::microseconds(123_456);
+    later.status = Status::Pending;
+    payments.push(later);
+    let mut swapped = payment("20");
+    std::mem::swap(&mut swapped.sender_id, &mut swapped.receiver_id);
+    swapped.currency_code = 978;
+    payments.push(swapped);
+    for p in &payments {
+        let in_sql: i64 =
+            sqlx::query_scalar("SELECT payment_fingerprint_key($1, $2, $3, $4, $5, $6)")
+                .bind(p.sender_id)
+                .bind(p.receiver_id)
+                .bind(p.amount)
+                .bind(p.currency_code)
+                .bind(p.transaction_date)
+                .bind(p.status.as_str())
+                .fetch_one(&db.pool)
+                .await
+                .expect("key in SQL");
+        assert_eq!(fingerprint_key(p), in_sql, "{p:?}");
+    }
+    assert_eq!(fingerprint_key(&payments[0]), fingerprint_key(&payments[1]));
+    let mut keys: Vec<i64> = payments[1..].iter().map(fingerprint_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        payments.len() - 1,
+        "distinct payments, distinct keys"
+    );
+}
+
+/// Migration 18 changed the reservation key: what imports in flight had reserved by the whole
+/// fingerprint stays reserved, under the key the importer now computes.
+#[tokio::test]
+async fn reservations_in_flight_survive_the_change_of_key() {
+    let db = TestDb::migrated_up_to(20261203000017).await;
+    let a = import(&db.pool, "alice").await;
+    let p = payment("20.50");
+    sqlx::query(
+        "INSERT INTO payment_reservations (sender_id, receiver_id, amount, currency_id,
+                                           transaction_date, status, import_id, row_number)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 3)",
+    )
+    .bind(p.sender_id)
+    .bind(p.receiver_id)
+    .bind(p.amount)
+    .bind(p.currency_code)
+    .bind(p.transaction_date)
+    .bind(p.status.as_str())
+    .bind(a)
+    .execute(&db.pool)
+    .await
+    .expect("a reservation made before migration 18");
+    payments_store::migrate(&db.pool).await.expect("migrate");
+    let b = import(&db.pool, "bob").await;
+    assert_eq!(
+        reserve(&db.pool, own(b), &[(1, payment("20.5"))])
+            .await
+            .expect("b"),
+        [seen(1, a, 3)],
+        "bob's import meets alice's reservation"
     );
     db.drop_database().await;
 }
