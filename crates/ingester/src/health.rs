@@ -1,5 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics`, read from flags the two tasks keep current.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,8 @@ use payments_runtime::{Counter, EncodeLabelSet, Gauge, Registry};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::resume::Refusal;
 
 payments_runtime::metrics! {
     /// What the ingester has done since start, for `/metrics`.
@@ -41,6 +44,8 @@ payments_runtime::metrics! {
         consumer_lag: Family<PartitionLabels, Gauge>,
         /// Imports in each status, counted in the database by the finaliser.
         imports: Family<StatusLabel, Gauge>,
+        /// Records a refused partition cannot account for (deleted before applied, or applied past its end); 0 when read.
+        offset_gap_records: Family<PartitionLabels, Gauge>,
     }
 }
 
@@ -69,6 +74,8 @@ pub struct Health {
     kafka_up: AtomicBool,
     stopped: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// Partitions not read, by topic and partition (see `resume`).
+    refused: Mutex<BTreeMap<(String, i32), Refusal>>,
     pub metrics: Metrics,
 }
 
@@ -82,7 +89,40 @@ impl Health {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.database_up() && self.kafka_up() && !self.stopped.load(Ordering::Relaxed)
+        self.database_up()
+            && self.kafka_up()
+            && !self.stopped.load(Ordering::Relaxed)
+            && self.refused().is_empty()
+    }
+
+    /// The partitions not read, each with why.
+    pub fn refused(&self) -> Vec<Refusal> {
+        self.refused
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records where a just-assigned partition resumes: a refused one makes the ingester not
+    /// ready until a later assignment reads it again.
+    pub(crate) fn record_resume(&self, refusal: Refusal) {
+        let labels = PartitionLabels {
+            topic: refusal.topic.clone(),
+            partition: refusal.partition,
+        };
+        let missing = refusal.resume.missing_records();
+        self.metrics
+            .offset_gap_records
+            .get_or_create(&labels)
+            .set(missing);
+        if let Ok(mut refused) = self.refused.lock() {
+            let key = (refusal.topic.clone(), refusal.partition);
+            if missing > 0 {
+                refused.insert(key, refusal);
+            } else {
+                refused.remove(&key);
+            }
+        }
     }
 
     pub(crate) fn set_database(&self, up: bool, error: Option<String>) {
@@ -120,6 +160,8 @@ struct Readiness {
     database: bool,
     kafka: bool,
     last_error: Option<String>,
+    /// Partitions not read, each with why (an offset gap after a restore, say).
+    refused_partitions: Vec<String>,
 }
 
 pub(crate) async fn serve(listener: TcpListener, health: Arc<Health>, shutdown: CancellationToken) {
@@ -145,6 +187,7 @@ async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Readines
         database: health.database_up(),
         kafka: health.kafka_up(),
         last_error: health.last_error(),
+        refused_partitions: health.refused().iter().map(ToString::to_string).collect(),
     };
     let code = if body.ready {
         StatusCode::OK

@@ -8,6 +8,7 @@ mod consume;
 mod finalise;
 mod health;
 mod rebalance;
+mod resume;
 mod write;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use health::{Health, Metrics};
 pub use payments_store::WritePath;
+pub use resume::{Refusal, Resume, Retained};
 
 /// Everything the ingester needs to know.
 #[derive(Debug, Clone)]

@@ -13,12 +13,16 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::health::PartitionLabels;
+use crate::resume::{Refusal, Resume, Retained};
 use crate::Health;
 
 /// Consumer context that seeks each newly assigned partition to the offset the database says
 /// comes next. Kafka's own committed offsets trail the database's (they are committed after it),
 /// so this only skips records that are already applied; `write_batch` drops any that still
-/// arrive, which keeps the result exactly-once even if this seek cannot be done.
+/// arrive, which keeps the result exactly-once even if this seek cannot be done. A partition
+/// the database has no offset for is read from its beginning (a restored database may be
+/// behind the group's offsets in Kafka); one whose needed records Kafka no longer has is not
+/// assigned at all (see `resume`).
 pub(crate) struct ResumeFromDatabase {
     pub pool: PgPool,
     pub group: String,
@@ -67,14 +71,14 @@ impl ConsumerContext for ResumeFromDatabase {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.seek_to_stored(tpl);
-                tracing::info!(partitions = ?partitions(tpl), "partitions assigned");
+                let readable = self.seek_to_stored(consumer, tpl);
+                tracing::info!(partitions = ?partitions(&readable), "partitions assigned");
                 // Joining the group proves the brokers are reachable.
                 self.health.set_kafka(true, None);
                 if cooperative {
-                    consumer.incremental_assign(tpl)
+                    consumer.incremental_assign(&readable)
                 } else {
-                    consumer.assign(tpl)
+                    consumer.assign(&readable)
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -97,13 +101,70 @@ impl ConsumerContext for ResumeFromDatabase {
 }
 
 impl ResumeFromDatabase {
-    fn seek_to_stored(&self, tpl: &mut TopicPartitionList) {
+    /// The partitions of `tpl` to read, each at the offset it resumes from; the refused ones
+    /// are left out (and reported by `Health`).
+    fn seek_to_stored(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        tpl: &TopicPartitionList,
+    ) -> TopicPartitionList {
+        let Some(stored) = self.stored_offsets(tpl) else {
+            // Unknown: Kafka's offsets, which trail the database's (replays are dropped).
+            return tpl.clone();
+        };
+        let mut readable = TopicPartitionList::with_capacity(tpl.count());
+        for element in tpl.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let next = stored
+                .iter()
+                .find(|o| o.topic == topic && o.partition == partition)
+                .map(|o| o.next_offset);
+            let retained = match consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT) {
+                Ok((low, high)) => Some(Retained { low, high }),
+                Err(e) => {
+                    tracing::warn!(topic, partition, error = %e, "reading the offsets Kafka retains failed; resuming from the database's offset unchecked");
+                    None
+                }
+            };
+            let resume = Resume::decide(next, retained);
+            let refusal = Refusal {
+                topic: topic.to_owned(),
+                partition,
+                resume,
+            };
+            let offset = match resume {
+                Resume::At(next) => Offset::Offset(next),
+                Resume::Beginning => Offset::Beginning,
+                Resume::Gap { .. } | Resume::Ahead { .. } => {
+                    tracing::error!(
+                        topic,
+                        partition,
+                        missing_records = resume.missing_records(),
+                        "{refusal}"
+                    );
+                    self.health.record_resume(refusal);
+                    continue;
+                }
+            };
+            self.health.record_resume(refusal);
+            if let Err(e) = readable.add_partition_offset(topic, partition, offset) {
+                tracing::warn!(topic, partition, error = %e, "could not set resume offset");
+            }
+        }
+        readable
+    }
+
+    /// The database's next offsets for the topics of `tpl`; `None` when they cannot be read.
+    fn stored_offsets(
+        &self,
+        tpl: &TopicPartitionList,
+    ) -> Option<Vec<payments_store::StoredOffset>> {
         let Ok(handle) = Handle::try_current() else {
-            return;
+            return None;
         };
         if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
             tracing::warn!("not on a multi-threaded runtime; resuming from Kafka's offsets");
-            return;
+            return None;
         }
         let mut topics: Vec<String> = tpl
             .elements()
@@ -117,28 +178,21 @@ impl ResumeFromDatabase {
             handle.block_on(tokio::time::timeout(Duration::from_secs(5), query))
         });
         match stored {
-            Ok(Ok(stored)) => {
-                for offset in stored {
-                    let found = tpl
-                        .find_partition(&offset.topic, offset.partition)
-                        .is_some();
-                    if found {
-                        let target = Offset::Offset(offset.next_offset);
-                        if let Err(e) =
-                            tpl.set_partition_offset(&offset.topic, offset.partition, target)
-                        {
-                            tracing::warn!(error = %e, "could not set resume offset");
-                        }
-                    }
-                }
-            }
+            Ok(Ok(stored)) => Some(stored),
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "reading stored offsets failed; replays will be skipped")
+                tracing::warn!(error = %e, "reading stored offsets failed; replays will be skipped");
+                None
             }
-            Err(_) => tracing::warn!("reading stored offsets timed out; replays will be skipped"),
+            Err(_) => {
+                tracing::warn!("reading stored offsets timed out; replays will be skipped");
+                None
+            }
         }
     }
 }
+
+/// How long the offsets Kafka retains may take to read, per partition assigned.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<String> {
     tpl.elements()

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::spawn_app;
+use crate::{http_get, spawn_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_events_become_rows_with_the_published_values() {
@@ -325,15 +325,4 @@ async fn health_endpoints_tell_the_truth() {
     }
     assert!(http_get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
     app.stop().await;
-}
-
-/// A tiny HTTP/1.1 GET, enough for the health endpoints.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    response
 }

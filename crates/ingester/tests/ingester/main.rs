@@ -2,6 +2,7 @@
 
 mod corpus;
 mod flows;
+mod restore;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ pub struct App {
     pub db: TestDb,
     pub stream_topic: String,
     pub import_topic: String,
+    pub config: IngesterConfig,
     pub ingester: Option<Ingester>,
     pub shutdown: CancellationToken,
 }
@@ -34,25 +36,42 @@ pub async fn spawn_app() -> App {
         finalise_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let shutdown = CancellationToken::new();
-    let ingester = payments_ingester::start(
-        config,
-        db.pool.clone(),
-        payments_testkit::kafka("ingester-test"),
-        shutdown.clone(),
-    )
-    .await
-    .expect("start ingester");
-    App {
+    let mut app = App {
         db,
         stream_topic,
         import_topic,
-        ingester: Some(ingester),
-        shutdown,
-    }
+        config,
+        ingester: None,
+        shutdown: CancellationToken::new(),
+    };
+    app.start_ingester().await;
+    app
 }
 
 impl App {
+    /// Starts an ingester with the app's configuration on its database (a new one after
+    /// `stop_ingester`, as after a restart).
+    pub async fn start_ingester(&mut self) {
+        self.shutdown = CancellationToken::new();
+        let ingester = payments_ingester::start(
+            self.config.clone(),
+            self.db.pool.clone(),
+            payments_testkit::kafka("ingester-test"),
+            self.shutdown.clone(),
+        )
+        .await
+        .expect("start ingester");
+        self.ingester = Some(ingester);
+    }
+
+    /// Stops the ingester, keeping the database and the topics.
+    pub async fn stop_ingester(&mut self) {
+        self.shutdown.cancel();
+        if let Some(ingester) = self.ingester.take() {
+            ingester.wait().await.expect("ingester stops cleanly");
+        }
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.db.pool)
@@ -88,4 +107,15 @@ impl App {
         }
         self.db.drop_database().await;
     }
+}
+
+/// A tiny HTTP/1.1 GET, enough for the health endpoints.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response
 }

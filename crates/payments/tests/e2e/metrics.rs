@@ -378,6 +378,7 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
     for needed in [
         "payments_ingester_transactions_upserted_total",
         "payments_ingester_consumer_lag",
+        "payments_ingester_offset_gap_records",
         "payments_ingester_batch_seconds_bucket",
         "payments_ingester_records_rejected_total",
         "payments_ingester_imports",
