@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use opentelemetry::trace::SpanContext;
 use payments_domain::{validate, Origin, Payment, ReferenceData, Rejection, Suspicions};
-use payments_store::{Batch, PgPool, Record, RecordOutcome};
+use payments_store::{Batch, PgPool, Record, RecordOutcome, StoreError};
 use payments_stream::trace::TraceLinks;
 use payments_stream::KafkaOptions;
 use rdkafka::consumer::Consumer;
@@ -16,14 +16,48 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::rebalance::ResumeFromDatabase;
-use crate::{write, Health, IngesterConfig, Result};
+use crate::{write, Health, IngesterConfig, IngesterError, Result};
 
 /// Reference data is reloaded on a miss, but not more often than this.
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 /// A reload for an imported row's miss waits until the last load is at least this old.
 const IMPORT_REFRESH_AFTER: Duration = Duration::from_millis(100);
 
+/// Consumes until shutdown. A database found behind what this process committed (restored
+/// while the ingester ran) ends the consumer and its writers, and a new consumer reads every
+/// partition again from the database's offsets.
 pub(crate) async fn run(
+    config: IngesterConfig,
+    pool: PgPool,
+    kafka: KafkaOptions,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    loop {
+        let consumed = consume(
+            config.clone(),
+            pool.clone(),
+            kafka.clone(),
+            health.clone(),
+            shutdown.clone(),
+        )
+        .await;
+        match consumed {
+            Err(IngesterError::Store(behind @ StoreError::DatabaseBehind { .. }))
+                if !shutdown.is_cancelled() =>
+            {
+                tracing::error!(error = %behind, "the database lost commits; consuming again from its offsets");
+                health.metrics.database_behind.inc();
+            }
+            other => {
+                health.set_stopped();
+                return other;
+            }
+        }
+    }
+}
+
+async fn consume(
     config: IngesterConfig,
     pool: PgPool,
     kafka: KafkaOptions,
@@ -74,27 +108,37 @@ pub(crate) async fn run(
     // Each writer owns the partitions `partition % writers` and has its own connection, so
     // PostgreSQL works on as many batches at once; per partition, batches stay in order. Two
     // batches per writer in flight at most: one being written, one being filled.
+    // A writer that stops with an error ends this consumer (and its other writers) at once.
+    let round = shutdown.child_token();
     let mut writers = Vec::with_capacity(config.writers);
     let mut handles = Vec::with_capacity(config.writers);
     for _ in 0..config.writers {
         let (batches, pending) = mpsc::channel::<Collected>(1);
-        handles.push(tokio::spawn(write::run(
+        let writer = write::run(
             pending,
             pool.clone(),
             consumer.clone(),
             config.group_id.clone(),
             config.write_path,
             retry.clone(),
-        )));
+        );
+        let round = round.clone();
+        handles.push(tokio::spawn(async move {
+            let written = writer.await;
+            if written.is_err() {
+                round.cancel();
+            }
+            written
+        }));
         writers.push(batches);
     }
 
-    while !shutdown.is_cancelled() {
+    while !round.is_cancelled() {
         let Collected {
             mut batch,
             traces,
             produced_at,
-        } = collect(&consumer, &config, &refs.data, &health, &shutdown).await;
+        } = collect(&consumer, &config, &refs.data, &health, &round).await;
         if batch.records.is_empty() {
             continue;
         }
@@ -147,7 +191,6 @@ pub(crate) async fn run(
             result = done;
         }
     }
-    health.set_stopped();
     consumer.unsubscribe();
     result
 }

@@ -28,6 +28,8 @@ payments_runtime::metrics! {
         records_already_applied: Counter,
         /// Database transactions committed.
         batches_committed: Counter,
+        /// Times the database was found behind the offsets this process committed (a restore) and every partition was read again from its offsets.
+        database_behind: Counter,
         /// Failed database operations (migrations, reference loads, batch writes) that were retried.
         database_retries: Counter,
         /// Whether the last database operation succeeded.

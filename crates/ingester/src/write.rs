@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payments_runtime::backon::Retryable;
-use payments_store::{write_batch_via, Batch, PgPool, RecordOutcome, StoreError, WritePath};
+use payments_store::{
+    write_batch_after, Batch, CommittedOffsets, PgPool, RecordOutcome, StoreError, WritePath,
+};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -64,6 +66,8 @@ pub(crate) async fn run(
     path: WritePath,
     retry: Retry,
 ) -> Result<()> {
+    // What this writer committed, per partition: a database found behind it was restored.
+    let mut committed = CommittedOffsets::new();
     while let Some(Collected {
         batch,
         traces,
@@ -81,17 +85,29 @@ pub(crate) async fn run(
             span.add_link(trace);
         }
         let started = Instant::now();
-        let Some(outcome) = retry
-            .database("write batch", || {
-                write_batch_via(&pool, &group, &batch, path)
+        let written = retry
+            .database("write batch", || async {
+                // Not retried: the partitions must be read again from the database's offsets.
+                match write_batch_after(&pool, &group, &batch, path, &committed).await {
+                    Err(behind @ StoreError::DatabaseBehind { .. }) => Ok(Err(behind)),
+                    other => other.map(Ok),
+                }
             })
             .instrument(span.clone())
-            .await
-        else {
+            .await;
+        let outcome = match written {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(behind)) => return Err(behind.into()),
             // Shutdown while the database was away: nothing was committed, the batch is replayed
             // from the stored offsets by whoever consumes these partitions next.
-            return Ok(());
+            None => return Ok(()),
         };
+        for record in &batch.records {
+            let next = committed
+                .entry((record.topic.clone(), record.partition))
+                .or_insert(0);
+            *next = (*next).max(record.offset + 1);
+        }
         span.record("upserted", outcome.upserted);
         span.record("rejected", outcome.rejected);
         drop(span);

@@ -26,6 +26,15 @@ pub enum StoreError {
     /// error's kind); nothing of it was loaded.
     #[error("reading the users file failed: {0}")]
     UsersRead(std::io::Error),
+    /// A partition's stored offset is behind what this process committed there: the database
+    /// lost commits (a restore). Nothing was written.
+    #[error("the database's offset of {topic}[{partition}] is {stored}, behind the {committed} this ingester committed: the database lost commits (restored?); reading the partition again from the database's offset")]
+    DatabaseBehind {
+        topic: String,
+        partition: i32,
+        stored: i64,
+        committed: i64,
+    },
     /// PostgreSQL's message only: its context would quote the statement, password included.
     #[error("setting up a login role failed: {0}")]
     Role(String),

@@ -113,8 +113,44 @@ pub async fn write_batch_via(
     batch: &Batch,
     path: WritePath,
 ) -> Result<BatchOutcome> {
+    write_batch_after(pool, group, batch, path, &CommittedOffsets::new()).await
+}
+
+/// The next offset of each partition as a writer last committed it, by topic and partition.
+pub type CommittedOffsets = HashMap<(Arc<str>, i32), i64>;
+
+/// [`write_batch_via`], refusing to write when the database's offset of a partition is behind
+/// what this writer committed there (`committed`): the database lost commits (restored from a
+/// backup, say), and the records between are not in this batch. Nothing is written then
+/// ([`StoreError::DatabaseBehind`]); the caller reads the partition again from the database's
+/// offset. Offsets move forward only, so in any other case the stored one is at least the
+/// writer's.
+pub async fn write_batch_after(
+    pool: &PgPool,
+    group: &str,
+    batch: &Batch,
+    path: WritePath,
+    committed: &CommittedOffsets,
+) -> Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
     let resume = lock_offsets(&mut tx, group, batch).await?;
+    for record in &batch.records {
+        let Some(&ours) = committed.get(&(record.topic.clone(), record.partition)) else {
+            continue;
+        };
+        let stored = resume
+            .get(&(&*record.topic, record.partition))
+            .copied()
+            .unwrap_or(0);
+        if stored < ours {
+            return Err(StoreError::DatabaseBehind {
+                topic: record.topic.to_string(),
+                partition: record.partition,
+                stored,
+                committed: ours,
+            });
+        }
+    }
     let mut fresh: Vec<&Record> = Vec::with_capacity(batch.records.len());
     let mut seen: HashMap<(&str, i32), i64> = HashMap::new();
     let mut already_applied = 0;

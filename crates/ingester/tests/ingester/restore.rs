@@ -137,3 +137,43 @@ async fn records_deleted_before_they_were_applied_are_refused_not_skipped() {
     );
     app.stop().await;
 }
+
+/// The database restored under a running ingester (here: back to before it applied anything):
+/// the next batch finds the database's offset behind what the ingester committed, writes
+/// nothing, and the ingester reads every partition again from the database's offsets, so the
+/// records the restore lost land again with the new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restored_under_a_running_ingester_is_caught_up_from_kafka() {
+    let app = spawn_app().await;
+    produce(&producer(), &app.stream_topic, events(10)).await;
+    app.wait_caught_up().await;
+    let (partition, _) = stored_offset(&app.db.pool, &app.stream_topic).await;
+
+    // What a restore to before the first batch leaves: no payments, the offsets at 0.
+    sqlx::query("DELETE FROM transactions")
+        .execute(&app.db.pool)
+        .await
+        .expect("delete");
+    sqlx::query("UPDATE consumer_offsets SET next_offset = 0")
+        .execute(&app.db.pool)
+        .await
+        .expect("rewind");
+
+    produce(&producer(), &app.stream_topic, events(10)).await;
+    app.wait_caught_up().await;
+    wait_for("all 20 payments", Duration::from_secs(60), || async {
+        (app.count("SELECT count(*) FROM transactions").await == 20).then_some(())
+    })
+    .await;
+    assert_eq!(
+        stored_offset(&app.db.pool, &app.stream_topic).await,
+        (partition, 20)
+    );
+    let health = app.ingester.as_ref().expect("ingester").health.clone();
+    assert!(health.metrics.database_behind.get() >= 1);
+    wait_for("ready again", Duration::from_secs(30), || async {
+        health.is_ready().then_some(())
+    })
+    .await;
+    app.stop().await;
+}
