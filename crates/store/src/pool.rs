@@ -46,9 +46,26 @@ pub fn connect(options: &ConnectOptions) -> Result<PgPool> {
 
 /// Applies the embedded migrations. sqlx holds a PostgreSQL advisory lock while migrating, so
 /// several processes starting together apply each migration exactly once.
+///
+/// On one connection of its own, closed when migrating fails: sqlx returns on an error without
+/// releasing its session-level lock, and that connection back in the pool would keep it, so
+/// the next attempt would wait for the lock forever (seen when a restored database was still
+/// read-only).
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    sqlx::migrate!("../../migrations").run(pool).await?;
-    Ok(())
+    let mut conn = pool.acquire().await?;
+    // `run_direct` is `run` on a connection (sqlx names it the way around `run`'s "Acquire is
+    // not general enough" inside spawned futures).
+    match sqlx::migrate!("../../migrations")
+        .run_direct(&mut *conn)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Ending the session releases the lock; a failure to close says nothing new.
+            let _ = conn.close().await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Inserts the generated demo users (idempotent; existing rows are left alone).

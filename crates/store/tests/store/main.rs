@@ -6,6 +6,7 @@ mod reservations;
 mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use payments_domain::demo::demo_users;
@@ -76,6 +77,47 @@ async fn migrations_are_safe_when_several_processes_start_together() {
         .await
         .unwrap();
     assert_eq!((users, currencies), (30, 5));
+    db.drop_database().await;
+}
+
+/// A migration attempt that fails (here: a database still read-only, as one in recovery is)
+/// releases sqlx's migration lock, so the retry fails or succeeds instead of waiting forever.
+#[tokio::test]
+async fn a_failed_migration_leaves_no_lock_behind() {
+    let db = TestDb::create_with(false).await;
+    let read_only = |on: bool| {
+        format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = {on}",
+            db.name
+        )
+    };
+    sqlx::query(&read_only(true))
+        .execute(&db.pool)
+        .await
+        .expect("read-only");
+    // Two connections: the retry gets the other one while the first stays in the pool.
+    let pool = payments_testkit::pool(&db.url, 2);
+    for attempt in 1..=3 {
+        let migrated =
+            tokio::time::timeout(Duration::from_secs(60), payments_store::migrate(&pool))
+                .await
+                .unwrap_or_else(|_| panic!("attempt {attempt} waits for a lock left behind"));
+        let error = migrated.expect_err("a read-only database cannot be migrated");
+        assert!(error.to_string().contains("read-only"), "{error}");
+    }
+    let admin = sqlx::PgPool::connect(&payments_testkit::stack().admin_url)
+        .await
+        .expect("admin");
+    sqlx::query(&read_only(false))
+        .execute(&admin)
+        .await
+        .expect("writable again");
+    pool.close().await;
+    let pool = payments_testkit::pool(&db.url, 2);
+    payments_store::migrate(&pool)
+        .await
+        .expect("migrates once writable");
+    pool.close().await;
     db.drop_database().await;
 }
 
