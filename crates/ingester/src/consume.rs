@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::rebalance::ResumeFromDatabase;
-use crate::{write, Health, IngesterConfig, IngesterError, Result};
+use crate::{behind, write, Health, IngesterConfig, IngesterError, Result};
 
 /// Reference data is reloaded on a miss, but not more often than this.
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
@@ -108,8 +108,18 @@ async fn consume(
     // Each writer owns the partitions `partition % writers` and has its own connection, so
     // PostgreSQL works on as many batches at once; per partition, batches stay in order. Two
     // batches per writer in flight at most: one being written, one being filled.
-    // A writer that stops with an error ends this consumer (and its other writers) at once.
+    // A writer that stops with an error ends this consumer (and its other writers) at once;
+    // so does the database found behind what they committed.
     let round = shutdown.child_token();
+    let committed = behind::Committed::default();
+    let watcher = tokio::spawn(behind::watch(
+        pool.clone(),
+        config.group_id.clone(),
+        vec![config.stream_topic.clone(), config.import_topic.clone()],
+        committed.clone(),
+        config.finalise_interval,
+        round.clone(),
+    ));
     let mut writers = Vec::with_capacity(config.writers);
     let mut handles = Vec::with_capacity(config.writers);
     for _ in 0..config.writers {
@@ -121,6 +131,7 @@ async fn consume(
             config.group_id.clone(),
             config.write_path,
             retry.clone(),
+            committed.clone(),
         );
         let round = round.clone();
         handles.push(tokio::spawn(async move {
@@ -192,6 +203,10 @@ async fn consume(
         }
     }
     consumer.unsubscribe();
+    round.cancel();
+    if let Ok(Some(found)) = watcher.await {
+        return Err(found.into());
+    }
     result
 }
 

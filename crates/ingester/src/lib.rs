@@ -4,6 +4,7 @@
 //! Two tasks form a pipeline so parsing overlaps database writes: the consumer task builds and
 //! validates batches, the writer task commits them and only then acknowledges them to Kafka.
 
+mod behind;
 mod consume;
 mod finalise;
 mod health;

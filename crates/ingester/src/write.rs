@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payments_runtime::backon::Retryable;
-use payments_store::{
-    write_batch_after, Batch, CommittedOffsets, PgPool, RecordOutcome, StoreError, WritePath,
-};
+use payments_store::{write_batch_after, Batch, PgPool, RecordOutcome, StoreError, WritePath};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -16,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::behind::{self, Committed};
 use crate::consume::Collected;
 use crate::health::ReasonLabel;
 use crate::rebalance::ResumeFromDatabase;
@@ -65,9 +64,8 @@ pub(crate) async fn run(
     group: String,
     path: WritePath,
     retry: Retry,
+    committed: Committed,
 ) -> Result<()> {
-    // What this writer committed, per partition: a database found behind it was restored.
-    let mut committed = CommittedOffsets::new();
     while let Some(Collected {
         batch,
         traces,
@@ -87,8 +85,10 @@ pub(crate) async fn run(
         let started = Instant::now();
         let written = retry
             .database("write batch", || async {
-                // Not retried: the partitions must be read again from the database's offsets.
-                match write_batch_after(&pool, &group, &batch, path, &committed).await {
+                // A database behind what was committed has lost commits: not retried, the
+                // partitions must be read again from the database's offsets.
+                let ours = behind::snapshot(&committed);
+                match write_batch_after(&pool, &group, &batch, path, &ours).await {
                     Err(behind @ StoreError::DatabaseBehind { .. }) => Ok(Err(behind)),
                     other => other.map(Ok),
                 }
@@ -102,11 +102,13 @@ pub(crate) async fn run(
             // from the stored offsets by whoever consumes these partitions next.
             None => return Ok(()),
         };
-        for record in &batch.records {
-            let next = committed
-                .entry((record.topic.clone(), record.partition))
-                .or_insert(0);
-            *next = (*next).max(record.offset + 1);
+        if let Ok(mut committed) = committed.lock() {
+            for record in &batch.records {
+                let next = committed
+                    .entry((record.topic.clone(), record.partition))
+                    .or_insert(0);
+                *next = (*next).max(record.offset + 1);
+            }
         }
         span.record("upserted", outcome.upserted);
         span.record("rejected", outcome.rejected);
