@@ -257,3 +257,20 @@ Keep in step with the routes of crates/web/src/lib.rs.
 - {path: /dashboard, type: Prefix}
 - {path: /static, type: Prefix}
 {{- end }}
+
+{{/*
+barman-cloud's environment: the store's credentials (boto3 reads AWS_*), its region and
+endpoint. dict: ctx, secret, accessKeyKey, secretKeyKey, endpoint, region.
+*/}}
+{{- define "payments.postgresql.barmanEnv" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: {name: {{ .secret }}, key: {{ .accessKeyKey }}}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .secret }}, key: {{ .secretKeyKey }}}
+- name: AWS_DEFAULT_REGION
+  value: {{ .region | quote }}
+- name: S3_ENDPOINT
+  value: {{ .endpoint | quote }}
+{{- end }}
