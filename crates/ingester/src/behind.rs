@@ -18,22 +18,14 @@ pub(crate) fn snapshot(committed: &Committed) -> CommittedOffsets {
 /// The first partition whose stored offset is behind what was committed there (a partition
 /// with no stored offset at all counts as 0), as the error that says so.
 pub(crate) fn behind(committed: &CommittedOffsets, stored: &[StoredOffset]) -> Option<StoreError> {
-    let mut partitions: Vec<_> = committed.iter().collect();
-    partitions.sort();
-    partitions
-        .into_iter()
-        .find_map(|((topic, partition), &ours)| {
-            let at = stored
+    payments_store::database_behind(committed, |topic, partition| {
+        Some(
+            stored
                 .iter()
-                .find(|s| *s.topic == **topic && s.partition == *partition)
-                .map_or(0, |s| s.next_offset);
-            (at < ours).then(|| StoreError::DatabaseBehind {
-                topic: topic.to_string(),
-                partition: *partition,
-                stored: at,
-                committed: ours,
-            })
-        })
+                .find(|s| s.topic == topic && s.partition == partition)
+                .map_or(0, |s| s.next_offset),
+        )
+    })
 }
 
 /// Compares the database's offsets with the committed ones every `interval` until `round`

@@ -119,6 +119,29 @@ pub async fn write_batch_via(
 /// The next offset of each partition as a writer last committed it, by topic and partition.
 pub type CommittedOffsets = HashMap<(Arc<str>, i32), i64>;
 
+/// The first partition (in topic and partition order) whose stored offset is behind what was
+/// committed there, as the error that says so. `stored` gives a partition's stored offset, or
+/// `None` for a partition not to compare. Offsets move forward only, so only a database that
+/// lost commits (restored from a backup, say) is ever behind.
+pub fn database_behind(
+    committed: &CommittedOffsets,
+    stored: impl Fn(&str, i32) -> Option<i64>,
+) -> Option<StoreError> {
+    let mut partitions: Vec<_> = committed.iter().collect();
+    partitions.sort();
+    partitions
+        .into_iter()
+        .find_map(|((topic, partition), &ours)| {
+            let at = stored(topic, *partition)?;
+            (at < ours).then(|| StoreError::DatabaseBehind {
+                topic: topic.to_string(),
+                partition: *partition,
+                stored: at,
+                committed: ours,
+            })
+        })
+}
+
 /// [`write_batch_via`], refusing to write when the database's offset of a partition is behind
 /// what this writer committed there (`committed`): the database lost commits (restored from a
 /// backup, say), and the records between are not in this batch. Nothing is written then
@@ -134,22 +157,11 @@ pub async fn write_batch_after(
 ) -> Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
     let resume = lock_offsets(&mut tx, group, batch).await?;
-    for record in &batch.records {
-        let Some(&ours) = committed.get(&(record.topic.clone(), record.partition)) else {
-            continue;
-        };
-        let stored = resume
-            .get(&(&*record.topic, record.partition))
-            .copied()
-            .unwrap_or(0);
-        if stored < ours {
-            return Err(StoreError::DatabaseBehind {
-                topic: record.topic.to_string(),
-                partition: record.partition,
-                stored,
-                committed: ours,
-            });
-        }
+    // The batch's partitions only (`lock_offsets` returned each of them).
+    if let Some(behind) = database_behind(committed, |topic, partition| {
+        resume.get(&(topic, partition)).copied()
+    }) {
+        return Err(behind);
     }
     let mut fresh: Vec<&Record> = Vec::with_capacity(batch.records.len());
     let mut seen: HashMap<(&str, i32), i64> = HashMap::new();

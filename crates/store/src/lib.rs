@@ -29,8 +29,8 @@ pub use imports::{
     ImportCursor, ImportFilter, ImportName, ImportSteps,
 };
 pub use ingest::{
-    load_offsets, write_batch, write_batch_after, write_batch_via, Batch, BatchOutcome,
-    CommittedOffsets, Record, RecordOutcome, StoredOffset, WritePath,
+    database_behind, load_offsets, write_batch, write_batch_after, write_batch_via, Batch,
+    BatchOutcome, CommittedOffsets, Record, RecordOutcome, StoredOffset, WritePath,
 };
 pub use pool::{connect, migrate, seed_demo_users, ConnectOptions};
 pub use reference::{load_participants, load_reference_data};

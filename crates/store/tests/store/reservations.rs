@@ -273,6 +273,19 @@ async fn an_import_idle_past_the_lease_before_publishing_is_abandoned() {
     db.drop_database().await;
 }
 
+/// Binds a fingerprint's six columns, in table order, to the next six parameters.
+macro_rules! bind_fingerprint {
+    ($query:expr, $p:expr) => {
+        $query
+            .bind($p.sender_id)
+            .bind($p.receiver_id)
+            .bind($p.amount)
+            .bind($p.currency_code)
+            .bind($p.transaction_date)
+            .bind($p.status.as_str())
+    };
+}
+
 /// The importer's reservation key is the database's `payment_fingerprint_key` (which the
 /// migration used to convert reservations in flight), amounts of any scale and dates to the
 /// microsecond included; `"20"` and `"20.00"` share one key, other payments do not.
@@ -298,17 +311,13 @@ async fn the_importers_key_is_the_databases() {
     swapped.currency_code = 978;
     payments.push(swapped);
     for p in &payments {
-        let in_sql: i64 =
-            sqlx::query_scalar("SELECT payment_fingerprint_key($1, $2, $3, $4, $5, $6)")
-                .bind(p.sender_id)
-                .bind(p.receiver_id)
-                .bind(p.amount)
-                .bind(p.currency_code)
-                .bind(p.transaction_date)
-                .bind(p.status.as_str())
-                .fetch_one(&db.pool)
-                .await
-                .expect("key in SQL");
+        let in_sql: i64 = bind_fingerprint!(
+            sqlx::query_scalar("SELECT payment_fingerprint_key($1, $2, $3, $4, $5, $6)"),
+            p
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("key in SQL");
         assert_eq!(fingerprint_key(p), in_sql, "{p:?}");
     }
     assert_eq!(fingerprint_key(&payments[0]), fingerprint_key(&payments[1]));
@@ -329,17 +338,14 @@ async fn reservations_in_flight_survive_the_change_of_key() {
     let db = TestDb::migrated_up_to(20261203000017).await;
     let a = import(&db.pool, "alice").await;
     let p = payment("20.50");
-    sqlx::query(
-        "INSERT INTO payment_reservations (sender_id, receiver_id, amount, currency_id,
-                                           transaction_date, status, import_id, row_number)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 3)",
+    bind_fingerprint!(
+        sqlx::query(
+            "INSERT INTO payment_reservations (sender_id, receiver_id, amount, currency_id,
+                                               transaction_date, status, import_id, row_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 3)",
+        ),
+        p
     )
-    .bind(p.sender_id)
-    .bind(p.receiver_id)
-    .bind(p.amount)
-    .bind(p.currency_code)
-    .bind(p.transaction_date)
-    .bind(p.status.as_str())
     .bind(a)
     .execute(&db.pool)
     .await
