@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::backups::BackupMetrics;
 use crate::resume::Refusal;
 
 payments_runtime::metrics! {
@@ -79,6 +80,7 @@ pub struct Health {
     /// Partitions not read, by topic and partition (see `resume`).
     refused: Mutex<BTreeMap<(String, i32), Refusal>>,
     pub metrics: Metrics,
+    pub backups: BackupMetrics,
 }
 
 impl Health {
@@ -169,6 +171,7 @@ struct Readiness {
 pub(crate) async fn serve(listener: TcpListener, health: Arc<Health>, shutdown: CancellationToken) {
     let mut registry = Registry::default();
     health.metrics.register(&mut registry);
+    health.backups.register(&mut registry);
     let app = Router::new()
         // Alive as long as the process answers: outages are reported by /readyz, not by restarts.
         .route("/healthz", get(|| async { "ok" }))

@@ -4,6 +4,7 @@
 //! Two tasks form a pipeline so parsing overlaps database writes: the consumer task builds and
 //! validates batches, the writer task commits them and only then acknowledges them to Kafka.
 
+mod backups;
 mod behind;
 mod consume;
 mod finalise;
@@ -21,6 +22,7 @@ use payments_stream::KafkaOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use backups::BackupMetrics;
 pub use health::{Health, Metrics};
 pub use payments_store::WritePath;
 pub use resume::{Refusal, Resume, Retained};
@@ -156,6 +158,11 @@ pub async fn start(
         }
         None => None,
     };
+    tokio::spawn(backups::watch(
+        pool.clone(),
+        health.clone(),
+        shutdown.clone(),
+    ));
     let task = tokio::spawn(consume::run(config, pool, kafka, health.clone(), shutdown));
     Ok(Ingester {
         health,

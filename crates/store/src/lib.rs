@@ -1,6 +1,7 @@
 //! PostgreSQL access for every role. All SQL of the platform lives in this crate and is
 //! parameterised; batch writes are set-based (`unnest` of arrays), never row at a time.
 
+mod backups;
 mod cross_file;
 pub mod dashboard;
 mod error;
@@ -11,6 +12,7 @@ mod reference;
 mod reporting;
 mod users;
 
+pub use backups::{backup_health, BackupHealth};
 pub use cross_file::{
     find_landed_elsewhere, fingerprint_key, held_rows, imports_of_file, release_abandoned,
     release_reservations, reserve, save_held_rows, OwnImport, SeenBefore,

@@ -1,5 +1,6 @@
 //! The store against a real PostgreSQL: migrations, constraints, triggers and the batch write.
 
+mod backups;
 mod dashboard;
 mod imports;
 mod reservations;
