@@ -185,10 +185,9 @@ func readScrape(path string, labels targetLabels) (map[string]string, error) {
 			return nil, fmt.Errorf("%s:%d: not a sample: %q", path, line, text)
 		}
 		series, value := labels.add(text[:cut]), text[cut+1:]
-		switch value {
-		case "+Inf":
+		// The text format's +Inf is the load command's Inf (-Inf and NaN read alike).
+		if value == "+Inf" {
 			value = "Inf"
-		case "-Inf", "NaN":
 		}
 		samples[series] = value
 	}
