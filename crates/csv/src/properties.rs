@@ -130,7 +130,7 @@ proptest! {
             corrects: None,
         };
         let record = serde_json::to_vec(&crate::analyse::event(&import, 1, &values, false, None)).unwrap();
-        let ingester = payments_domain::validate(&record, payments_domain::Origin::Import, &refs, now)
+        let ingester = payments_domain::validate(&record, payments_domain::Source::Import, &refs, now)
             .err()
             .map(|r| r.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
         prop_assert_eq!(crate::row_problems(&values, &refs, now), ingester);

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod event;
+pub mod import;
 pub mod money;
 pub mod object_key;
 pub mod reference;
@@ -11,6 +12,7 @@ pub mod suspicion;
 pub mod time;
 pub mod totals;
 pub mod validate;
+pub mod words;
 
 #[cfg(test)]
 mod properties;
@@ -23,6 +25,6 @@ pub use totals::{
     TotalsBuilder, TotalsDifference,
 };
 pub use validate::{
-    check_import_fields, check_import_row, validate, Fingerprint, Invalid, Origin, Payment,
-    Rejection, Source, Status, MAX_PAYLOAD_BYTES,
+    check_import_fields, check_import_row, validate, Fingerprint, Invalid, Payment, Rejection,
+    Source, Status, MAX_PAYLOAD_BYTES,
 };

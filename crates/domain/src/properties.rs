@@ -12,7 +12,7 @@ use crate::event::{ImportEvent, StreamEvent};
 use crate::money::MAX_AMOUNT;
 use crate::object_key::{object_key, MAX_KEY_BYTES};
 use crate::time::format_csv_timestamp;
-use crate::validate::{validate, Origin, Payment, Source, Status};
+use crate::validate::{validate, Payment, Source, Status};
 use crate::ReferenceData;
 
 fn refs() -> ReferenceData {
@@ -109,7 +109,7 @@ proptest! {
 
     #[test]
     fn validation_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        for origin in [Origin::Stream, Origin::Import] {
+        for origin in [Source::Stream, Source::Import] {
             check_outcome(validate(&bytes, origin, &refs(), now()));
         }
     }
@@ -117,7 +117,7 @@ proptest! {
     #[test]
     fn validation_never_panics_on_json(value in prop_oneof![json_value(), keyed_object()]) {
         let bytes = serde_json::to_vec(&value).unwrap();
-        for origin in [Origin::Stream, Origin::Import] {
+        for origin in [Source::Stream, Source::Import] {
             check_outcome(validate(&bytes, origin, &refs(), now()));
         }
     }
@@ -143,7 +143,7 @@ proptest! {
             status: status.as_str().to_owned(),
         };
         let payload = serde_json::to_vec(&event).unwrap();
-        let payment = validate(&payload, Origin::Stream, &refs(), now()).unwrap();
+        let payment = validate(&payload, Source::Stream, &refs(), now()).unwrap();
         prop_assert_eq!(payment, Payment {
             transaction_id: event.transaction_id,
             sender_id: event.sender_id,
@@ -188,7 +188,7 @@ proptest! {
             suspicious,
         };
         let payload = serde_json::to_vec(&event).unwrap();
-        let payment = validate(&payload, Origin::Import, &refs(), now()).unwrap();
+        let payment = validate(&payload, Source::Import, &refs(), now()).unwrap();
         prop_assert_eq!(payment, Payment {
             transaction_id: event.transaction_id,
             sender_id: users[sender].user_id,

@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{parse_amount, shorten};
+use crate::words::count;
 
 /// Distinct currencies a total keeps apart; a hostile file with more shares one bucket
 /// ([`OTHER_CURRENCIES`]) so the totals stay small whatever the file holds.
@@ -230,13 +231,13 @@ impl fmt::Display for TotalsDifference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: expected {:.2}", self.currency, self.expected_amount)?;
         if let Some(rows) = self.expected_rows {
-            write!(f, " in {rows} rows")?;
+            write!(f, " in {}", count(rows, "row"))?;
         }
         write!(
             f,
-            ", the file has {:.2} in {} rows (difference {:.2})",
+            ", the file has {:.2} in {} (difference {:.2})",
             self.actual_amount,
-            self.actual_rows,
+            count(self.actual_rows, "row"),
             self.actual_amount - self.expected_amount
         )
     }
@@ -412,7 +413,7 @@ mod tests {
         assert_eq!(names, ["PHP", "USD"]);
         assert_eq!(
             diffs[1].to_string(),
-            "USD: expected 0.30 in 2 rows, the file has 0.10 in 1 rows (difference -0.20)"
+            "USD: expected 0.30 in 2 rows, the file has 0.10 in 1 row (difference -0.20)"
         );
 
         for bad in ["USD", "USD=x", "=1", "USD=1:2:3", "USD=1,USD=2"] {

@@ -17,15 +17,6 @@ pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Longest text accepted in any field (usernames, file names, statuses, ...).
 pub const MAX_TEXT_BYTES: usize = 512;
 
-/// Which wire format a record is expected in (one per topic).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// `payments-events`: ids and numeric currency codes.
-    Stream,
-    /// `import-payments-events`: usernames and alphabetic currency codes.
-    Import,
-}
-
 /// `transactions.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -50,10 +41,13 @@ impl Status {
     }
 }
 
-/// `transactions.source`: where a transaction came from.
+/// Where a record came from: its topic, and so its wire format; stored as
+/// `transactions.source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// `payments-events`: ids and numeric currency codes.
     Stream,
+    /// `import-payments-events`: usernames and alphabetic currency codes.
     Import,
 }
 
@@ -294,11 +288,11 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Validates one raw record of the given format against the reference data.
+/// Validates one raw record in the wire format of its `source` against the reference data.
 /// `now` bounds how far in the future a timestamp may lie.
 pub fn validate(
     payload: &[u8],
-    origin: Origin,
+    source: Source,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<Payment, Rejection> {
@@ -321,9 +315,9 @@ pub fn validate(
         map: &map,
         problems: Vec::new(),
     };
-    match origin {
-        Origin::Stream => fields.stream(refs, now),
-        Origin::Import => fields.import(refs, now),
+    match source {
+        Source::Stream => fields.stream(refs, now),
+        Source::Import => fields.import(refs, now),
     }
 }
 
@@ -770,7 +764,7 @@ mod tests {
 
     #[test]
     fn a_valid_stream_event_becomes_a_payment() {
-        let payment = validate(&stream(json!({})), Origin::Stream, &refs(), now()).unwrap();
+        let payment = validate(&stream(json!({})), Source::Stream, &refs(), now()).unwrap();
         assert_eq!(payment.amount.to_string(), "1729.15");
         assert_eq!(payment.currency_code, 608);
         assert_eq!(payment.status, Status::Pending);
@@ -782,7 +776,7 @@ mod tests {
     fn every_problem_is_reported() {
         let rejection = validate(
             &stream(json!({"amount": "12", "status": "done", "currency_code": null, "x": 1})),
-            Origin::Stream,
+            Source::Stream,
             &refs(),
             now(),
         )
@@ -802,7 +796,7 @@ mod tests {
     fn unknown_users_are_reference_misses() {
         let rejection = validate(
             &stream(json!({"sender_id": "00000000-0000-4000-8000-000000000000"})),
-            Origin::Stream,
+            Source::Stream,
             &refs(),
             now(),
         )
@@ -831,7 +825,7 @@ mod tests {
         });
         let payment = validate(
             &serde_json::to_vec(&row).unwrap(),
-            Origin::Import,
+            Source::Import,
             &refs(),
             now(),
         )
@@ -845,7 +839,7 @@ mod tests {
         bad["amount"] = json!("-1");
         let rejection = validate(
             &serde_json::to_vec(&bad).unwrap(),
-            Origin::Import,
+            Source::Import,
             &refs(),
             now(),
         )
@@ -861,7 +855,7 @@ mod tests {
     fn structural_failures_are_named() {
         let r = refs();
         let reason = |bytes: &[u8]| {
-            validate(bytes, Origin::Stream, &r, now())
+            validate(bytes, Source::Stream, &r, now())
                 .unwrap_err()
                 .reason()
         };

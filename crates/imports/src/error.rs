@@ -2,8 +2,9 @@
 
 use std::io;
 
+use payments_domain::import::ImportFailure;
 use payments_objectstore::ObjectStoreError;
-use payments_store::{ImportFailure, StoreError};
+use payments_store::StoreError;
 use payments_stream::StreamError;
 use uuid::Uuid;
 
@@ -47,7 +48,7 @@ pub enum Refusal {
     #[error("{0} decided this import already")]
     DecidedBy(String),
     #[error("the import is {0}, not awaiting approval")]
-    NotAwaiting(payments_store::ImportStatus),
+    NotAwaiting(payments_domain::import::ImportStatus),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

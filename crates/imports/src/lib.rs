@@ -21,7 +21,9 @@
 //! [`Pipeline::new`] from handles a caller already has), and front ends use its methods.
 
 mod cross_file;
+mod decide;
 mod error;
+pub mod outcome;
 mod reading;
 mod report;
 mod run;
@@ -40,11 +42,13 @@ use tokio::io::AsyncRead;
 use uuid::Uuid;
 
 pub use error::{PipelineError, Refusal, Result};
-pub use payments_domain::{CurrencyTotal, ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
-pub use payments_store::{
-    ApprovalReason, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
+pub use outcome::{Outcome, OutcomeKind};
+pub use payments_domain::import::{
+    holds_rows_only, ApprovalReason, ImportCounts, ImportFailure, ImportStatus,
 };
-pub use report::{message, FirstImport, ImportReport, RowRejection};
+pub use payments_domain::{CurrencyTotal, ExpectedTotals, ImportTotals, InvalidRowsPolicy, Totals};
+pub use payments_store::{Decision, Import};
+pub use report::{FirstImport, ImportReport, RowRejection};
 pub use unlanded::Unlanded;
 
 /// What to import: the file's name as the user gave it, whether to publish, and who asked.
@@ -278,6 +282,24 @@ impl Pipeline {
         payments_store::get_import(&self.pool, id)
             .await?
             .ok_or(PipelineError::NotFound(id))
+    }
+
+    /// What became of `import`, in the words every front end shows.
+    pub async fn outcome(&self, import: &Import) -> Result<Outcome> {
+        let first = self.first_import_name(import).await?;
+        Ok(outcome::outcome(import, first.as_deref()))
+    }
+
+    /// The earlier import of the same bytes as `import`, by its file and time, when there is one.
+    pub async fn first_import_name(&self, import: &Import) -> Result<Option<String>> {
+        let Some(first) = import.first_import_id else {
+            return Ok(None);
+        };
+        Ok(payments_store::import_names(&self.pool, &[first])
+            .await?
+            .into_iter()
+            .next()
+            .map(|n| outcome::import_name(&n.file_name, n.created_at)))
     }
 
     /// The stored analysis of an import (capped lists).

@@ -81,19 +81,19 @@ impl Pipeline {
             });
         };
         let refuse = |why: String| Err(PipelineError::CannotCorrect(why));
-        let view = match self.status(original).await {
-            Ok(view) => view,
+        let import = match self.status(original).await {
+            Ok(import) => import,
             Err(PipelineError::NotFound(_)) => {
                 return refuse(format!("there is no import {original} to correct"))
             }
             Err(e) => return Err(e),
         };
-        if let Some(first) = view.corrects_import_id {
+        if let Some(first) = import.corrects_import_id {
             return refuse(format!(
                 "import {original} is a correction itself: correct import {first} instead"
             ));
         }
-        let Some(sha256) = view.sha256.clone() else {
+        let Some(sha256) = import.sha256.clone() else {
             return refuse(format!("import {original} has no stored file to correct"));
         };
         let rows = Arc::new(Mutex::new(HashSet::new()));

@@ -8,12 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Utc;
 use payments_csv::{ImportError, Resolved, Summary};
-use payments_domain::InvalidRowsPolicy;
+use payments_domain::import::{holds_rows_only, ImportCounts, ImportFailure};
 use payments_objectstore::import_object_key;
-use payments_store::{
-    ApprovalReason, Decided, Decision, Import, ImportCounts, ImportFailure, ImportStatus,
-    NewImport, StoredFile,
-};
+use payments_store::{Decided, Decision, Import, NewImport, StoredFile};
 use payments_stream::Publisher;
 use rdkafka::message::{Header, OwnedHeaders};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -23,12 +20,11 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
 use crate::cross_file::{Lookup, Matches};
+use crate::decide::{decide, Findings, Verdict};
 use crate::error::upload_error;
+use crate::outcome;
 use crate::reading::Reading;
-use crate::report::published_message;
-use crate::{
-    message, FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Refusal, Result,
-};
+use crate::{FirstImport, ImportReport, ImportRequest, Pipeline, PipelineError, Refusal, Result};
 
 /// What the analysis of an upload yields: its summary, its row map and, when looked for, the
 /// valid rows whose payment landed from another import.
@@ -93,16 +89,25 @@ impl Pipeline {
     }
 
     async fn report_as_it_stands(&self, id: Uuid) -> Result<ImportReport> {
-        let view = self.status(id).await?;
+        let summary = self.summary(id).await?;
+        self.report(id, summary).await
+    }
+
+    /// What the caller is told about import `id` as it now stands: its state and the outcome's
+    /// words, the same a later look at the import shows.
+    async fn report(&self, id: Uuid, summary: Option<Summary>) -> Result<ImportReport> {
+        let import = self.status(id).await?;
+        let outcome = self.outcome(&import).await?;
         Ok(ImportReport {
             id,
-            file_name: view.file_name.clone(),
-            object_key: view.object_key.clone(),
-            status: view.status,
-            message: message(&view),
+            file_name: import.file_name.clone(),
+            object_key: import.object_key.clone(),
+            status: import.status,
+            message: outcome.message(),
+            outcome,
             first_import: None,
             error_location: None,
-            summary: self.summary(id).await?,
+            summary,
         })
     }
 
@@ -147,17 +152,6 @@ impl Pipeline {
         let (stored, analysed) = self
             .store_and_analyse(key, body, refs, reading.clone(), lookup)
             .await?;
-        let report =
-            |status: ImportStatus, message: String, summary: Option<Summary>| ImportReport {
-                id,
-                file_name: file_name.to_owned(),
-                object_key: Some(stored.key.clone()),
-                status,
-                message,
-                first_import: None,
-                error_location: None,
-                summary,
-            };
         let (mut summary, mut resolved, matches) = match analysed {
             Ok(analysed) => analysed,
             Err(e) if e.is_platform_fault() => return Err(PipelineError::Analyser(e)),
@@ -172,9 +166,9 @@ impl Pipeline {
                 payments_store::mark_stored(&self.pool, id, &file).await?;
                 payments_store::mark_failed(&self.pool, id, ImportFailure::InvalidFile, &message)
                     .await?;
-                let mut r = report(ImportStatus::Failed, message, None);
-                r.error_location = e.location().map(|l| l.to_string());
-                return Ok(r);
+                let mut report = self.report(id, None).await?;
+                report.error_location = e.location().map(|l| l.to_string());
+                return Ok(report);
             }
         };
         let first = if dry_run {
@@ -204,82 +198,31 @@ impl Pipeline {
             }
             _ => None,
         };
-        let counts = counts_of(&summary);
+        let mut counts = counts_of(&summary);
         payments_store::set_counts(&self.pool, id, &counts).await?;
         save_summary(&self.pool, id, &summary).await?;
 
-        if let Some(first) = first {
-            // The first import owns these payments; this one publishes nothing.
-            payments_store::release_reservations(&self.pool, id).await?;
-            payments_store::mark_done(&self.pool, id).await?;
-            let mut r = report(
-                ImportStatus::Done,
-                format!(
-                    "This file was already imported on {} as {} (import {}); no new transactions were created.",
-                    first.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    first.file_name,
-                    first.id
-                ),
-                Some(summary),
-            );
-            r.first_import = Some(FirstImport {
-                id: first.id,
-                file_name: first.file_name,
-                imported_at: first.created_at,
-            });
-            return Ok(r);
-        }
-        // Checks that stop the whole file, before anything is published.
-        let hold = if let Some(differences) = request
-            .expected_totals
-            .as_ref()
-            .map(|expected| expected.differences(&summary.totals.file))
-            .filter(|d| !d.is_empty())
-        {
-            let listed: Vec<String> = differences.iter().map(ToString::to_string).collect();
-            Some((
-                ImportFailure::TotalsMismatch,
-                format!(
-                    "The file's control totals differ from the expected ones; nothing was published. {}.",
-                    listed.join("; ")
-                ),
-            ))
-        } else if summary.invalid_rows > 0 && summary.invalid_rows == summary.unique {
-            Some((
-                ImportFailure::InvalidRows,
-                format!(
-                    "None of the file's {} rows can be imported (every row failed the checks; the reasons are listed); nothing was published.",
-                    summary.unique
-                ),
-            ))
-        } else if summary.invalid_rows > 0
-            && request.invalid_rows.unwrap_or(self.invalid_rows) == InvalidRowsPolicy::HoldFile
-        {
-            Some((
-                ImportFailure::InvalidRows,
-                format!(
-                    "{} rows failed the checks and the policy holds the whole file; nothing was published. Correct the listed rows and upload the file again.",
-                    summary.invalid_rows
-                ),
-            ))
-        } else {
-            None
-        };
-        if let Some((failure, message)) = hold {
-            payments_store::mark_failed(&self.pool, id, failure, &message).await?;
-            return Ok(report(ImportStatus::Failed, message, Some(summary)));
-        }
-        let approval = self.approval.reasons(&summary, request.require_approval);
-        if !dry_run && !approval.is_empty() {
-            if let Some(found) = &cross_file {
-                payments_store::save_held_rows(&self.pool, id, &found.held).await?;
+        let verdict = decide(Findings {
+            already_imported: first.is_some(),
+            dry_run,
+            differences: request
+                .expected_totals
+                .as_ref()
+                .map(|expected| expected.differences(&summary.totals.file))
+                .unwrap_or_default(),
+            unique: summary.unique,
+            invalid: summary.invalid_rows,
+            invalid_rows: request.invalid_rows.unwrap_or(self.invalid_rows),
+            approval: self.approval.reasons(&summary, request.require_approval),
+        });
+        // Publishes the unique valid rows; `None` when another import failed this one as
+        // abandoned (idle past the lease) and took its payments: then it must not publish.
+        let publishing = |resolved: Resolved| async {
+            if !payments_store::start_publishing(&self.pool, id).await? {
+                return Ok(None);
             }
-            // Held for cross-file duplicates alone: the other rows publish now.
-            let published = if holds_rows_only(&approval) {
-                if !payments_store::start_publishing(&self.pool, id).await? {
-                    return self.report_as_it_stands(id).await;
-                }
-                self.publish(
+            let published = self
+                .publish(
                     id,
                     file_name,
                     &stored.key,
@@ -287,48 +230,56 @@ impl Pipeline {
                     resolved,
                     &reading,
                 )
-                .await?
-            } else {
-                0
-            };
-            let mut counts = counts;
-            counts.published = published as i64;
-            payments_store::mark_awaiting_approval(&self.pool, id, &approval, counts.published)
                 .await?;
-            let message = awaiting_message(&approval, request.started_by.as_deref(), &counts);
-            return Ok(report(
-                ImportStatus::AwaitingApproval,
-                message,
-                Some(summary),
-            ));
+            Ok::<_, PipelineError>(Some(published))
+        };
+        match verdict {
+            Verdict::AlreadyImported => {
+                // The first import owns these payments; this one publishes nothing.
+                payments_store::release_reservations(&self.pool, id).await?;
+                payments_store::mark_done(&self.pool, id).await?;
+            }
+            Verdict::Hold {
+                failure,
+                differences,
+            } => {
+                let message = outcome::held(failure, &counts, &differences).join(" ");
+                payments_store::mark_failed(&self.pool, id, failure, &message).await?;
+            }
+            Verdict::AwaitApproval {
+                reasons,
+                publish_others,
+            } => {
+                if let Some(found) = &cross_file {
+                    payments_store::save_held_rows(&self.pool, id, &found.held).await?;
+                }
+                // Held for cross-file duplicates alone: the other rows publish now.
+                if publish_others {
+                    let Some(published) = publishing(resolved).await? else {
+                        return self.report_as_it_stands(id).await;
+                    };
+                    counts.published = published as i64;
+                }
+                payments_store::mark_awaiting_approval(&self.pool, id, &reasons, counts.published)
+                    .await?;
+            }
+            Verdict::DryRun => {
+                payments_store::mark_done(&self.pool, id).await?;
+            }
+            Verdict::Publish => {
+                let Some(published) = publishing(resolved).await? else {
+                    return self.report_as_it_stands(id).await;
+                };
+                payments_store::mark_published(&self.pool, id, published as i64).await?;
+            }
         }
-        if dry_run {
-            payments_store::mark_done(&self.pool, id).await?;
-            let message = format!(
-                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious, {} would be rejected, {} repeat payments landed from other files; nothing was published.",
-                summary.rows, summary.unique, summary.duplicate_rows, summary.suspicious_rows, summary.invalid_rows, summary.cross_file_duplicates
-            );
-            return Ok(report(ImportStatus::Done, message, Some(summary)));
-        }
-
-        // Another import may have failed this one as abandoned (it was idle past the lease)
-        // and taken its payments: then it must not publish.
-        if !payments_store::start_publishing(&self.pool, id).await? {
-            return self.report_as_it_stands(id).await;
-        }
-        let published = self
-            .publish(
-                id,
-                file_name,
-                &stored.key,
-                &summary.sha256,
-                resolved,
-                &reading,
-            )
-            .await?;
-        payments_store::mark_published(&self.pool, id, published as i64).await?;
-        let message = published_message(published as i64, &counts);
-        Ok(report(ImportStatus::Published, message, Some(summary)))
+        let mut report = self.report(id, Some(summary)).await?;
+        report.first_import = first.map(|first| FirstImport {
+            id: first.id,
+            file_name: first.file_name,
+            imported_at: first.created_at,
+        });
+        Ok(report)
     }
 
     /// Records `by`'s approval of import `id` and publishes it: the stored copy is checked
@@ -340,13 +291,13 @@ impl Pipeline {
             Decided::Recorded(_) | Decided::AlreadyApproved => {}
             refused => return Err(refusal(id, refused)),
         }
-        let view = self.status(id).await?;
-        let (Some(key), Some(sha256)) = (view.object_key.clone(), view.sha256.clone()) else {
+        let import = self.status(id).await?;
+        let (Some(key), Some(sha256)) = (import.object_key.clone(), import.sha256.clone()) else {
             return Err(PipelineError::Task(
                 "the approved import has no stored file".into(),
             ));
         };
-        let reading = self.reading(view.corrects_import_id).await?;
+        let reading = self.reading(import.corrects_import_id).await?;
         let refs = payments_store::load_reference_data(&self.pool).await?;
         let object = self.objects.get(&key).await?;
         let checking = reading.clone();
@@ -371,12 +322,12 @@ impl Pipeline {
             summary.lists_truncated |= before.lists_truncated;
         }
         // Only cross-file duplicates were held: the other rows are published already.
-        let published_before = if holds_rows_only(&view.approval_reasons) {
+        let published_before = if holds_rows_only(&import.approval_reasons) {
             for held in payments_store::held_rows(&self.pool, id).await? {
                 resolved.hold(held.row);
             }
             resolved = resolved.only_held();
-            view.counts.published
+            import.counts.published
         } else {
             0
         };
@@ -387,22 +338,10 @@ impl Pipeline {
         payments_store::start_publishing(&self.pool, id).await?;
         let published = published_before
             + self
-                .publish(id, &view.file_name, &key, &sha256, resolved, &reading)
+                .publish(id, &import.file_name, &key, &sha256, resolved, &reading)
                 .await? as i64;
         payments_store::mark_published(&self.pool, id, published).await?;
-        Ok(ImportReport {
-            id,
-            file_name: view.file_name,
-            object_key: Some(key),
-            status: ImportStatus::Published,
-            message: format!(
-                "Approved by {by}. {}",
-                published_message(published, &counts)
-            ),
-            first_import: None,
-            error_location: None,
-            summary: Some(summary),
-        })
+        self.report(id, Some(summary)).await
     }
 
     /// Records `by`'s rejection of import `id` (final: nothing is ever published).
@@ -633,35 +572,6 @@ fn refusal(id: Uuid, decided: Decided) -> PipelineError {
             PipelineError::Task("an approval was taken for a refusal".into())
         }
     }
-}
-
-/// Whether an import held for `reasons` holds only some rows (its cross-file duplicates) and
-/// publishes the others at once; otherwise it holds all of them.
-pub(crate) fn holds_rows_only(reasons: &[ApprovalReason]) -> bool {
-    reasons == [ApprovalReason::CrossFileDuplicates]
-}
-
-/// What a user reads while an import waits for approval.
-pub(crate) fn awaiting_message(
-    reasons: &[ApprovalReason],
-    started_by: Option<&str>,
-    counts: &ImportCounts,
-) -> String {
-    let who = match started_by {
-        Some(by) => format!("someone other than {by}"),
-        None => "a second identity".to_owned(),
-    };
-    if holds_rows_only(reasons) {
-        return format!(
-            "{} rows sent to processing. {} rows repeat payments that already landed from another file (listed with where each was seen); they are held until {who} approves them.",
-            counts.published, counts.cross_file_duplicates
-        );
-    }
-    let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
-    format!(
-        "Checked and stored; nothing is published until {who} approves it ({}).",
-        why.join("; ")
-    )
 }
 
 /// Sets its flag when dropped.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use payments_csv::CsvRow;
 use payments_domain::event::import_transaction_id;
-use payments_store::{ImportFailure, ImportStatus};
+use payments_domain::import::{ImportFailure, ImportStatus};
 use serde::Serialize;
 use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
@@ -34,25 +34,25 @@ impl Pipeline {
     where
         F: FnMut(Unlanded) -> std::io::Result<()> + Send + 'static,
     {
-        let view = self.status(id).await?;
-        let Some(key) = view.object_key.clone() else {
+        let import = self.status(id).await?;
+        let Some(key) = import.object_key.clone() else {
             return Ok(0);
         };
         let refused_whole = matches!(
-            view.failure,
+            import.failure,
             Some(
                 ImportFailure::InvalidFile
                     | ImportFailure::TooLarge
                     | ImportFailure::UploadInterrupted
             )
         );
-        if view.first_import_id.is_some() || refused_whole {
+        if import.first_import_id.is_some() || refused_whole {
             // The same bytes landed with the first import; or the file itself was refused
             // (its page says where and why), so it has no rows to list.
             return Ok(0);
         }
-        let held = held_reason(&view);
-        let rows_only = crate::run::holds_rows_only(&view.approval_reasons);
+        let held = held_reason(&import);
+        let rows_only = payments_domain::import::holds_rows_only(&import.approval_reasons);
         let seen_before: HashMap<u64, payments_store::SeenBefore> =
             payments_store::held_rows(self.pool(), id)
                 .await?
@@ -64,9 +64,9 @@ impl Pipeline {
             .into_iter()
             .filter_map(|(row, reason)| Some((u64::try_from(row).ok()?, reason)))
             .collect();
-        let reading = self.reading(view.corrects_import_id).await?;
+        let reading = self.reading(import.corrects_import_id).await?;
         // Rows a correction landed since are no longer missing.
-        let sha256 = view.sha256.clone().unwrap_or_default();
+        let sha256 = import.sha256.clone().unwrap_or_default();
         let corrected: HashSet<Uuid> = payments_store::corrected_transactions(self.pool(), id)
             .await?
             .into_iter()
@@ -124,17 +124,17 @@ impl Pipeline {
 }
 
 /// Why the valid rows of an import did not land with it, when they did not.
-fn held_reason(view: &payments_store::Import) -> Option<String> {
-    if view.dry_run {
+fn held_reason(import: &payments_store::Import) -> Option<String> {
+    if import.dry_run {
         return Some("dry run: nothing was published".into());
     }
-    match view.status {
+    match import.status {
         ImportStatus::AwaitingApproval => Some("held: the import awaits approval".into()),
         ImportStatus::Rejected => Some(format!(
             "held: the import was rejected by {}",
-            view.decided_by.as_deref().unwrap_or("a second person")
+            import.decided_by.as_deref().unwrap_or("a second person")
         )),
-        ImportStatus::Failed => Some(match view.failure {
+        ImportStatus::Failed => Some(match import.failure {
             Some(ImportFailure::InvalidRows) => {
                 "held: other rows failed the checks and the whole file was held".into()
             }
@@ -143,7 +143,7 @@ fn held_reason(view: &payments_store::Import) -> Option<String> {
             }
             _ => format!(
                 "not published: {}",
-                view.error.as_deref().unwrap_or("the import failed")
+                import.error.as_deref().unwrap_or("the import failed")
             ),
         }),
         _ => None,

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use payments_domain::{validate, Origin, Payment};
+use payments_domain::{validate, Payment, Source};
 use payments_generator::{EventFactory, Participants};
 use payments_ingester::{IngesterConfig, WritePath};
 use payments_testkit::report::{env_or, Figure};
@@ -46,7 +46,7 @@ async fn run() {
     let payments: Vec<Payment> = records
         .iter()
         .map(|(_, payload)| {
-            validate(payload, Origin::Stream, &refs, now).expect("generated events are valid")
+            validate(payload, Source::Stream, &refs, now).expect("generated events are valid")
         })
         .collect();
     let copy_text = copy_rows(&payments);

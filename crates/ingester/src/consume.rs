@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opentelemetry::trace::SpanContext;
-use payments_domain::{validate, Origin, Payment, ReferenceData, Rejection, Suspicions};
+use payments_domain::{validate, Payment, ReferenceData, Rejection, Source, Suspicions};
 use payments_store::{Batch, PgPool, Record, RecordOutcome, StoreError};
 use payments_stream::trace::TraceLinks;
 use payments_stream::KafkaOptions;
@@ -311,11 +311,11 @@ async fn collect(
     }
 }
 
-fn origin(topic: &str, config: &IngesterConfig) -> Origin {
+fn source(topic: &str, config: &IngesterConfig) -> Source {
     if topic == config.import_topic {
-        Origin::Import
+        Source::Import
     } else {
-        Origin::Stream
+        Source::Stream
     }
 }
 
@@ -328,9 +328,9 @@ fn checked(
     refs: &ReferenceData,
     now: chrono::DateTime<Utc>,
 ) -> Result<Payment, Rejection> {
-    let origin = origin(topic, config);
-    let mut payment = validate(payload, origin, refs, now)?;
-    if origin == Origin::Stream {
+    let source = source(topic, config);
+    let mut payment = validate(payload, source, refs, now)?;
+    if source == Source::Stream {
         payment.suspicious = Suspicions::of(
             &payment.sender_id,
             &payment.receiver_id,

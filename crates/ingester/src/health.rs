@@ -64,7 +64,7 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
-/// An import status (`payments_store::ImportStatus`).
+/// An import status (`payments_domain::import::ImportStatus`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: &'static str,

@@ -16,9 +16,9 @@
 mod client;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use payments_store::dashboard::{Display, Question, OVERVIEW};
+use payments_store::dashboard::{Question, Visualization, OVERVIEW};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
@@ -229,11 +229,13 @@ pub struct Place {
 const GRID_COLUMNS: i64 = 24;
 
 /// Size by kind: a number is small, a table wants the whole width, charts half.
-fn size(display: Display) -> (i64, i64) {
+fn size(display: Visualization) -> (i64, i64) {
     match display {
-        Display::Scalar => (6, 4),
-        Display::Table => (GRID_COLUMNS, 8),
-        Display::Line | Display::Bar | Display::Row | Display::Pie => (12, 6),
+        Visualization::Scalar => (6, 4),
+        Visualization::Table => (GRID_COLUMNS, 8),
+        Visualization::Line | Visualization::Bar | Visualization::Row | Visualization::Pie => {
+            (12, 6)
+        }
     }
 }
 
@@ -363,10 +365,8 @@ pub async fn setup(config: &SetupConfig) -> Result<Summary> {
     Ok(summary)
 }
 
-/// `GET /api/health` until it answers `{"status": "ok"}`, with the platform's retry policy.
+/// `GET /api/health` until it answers `{"status": "ok"}`, for at most `timeout`.
 async fn wait_until_healthy(client: &Client, timeout: Duration) -> Result<()> {
-    use payments_runtime::backon::Retryable;
-    let started = Instant::now();
     let check = || async {
         match client.get("/api/health").await {
             Ok(health) if health["status"] == "ok" => Ok(()),
@@ -374,15 +374,7 @@ async fn wait_until_healthy(client: &Client, timeout: Duration) -> Result<()> {
             Err(e) => Err(MetabaseError::NotReady(e.to_string())),
         }
     };
-    check
-        .retry(payments_runtime::retry_policy(
-            Duration::from_millis(250),
-            Duration::from_secs(5),
-        ))
-        .when(|_| started.elapsed() < timeout)
-        .notify(|error, delay| {
-            tracing::warn!(%error, retry_in = ?delay, "waiting for Metabase to become healthy")
-        })
+    payments_runtime::until_available("waiting for Metabase to become healthy", timeout, check)
         .await
         .map_err(|last| MetabaseError::NeverHealthy {
             waited: timeout,

@@ -197,15 +197,15 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
         },
         None => None,
     };
-    let mut view = match ctx.pipeline.status(id).await {
-        Ok(view) => Some(view),
+    let mut import = match ctx.pipeline.status(id).await {
+        Ok(import) => Some(import),
         Err(PipelineError::NotFound(_)) => None,
         Err(e) => return fail(&object, &ctx, id, None, Problem::from_pipeline(&e)).await,
     };
     // Not started, or interrupted before everything was published: (re)start it, unless it
     // just failed, in which case error_policy's backoff decides when.
-    let unfinished = view.as_ref().is_none_or(|v| v.status.is_resumable());
-    if adopted.is_some() && view.is_none() {
+    let unfinished = import.as_ref().is_none_or(|v| v.status.is_resumable());
+    if adopted.is_some() && import.is_none() {
         problem = Some(Problem::new(
             "ImportNotFound",
             format!(
@@ -214,14 +214,14 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
             ),
         ));
     }
-    let awaiting = view
+    let awaiting = import
         .as_ref()
         .filter(|v| v.status == ImportStatus::AwaitingApproval);
     if let (Some(awaiting), None, false, None) = (awaiting, adopted, running, &problem) {
         match decide(&object, awaiting, id, &ctx) {
             Ok(Decided::Rejected(by, note)) => {
                 match ctx.pipeline.reject(id, Some(&by), note.as_deref()).await {
-                    Ok(rejected) => view = Some(rejected),
+                    Ok(rejected) => import = Some(rejected),
                     Err(e) => problem = Some(Problem::from_pipeline(&e)),
                 }
             }
@@ -230,7 +230,7 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
         }
     }
     if unfinished && adopted.is_none() && !running && problem.is_none() {
-        let resuming = view.is_some();
+        let resuming = import.is_some();
         match start(&object, &namespace, id, &ctx).await {
             Ok(()) => {
                 let (reason, note) = if resuming {
@@ -249,11 +249,11 @@ async fn bring_up_to_date(object: Arc<PaymentImport>, ctx: Arc<Context>) -> Resu
         }
     }
     if let Some(p) = problem {
-        return fail(&object, &ctx, id, view.as_ref(), p).await;
+        return fail(&object, &ctx, id, import.as_ref(), p).await;
     }
-    apply_status(&object, &ctx, id, view.as_ref(), None).await?;
+    apply_status(&object, &ctx, id, import.as_ref(), None).await?;
     ctx.succeeded(&uid);
-    Ok(if status::is_final(view.as_ref()) {
+    Ok(if status::is_final(import.as_ref()) {
         Action::await_change()
     } else {
         Action::requeue(ctx.timing.progress_interval)
@@ -265,10 +265,10 @@ async fn fail(
     object: &PaymentImport,
     ctx: &Context,
     id: Uuid,
-    view: Option<&Import>,
+    import: Option<&Import>,
     problem: Problem,
 ) -> Result<Action> {
-    apply_status(object, ctx, id, view, Some(&problem)).await?;
+    apply_status(object, ctx, id, import, Some(&problem)).await?;
     Err(Error::Import(problem))
 }
 
@@ -303,7 +303,7 @@ enum Decided {
 /// interruption) and the import leaves `AwaitingApproval` once decided.
 fn decide(
     object: &PaymentImport,
-    view: &Import,
+    import: &Import,
     id: Uuid,
     ctx: &Context,
 ) -> Result<Decided, Problem> {
@@ -322,7 +322,7 @@ fn decide(
     let Some(by) = identity(crate::APPROVED_BY_ANNOTATION) else {
         return Ok(Decided::Undecided);
     };
-    if view.decided_by.as_deref().is_some_and(|d| d != by) {
+    if import.decided_by.as_deref().is_some_and(|d| d != by) {
         return Ok(Decided::Undecided);
     }
     let pipeline = pipeline_for(object, ctx)?;
@@ -482,18 +482,29 @@ async fn apply_status(
     object: &PaymentImport,
     ctx: &Context,
     id: Uuid,
-    view: Option<&Import>,
+    import: Option<&Import>,
     problem: Option<&Problem>,
 ) -> Result<()> {
     let previous = object.status.as_ref();
-    let invalid_rows = match view {
+    let invalid_rows = match import {
         Some(v) if v.counts.invalid > 0 => invalid_rows(ctx, id).await,
         _ => Vec::new(),
+    };
+    let first_import = match import {
+        Some(v) => ctx
+            .pipeline
+            .first_import_name(v)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "naming the first import failed"))
+            .ok()
+            .flatten(),
+        None => None,
     };
     let next = status::derive(&Observation {
         generation: object.metadata.generation,
         import_id: id,
-        view,
+        import,
+        first_import: first_import.as_deref(),
         problem,
         previous,
         invalid_rows: &invalid_rows,

@@ -3,9 +3,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use payments_domain::import::{ApprovalReason, ImportCounts};
 /// The counts and totals are the platform's own types, shown as they are.
 pub use payments_domain::{ExpectedTotals, ImportTotals, InvalidRowsPolicy};
-pub use payments_store::{ApprovalReason, ImportCounts};
 
 /// Imports one CSV file of payments: the file is checked, exact duplicates are dropped,
 /// suspicious rows are flagged and every unique row is sent for ingestion exactly once.

@@ -2,6 +2,7 @@
 //! truth) and any problem met on the way. Pure, so every case is unit-tested.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use payments_imports::outcome::outcome;
 use payments_imports::{Import, ImportFailure, ImportStatus};
 
 use crate::crd::{Condition, PaymentImportStatus, RowProblem};
@@ -18,7 +19,9 @@ pub struct Observation<'a> {
     pub generation: Option<i64>,
     pub import_id: uuid::Uuid,
     /// The import's row, once the pipeline has created it.
-    pub view: Option<&'a Import>,
+    pub import: Option<&'a Import>,
+    /// The earlier import of the same bytes, by its file and time, when there is one.
+    pub first_import: Option<&'a str>,
     /// Why the import cannot go on right now.
     pub problem: Option<&'a Problem>,
     pub previous: Option<&'a PaymentImportStatus>,
@@ -32,13 +35,13 @@ pub struct Observation<'a> {
 /// True, False or Unknown, with why.
 struct Stage(&'static str, &'static str, String);
 
-fn t(reason: &'static str, message: String) -> Stage {
+fn cond_true(reason: &'static str, message: String) -> Stage {
     Stage("True", reason, message)
 }
-fn f(reason: &'static str, message: String) -> Stage {
+fn cond_false(reason: &'static str, message: String) -> Stage {
     Stage("False", reason, message)
 }
-fn unknown(reason: &'static str, message: String) -> Stage {
+fn cond_unknown(reason: &'static str, message: String) -> Stage {
     Stage("Unknown", reason, message)
 }
 
@@ -46,12 +49,12 @@ fn unknown(reason: &'static str, message: String) -> Stage {
 /// that needs approval), `Published`, `Ingested` (in that order), counts, times and a message.
 /// A condition keeps its `lastTransitionTime` while its status stays the same.
 pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
-    let stages = stages(obs.view);
-    let approved = approved(obs.view, obs.adopted);
-    let mut ready = ready(obs.view, &stages, approved.as_ref());
+    let stages = stages(obs.import, obs.first_import);
+    let approved = approved(obs.import, obs.adopted);
+    let mut ready = ready(obs.import, obs.first_import);
     let [validated, published, ingested] = stages;
     if let Some(problem) = obs.problem {
-        ready = f(problem.reason, problem.message.clone());
+        ready = cond_false(problem.reason, problem.message.clone());
     }
     let message = ready.2.clone();
     let conditions = [
@@ -79,25 +82,25 @@ pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
         }
     })
     .collect();
-    let finished = obs.view.filter(|v| v.status.is_final());
+    let finished = obs.import.filter(|v| v.status.is_final());
     PaymentImportStatus {
         conditions,
         observed_generation: obs.generation,
         import_id: Some(obs.import_id.to_string()),
-        counts: obs.view.map(|v| v.counts).unwrap_or_default(),
-        totals: obs.view.and_then(|v| v.totals.clone()),
+        counts: obs.import.map(|v| v.counts).unwrap_or_default(),
+        totals: obs.import.and_then(|v| v.totals.clone()),
         invalid_rows: obs.invalid_rows.to_vec(),
-        started_by: obs.view.and_then(|v| v.started_by.clone()),
+        started_by: obs.import.and_then(|v| v.started_by.clone()),
         approval_reasons: obs
-            .view
+            .import
             .map(|v| v.approval_reasons.clone())
             .unwrap_or_default(),
-        decided_by: obs.view.and_then(|v| v.decided_by.clone()),
-        decided_at: obs.view.and_then(|v| v.decided_at),
+        decided_by: obs.import.and_then(|v| v.decided_by.clone()),
+        decided_at: obs.import.and_then(|v| v.decided_at),
         start_time: obs
             .previous
             .and_then(|p| p.start_time)
-            .or(obs.view.map(|v| v.created_at))
+            .or(obs.import.map(|v| v.created_at))
             .or(Some(obs.now)),
         completion_time: finished.map(|v| {
             obs.previous
@@ -123,10 +126,11 @@ fn failure_reason(failure: Option<ImportFailure>) -> &'static str {
 }
 
 /// `Validated`, `Published`, `Ingested` from the import's row.
-fn stages(view: Option<&Import>) -> [Stage; 3] {
-    let waiting = |what: &str| unknown("Pending", format!("Waiting for the file to be {what}."));
+fn stages(import: Option<&Import>, first_import: Option<&str>) -> [Stage; 3] {
+    let waiting =
+        |what: &str| cond_unknown("Pending", format!("Waiting for the file to be {what}."));
     let to_publish = "sent to the ingester";
-    let Some(v) = view else {
+    let Some(v) = import else {
         return [waiting("read"), waiting("checked"), waiting(to_publish)];
     };
     let c = &v.counts;
@@ -136,20 +140,22 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
     );
     match v.status {
         ImportStatus::Received => [
-            unknown("Checking", "The file is being read and checked.".into()),
+            cond_unknown("Checking", "The file is being read and checked.".into()),
             waiting("checked"),
             waiting(to_publish),
         ],
         ImportStatus::Stored => [
-            t("Validated", checked),
-            unknown("Publishing", "The unique rows are being published.".into()),
+            cond_true("Validated", checked),
+            cond_unknown("Publishing", "The unique rows are being published.".into()),
             waiting(to_publish),
         ],
         ImportStatus::AwaitingApproval => [
-            t("Validated", checked),
+            cond_true("Validated", checked),
             match &v.decided_by {
-                Some(_) => unknown("Publishing", "The unique rows are being published.".into()),
-                None => f(
+                Some(_) => {
+                    cond_unknown("Publishing", "The unique rows are being published.".into())
+                }
+                None => cond_false(
                     "AwaitingApproval",
                     "Nothing is published until the import is approved.".into(),
                 ),
@@ -157,9 +163,9 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
             waiting(to_publish),
         ],
         ImportStatus::Rejected => [
-            t("Validated", checked),
-            f("Rejected", "Rejected: nothing was published.".into()),
-            f("Rejected", "Rejected: nothing was ingested.".into()),
+            cond_true("Validated", checked),
+            cond_false("Rejected", "Rejected: nothing was published.".into()),
+            cond_false("Rejected", "Rejected: nothing was ingested.".into()),
         ],
         ImportStatus::Failed => {
             let error = v
@@ -168,42 +174,36 @@ fn stages(view: Option<&Import>) -> [Stage; 3] {
                 .unwrap_or_else(|| "The import failed.".into());
             let reason = failure_reason(v.failure);
             [
-                f(reason, error.clone()),
-                f(reason, "Nothing was published.".into()),
-                f(reason, "Nothing was ingested.".into()),
+                cond_false(reason, error.clone()),
+                cond_false(reason, "Nothing was published.".into()),
+                cond_false(reason, "Nothing was ingested.".into()),
             ]
         }
         _ if v.first_import_id.is_some() => {
-            let first = v
-                .first_import_id
-                .map(|id| id.to_string())
-                .unwrap_or_default();
-            let message = format!(
-                "The same bytes were imported before as import {first}; no new transactions were created."
-            );
+            let message = outcome(v, first_import).message();
             [
-                t("Validated", checked),
-                f("AlreadyImported", message.clone()),
-                t("AlreadyImported", message),
+                cond_true("Validated", checked),
+                cond_false("AlreadyImported", message.clone()),
+                cond_true("AlreadyImported", message),
             ]
         }
         _ if v.dry_run => [
-            t("Validated", checked),
-            f("DryRun", "Dry run: nothing was published.".into()),
-            f("DryRun", "Dry run: nothing was ingested.".into()),
+            cond_true("Validated", checked),
+            cond_false("DryRun", "Dry run: nothing was published.".into()),
+            cond_false("DryRun", "Dry run: nothing was ingested.".into()),
         ],
         status => {
-            let published = t("Published", format!("{} rows published.", c.published));
+            let published = cond_true("Published", format!("{} rows published.", c.published));
             let accounted = format!(
                 "{} of {} published rows ingested, {} rejected.",
                 c.ingested, c.published, c.rejected
             );
             let ingested = if status == ImportStatus::Done {
-                t("Ingested", accounted)
+                cond_true("Ingested", accounted)
             } else {
-                f("Ingesting", accounted)
+                cond_false("Ingesting", accounted)
             };
-            [t("Validated", checked), published, ingested]
+            [cond_true("Validated", checked), published, ingested]
         }
     }
 }
@@ -216,8 +216,8 @@ fn when(at: Option<DateTime<Utc>>) -> String {
 
 /// `Approved`, for an import the approval policy held or a person decided; `None` for the
 /// others, which never needed an approval (so the condition is not there to wait for).
-fn approved(view: Option<&Import>, adopted: bool) -> Option<Stage> {
-    let v = view?;
+fn approved(import: Option<&Import>, adopted: bool) -> Option<Stage> {
+    let v = import?;
     let at = when(v.decided_at);
     match (v.status, &v.decided_by) {
         (ImportStatus::Rejected, by) => {
@@ -227,12 +227,12 @@ fn approved(view: Option<&Import>, adopted: bool) -> Option<Stage> {
                 .as_deref()
                 .map(|n| format!(": {n}"))
                 .unwrap_or_default();
-            Some(f(
+            Some(cond_false(
                 "Rejected",
                 format!("Rejected by {by}{at}{note}. Nothing was published; this is final."),
             ))
         }
-        (_, Some(by)) => Some(t("Approved", format!("Approved by {by}{at}."))),
+        (_, Some(by)) => Some(cond_true("Approved", format!("Approved by {by}{at}."))),
         (ImportStatus::AwaitingApproval, None) => {
             let why: Vec<&str> = v.approval_reasons.iter().map(|r| r.describe()).collect();
             let why = if why.is_empty() {
@@ -256,7 +256,7 @@ fn approved(view: Option<&Import>, adopted: bool) -> Option<Stage> {
                     crate::REJECTED_BY_ANNOTATION
                 )
             };
-            Some(f(
+            Some(cond_false(
                 "AwaitingApproval",
                 format!(
                     "Checked and stored, waiting for approval ({why}): nothing is published until {who} approves it {how}."
@@ -267,46 +267,26 @@ fn approved(view: Option<&Import>, adopted: bool) -> Option<Stage> {
     }
 }
 
-/// `Ready` is the last stage that matters: the file refused, still going, or finished; while
-/// going, it says what the stage in progress says.
-fn ready(view: Option<&Import>, stages: &[Stage; 3], approved: Option<&Stage>) -> Stage {
-    let [validated, published, ingested] = stages;
-    let Some(v) = view else {
-        return f("Importing", "The import is starting.".into());
+/// `Ready` is the last stage that matters: the file refused, still going, or finished. Its
+/// message is what became of the import, worded as on its page, in the API and the CLI.
+fn ready(import: Option<&Import>, first_import: Option<&str>) -> Stage {
+    let Some(v) = import else {
+        return cond_false("Importing", "The import is starting.".into());
     };
-    let c = &v.counts;
+    let message = outcome(v, first_import).message();
     match v.status {
-        ImportStatus::Received => f("Checking", validated.2.clone()),
-        ImportStatus::Stored => f("Publishing", published.2.clone()),
-        ImportStatus::AwaitingApproval => match (&v.decided_by, approved) {
-            (Some(by), _) => f(
-                "Publishing",
-                format!("Approved by {by}; the unique rows are being published."),
-            ),
-            (None, Some(approved)) => f("AwaitingApproval", approved.2.clone()),
-            (None, None) => f("AwaitingApproval", published.2.clone()),
-        },
-        ImportStatus::Rejected => match approved {
-            Some(approved) => f("Rejected", approved.2.clone()),
-            None => f("Rejected", published.2.clone()),
-        },
-        ImportStatus::Published => f("Ingesting", ingested.2.clone()),
-        ImportStatus::Failed => f(failure_reason(v.failure), validated.2.clone()),
-        _ if v.first_import_id.is_some() => t("AlreadyImported", ingested.2.clone()),
-        _ if v.dry_run => t(
-            "DryRunComplete",
-            format!(
-                "Dry run: {} rows, {} unique, {} duplicates, {} suspicious; nothing was published.",
-                c.rows, c.unique, c.duplicates, c.suspicious
-            ),
-        ),
-        _ => t(
-            "Ingested",
-            format!(
-                "Imported: {} rows ingested, {} rejected ({} duplicates removed, {} suspicious).",
-                c.ingested, c.rejected, c.duplicates, c.suspicious
-            ),
-        ),
+        ImportStatus::Received => cond_false("Checking", message),
+        ImportStatus::Stored => cond_false("Publishing", message),
+        ImportStatus::AwaitingApproval if v.decided_by.is_some() => {
+            cond_false("Publishing", message)
+        }
+        ImportStatus::AwaitingApproval => cond_false("AwaitingApproval", message),
+        ImportStatus::Rejected => cond_false("Rejected", message),
+        ImportStatus::Published => cond_false("Ingesting", message),
+        ImportStatus::Failed => cond_false(failure_reason(v.failure), message),
+        _ if v.first_import_id.is_some() => cond_true("AlreadyImported", message),
+        _ if v.dry_run => cond_true("DryRunComplete", message),
+        _ => cond_true("Ingested", message),
     }
 }
 
@@ -327,63 +307,34 @@ pub fn transitions<'a>(
 }
 
 /// Nothing will change any more: finished, or the file was refused.
-pub fn is_final(view: Option<&Import>) -> bool {
-    view.is_some_and(|v| v.status.is_final())
+pub fn is_final(import: Option<&Import>) -> bool {
+    import.is_some_and(|v| v.status.is_final())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use payments_store::ApprovalReason;
+    use payments_imports::ApprovalReason;
 
-    fn view(status: ImportStatus) -> Import {
-        let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    /// As the fixture, started by nobody known.
+    fn import_in(status: ImportStatus) -> Import {
         Import {
-            id: uuid::Uuid::nil(),
-            file_name: "a.csv".into(),
-            object_key: None,
-            sha256: None,
-            size_bytes: None,
-            status,
-            failure: None,
-            error: None,
-            suspicious_threshold: 8000.into(),
-            dry_run: false,
-            first_import_id: None,
             started_by: None,
-            expected_totals: None,
-            approval_reasons: Vec::new(),
-            decided_by: None,
-            decided_at: None,
-            decision_note: None,
-            corrects_import_id: None,
-            created_at: at,
-            updated_at: at,
-            counts: payments_imports::ImportCounts {
-                rows: 10,
-                unique: 8,
-                duplicates: 2,
-                suspicious: 1,
-                invalid: 0,
-                cross_file_duplicates: 0,
-                published: 8,
-                ingested: 7,
-                rejected: 1,
-            },
-            totals: None,
+            ..payments_testkit::import_in(status)
         }
     }
 
-    fn derive_for(view: Option<&Import>, problem: Option<&Problem>) -> PaymentImportStatus {
+    fn derive_for(import: Option<&Import>, problem: Option<&Problem>) -> PaymentImportStatus {
         derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view,
+            import,
             problem,
             previous: None,
             invalid_rows: &[],
             adopted: false,
+            first_import: None,
             now: Utc::now(),
         })
     }
@@ -398,7 +349,7 @@ mod tests {
 
     #[test]
     fn ready_comes_first_and_every_condition_observes_the_generation() {
-        let status = derive_for(Some(&view(ImportStatus::Published)), None);
+        let status = derive_for(Some(&import_in(ImportStatus::Published)), None);
         let types: Vec<_> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [READY, VALIDATED, PUBLISHED, INGESTED]);
         assert!(status
@@ -409,7 +360,7 @@ mod tests {
 
     #[test]
     fn a_done_import_is_ready_with_its_counts_and_completion_time() {
-        let done = view(ImportStatus::Done);
+        let done = import_in(ImportStatus::Done);
         let status = derive_for(Some(&done), None);
         assert_eq!(condition(&status, READY).status, "True");
         assert_eq!(condition(&status, READY).reason, "Ingested");
@@ -421,13 +372,17 @@ mod tests {
 
     #[test]
     fn a_published_import_is_not_ready_yet_and_says_how_far_it_is() {
-        let status = derive_for(Some(&view(ImportStatus::Published)), None);
+        let status = derive_for(Some(&import_in(ImportStatus::Published)), None);
         let ready = condition(&status, READY);
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", "Ingesting")
         );
-        assert!(ready.message.contains("7 of 8"), "{}", ready.message);
+        assert!(
+            ready.message.contains("7 landed so far"),
+            "{}",
+            ready.message
+        );
         assert_eq!(status.completion_time, None);
     }
 
@@ -448,7 +403,7 @@ mod tests {
 
     #[test]
     fn a_refused_file_fails_validation_with_the_error() {
-        let mut failed = view(ImportStatus::Failed);
+        let mut failed = import_in(ImportStatus::Failed);
         failed.failure = Some(ImportFailure::InvalidFile);
         failed.error = Some("row 3: amount is not a number".into());
         let status = derive_for(Some(&failed), None);
@@ -466,7 +421,7 @@ mod tests {
         let failed = |failure| Import {
             failure: Some(failure),
             error: Some("publishing to kafka: broker down".into()),
-            ..view(ImportStatus::Failed)
+            ..import_in(ImportStatus::Failed)
         };
         for (failure, reason) in [
             (ImportFailure::PlatformUnavailable, "PlatformUnavailable"),
@@ -481,7 +436,7 @@ mod tests {
 
     #[test]
     fn a_repeated_file_is_ready_without_publishing() {
-        let mut again = view(ImportStatus::Done);
+        let mut again = import_in(ImportStatus::Done);
         again.first_import_id = Some(uuid::Uuid::from_u128(7));
         let status = derive_for(Some(&again), None);
         assert_eq!(condition(&status, READY).reason, "AlreadyImported");
@@ -491,15 +446,16 @@ mod tests {
 
     #[test]
     fn transition_times_and_events_follow_changes_only() {
-        let before = derive_for(Some(&view(ImportStatus::Published)), None);
+        let before = derive_for(Some(&import_in(ImportStatus::Published)), None);
         let again = derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view: Some(&view(ImportStatus::Published)),
+            import: Some(&import_in(ImportStatus::Published)),
             problem: None,
             previous: Some(&before),
             invalid_rows: &[],
             adopted: false,
+            first_import: None,
             now: Utc::now() + chrono::Duration::hours(1),
         });
         assert_eq!(again.conditions, before.conditions);
@@ -507,11 +463,12 @@ mod tests {
         let done = derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view: Some(&view(ImportStatus::Done)),
+            import: Some(&import_in(ImportStatus::Done)),
             problem: None,
             previous: Some(&before),
             invalid_rows: &[],
             adopted: false,
+            first_import: None,
             now: Utc::now(),
         });
         let changed: Vec<_> = transitions(Some(&before), &done)
@@ -531,7 +488,7 @@ mod tests {
             approval_reasons: vec![ApprovalReason::Requested, ApprovalReason::SuspiciousRows],
             decided_by: decided_by.map(str::to_owned),
             decided_at: decided_by.map(|_| Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).unwrap()),
-            ..view(status)
+            ..import_in(status)
         }
     }
 
@@ -553,12 +510,14 @@ mod tests {
                 c.message
             );
             assert!(c.message.contains("suspicious rows"), "{}", c.message);
-            assert!(
-                c.message.contains(crate::APPROVED_BY_ANNOTATION),
-                "{}",
-                c.message
-            );
         }
+        // How to approve is the resource's own: its condition says so.
+        let approved = condition(&status, APPROVED);
+        assert!(
+            approved.message.contains(crate::APPROVED_BY_ANNOTATION),
+            "{}",
+            approved.message
+        );
         assert_eq!(condition(&status, VALIDATED).status, "True");
         assert_eq!(condition(&status, PUBLISHED).status, "False");
         assert_eq!(status.started_by.as_deref(), Some("alice"));
@@ -570,11 +529,12 @@ mod tests {
         let adopted = derive(&Observation {
             generation: Some(1),
             import_id: uuid::Uuid::nil(),
-            view: Some(&waiting),
+            import: Some(&waiting),
             problem: None,
             previous: None,
             invalid_rows: &[],
             adopted: true,
+            first_import: None,
             now: Utc::now(),
         });
         let message = &condition(&adopted, APPROVED).message;
@@ -629,7 +589,7 @@ mod tests {
 
     #[test]
     fn an_import_that_needed_no_approval_has_no_approved_condition() {
-        let status = derive_for(Some(&view(ImportStatus::Done)), None);
+        let status = derive_for(Some(&import_in(ImportStatus::Done)), None);
         assert!(status.conditions.iter().all(|c| c.type_ != APPROVED));
         assert_eq!(status.decided_by, None);
     }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use payments_domain::{validate, Origin};
+use payments_domain::{validate, Source};
 use payments_generator::{EventFactory, Participants};
 use payments_testkit::report::{env_or, peak_rss_mib, CpuTimes, Figure};
 use payments_testkit::{create_topics, produce, producer, stack, unique_name, TestDb};
@@ -45,7 +45,7 @@ async fn run() {
         .map(|_| {
             let (key, payload) = factory.next_record();
             let payment =
-                validate(&payload, Origin::Stream, &refs, now).expect("generated events are valid");
+                validate(&payload, Source::Stream, &refs, now).expect("generated events are valid");
             expected_sum += payment.amount;
             (Some(key), payload)
         })

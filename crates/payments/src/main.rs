@@ -2,8 +2,10 @@
 
 use clap::Parser;
 
+mod args;
 mod cli;
-mod import;
+mod commands;
+mod shutdown;
 mod telemetry;
 
 #[tokio::main]

@@ -1,5 +1,6 @@
 //! Plumbing every role shares, from maintained crates: Prometheus metrics (`prometheus-client`)
-//! served the same way at `GET /metrics`, and one retry policy (`backon`).
+//! served the same way at `GET /metrics`, one retry policy (`backon`) and one wait for what a
+//! process needs at start ([`until_available`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +128,27 @@ pub fn retry_policy(first: Duration, max: Duration) -> ExponentialBuilder {
         .with_factor(2.0)
         .with_jitter()
         .without_max_times()
+}
+
+/// Runs a start-up step until it succeeds, for at most `timeout`, with the platform's retry
+/// policy from 250 ms to 5 s: a process that exits instead would be restarted by Kubernetes
+/// with ever longer back-off delays while its dependencies (database, broker, object storage,
+/// Metabase) come up. Each failed attempt is logged under `what`; the last error is returned.
+pub async fn until_available<T, E, F, Fut>(what: &str, timeout: Duration, step: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    use backon::Retryable;
+    let started = std::time::Instant::now();
+    step.retry(retry_policy(
+        Duration::from_millis(250),
+        Duration::from_secs(5),
+    ))
+    .when(|_| started.elapsed() < timeout)
+    .notify(|error, delay| tracing::warn!(%error, retry_in = ?delay, "{what}: not available yet"))
+    .await
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{ImportFailure, ImportStatus, Result};
+use payments_domain::import::{ImportFailure, ImportStatus};
+
+use crate::Result;
 
 /// A row of an import whose payment was seen before: in `seen_import_id`, row `seen_row`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //!
 //! Every query is read-only: Metabase runs them under the read-only reporting role
 //! (`payments_reader`, which cannot see `users.password_hash`), and [`answer`] runs them on the
-//! app's pool inside a `READ ONLY` transaction. The shape is fixed per [`Display`]: for charts
+//! app's pool inside a `READ ONLY` transaction. The shape is fixed per [`Visualization`]: for charts
 //! the first column is the label (a date or text) and the second the value; a
-//! [`Display::Table`] may have any columns; a [`Display::Scalar`] returns one row with one
+//! [`Visualization::Table`] may have any columns; a [`Visualization::Scalar`] returns one row with one
 //! number. No rows means "no data yet".
 
 use std::fmt;
@@ -23,7 +23,7 @@ use crate::{Result, StoreError};
 /// How a question is drawn; the names are Metabase's card `display` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Display {
+pub enum Visualization {
     /// A value over time: label is a date.
     Line,
     /// Vertical bars per label.
@@ -38,16 +38,16 @@ pub enum Display {
     Scalar,
 }
 
-impl Display {
+impl Visualization {
     /// Metabase's `display` value.
     pub fn as_str(self) -> &'static str {
         match self {
-            Display::Line => "line",
-            Display::Bar => "bar",
-            Display::Row => "row",
-            Display::Pie => "pie",
-            Display::Table => "table",
-            Display::Scalar => "scalar",
+            Visualization::Line => "line",
+            Visualization::Bar => "bar",
+            Visualization::Row => "row",
+            Visualization::Pie => "pie",
+            Visualization::Table => "table",
+            Visualization::Scalar => "scalar",
         }
     }
 }
@@ -61,7 +61,7 @@ pub struct Question {
     pub name: &'static str,
     /// One sentence shown under the title.
     pub description: &'static str,
-    pub display: Display,
+    pub display: Visualization,
     pub sql: &'static str,
 }
 
@@ -71,7 +71,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "payments-per-day",
         name: "Payments per day",
         description: "Number of payments by transaction date.",
-        display: Display::Line,
+        display: Visualization::Line,
         sql: "SELECT date_trunc('day', transaction_date)::date AS day, count(*) AS payments\n\
               FROM transactions\n\
               GROUP BY 1\n\
@@ -81,7 +81,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "volume-per-day",
         name: "Volume per day",
         description: "Sum of amounts by transaction date, all currencies at face value.",
-        display: Display::Line,
+        display: Visualization::Line,
         sql: "SELECT date_trunc('day', transaction_date)::date AS day, sum(amount) AS volume\n\
               FROM transactions\n\
               GROUP BY 1\n\
@@ -91,7 +91,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "volume-by-currency",
         name: "Volume by currency",
         description: "Sum of amounts per currency.",
-        display: Display::Bar,
+        display: Visualization::Bar,
         sql: "SELECT c.currency, sum(t.amount) AS volume\n\
               FROM transactions t\n\
               JOIN currencies c USING (currency_id)\n\
@@ -102,7 +102,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "payments-by-status",
         name: "Payments by status",
         description: "Pending, completed and failed payments.",
-        display: Display::Pie,
+        display: Visualization::Pie,
         sql: "SELECT status, count(*) AS payments\n\
               FROM transactions\n\
               GROUP BY 1\n\
@@ -112,7 +112,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "top-senders",
         name: "Top senders",
         description: "The ten users who sent the most payments.",
-        display: Display::Row,
+        display: Visualization::Row,
         sql: "SELECT u.username AS sender, count(*) AS payments\n\
               FROM transactions t\n\
               JOIN users u ON u.user_id = t.sender_id\n\
@@ -124,7 +124,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "top-receivers",
         name: "Top receivers",
         description: "The ten users who received the most payments.",
-        display: Display::Row,
+        display: Visualization::Row,
         sql: "SELECT u.username AS receiver, count(*) AS payments\n\
               FROM transactions t\n\
               JOIN users u ON u.user_id = t.receiver_id\n\
@@ -136,7 +136,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "suspicious-payments",
         name: "Suspicious payments",
         description: "Payments over the threshold or to oneself.",
-        display: Display::Scalar,
+        display: Visualization::Scalar,
         sql: "SELECT count(*) AS suspicious\n\
               FROM transactions\n\
               WHERE suspicious",
@@ -145,7 +145,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "latest-suspicious",
         name: "Latest suspicious payments",
         description: "The twenty most recent suspicious payments.",
-        display: Display::Table,
+        display: Visualization::Table,
         sql: "SELECT t.transaction_date, s.username AS sender, r.username AS receiver,\n\
               t.amount, c.currency, t.status, t.source\n\
               FROM transactions t\n\
@@ -160,7 +160,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "rejected-by-reason",
         name: "Rejected records by reason",
         description: "Records the ingester refused, by the reason's kind.",
-        display: Display::Row,
+        display: Visualization::Row,
         sql: "SELECT split_part(reason, ':', 1) AS reason, count(*) AS rejected\n\
               FROM rejected_events\n\
               GROUP BY 1\n\
@@ -171,7 +171,7 @@ pub const OVERVIEW: &[Question] = &[
         slug: "recent-imports",
         name: "Recent imports",
         description: "The fifty latest imports with their counts and who started them.",
-        display: Display::Table,
+        display: Visualization::Table,
         sql:
             "SELECT created_at, file_name, coalesce(started_by, '') AS started_by, status, rows,\n\
               unique_rows, duplicates, suspicious, published\n\

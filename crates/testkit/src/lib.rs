@@ -401,3 +401,48 @@ pub fn bench_runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// An import row to build cases from (`..import_in(status)`): `a.csv`, started by alice on
+/// 25 Nov 2026 at 12:00 UTC, 10 rows of which 8 unique, 2 duplicates and 1 suspicious, all 8
+/// published, 7 ingested, 1 rejected.
+pub fn import_in(status: payments_domain::import::ImportStatus) -> payments_store::Import {
+    use chrono::TimeZone;
+    let at = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+        .single()
+        .expect("a valid time");
+    payments_store::Import {
+        id: Uuid::nil(),
+        file_name: "a.csv".into(),
+        object_key: None,
+        sha256: None,
+        size_bytes: None,
+        status,
+        failure: None,
+        error: None,
+        suspicious_threshold: 8000.into(),
+        dry_run: false,
+        first_import_id: None,
+        started_by: Some("alice".into()),
+        expected_totals: None,
+        approval_reasons: Vec::new(),
+        decided_by: None,
+        decided_at: None,
+        decision_note: None,
+        corrects_import_id: None,
+        created_at: at,
+        updated_at: at,
+        counts: payments_domain::import::ImportCounts {
+            rows: 10,
+            unique: 8,
+            duplicates: 2,
+            suspicious: 1,
+            invalid: 0,
+            cross_file_duplicates: 0,
+            published: 8,
+            ingested: 7,
+            rejected: 1,
+        },
+        totals: None,
+    }
+}

@@ -13,9 +13,10 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use minijinja::context;
-use payments_store::dashboard::{answer_since, Answer, Cell, Display, Question, OVERVIEW};
+use payments_store::dashboard::{answer_since, Answer, Cell, Question, Visualization, OVERVIEW};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{PageError, WebError};
 use crate::identity::Viewer;
 use crate::SharedState;
 
@@ -119,18 +120,9 @@ pub async fn page(
     State(state): State<SharedState>,
     viewer: Viewer,
     Query(query): Query<DashboardQuery>,
-) -> Response {
-    let range = match range_of(&query) {
-        Ok(range) => range,
-        Err(message) => {
-            return crate::pages::error_page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Dashboard unavailable",
-                &message,
-            )
-        }
-    };
+) -> Result<Response, PageError> {
+    let range = range_of(&query)
+        .map_err(|message| WebError::bad_request(message).on_page("Dashboard unavailable"))?;
     let charts = charts(&state, range, Utc::now()).await;
     let nav = state.nav(&viewer).await;
     let ranges: Vec<RangeChoice> = Range::ALL
@@ -154,7 +146,7 @@ pub async fn page(
             refresh_seconds => REFRESH_SECONDS,
         },
     );
-    no_store(page)
+    Ok(no_store(page))
 }
 
 /// `GET /dashboard/charts`: only the charts, which the page's script swaps in.
@@ -250,16 +242,16 @@ impl Chart {
             None
         } else {
             match question.display {
-                Display::Line => LineChart::new(
+                Visualization::Line => LineChart::new(
                     &pairs(answer),
                     span.map(|(from, to)| (day_number(from), day_number(to))),
                 )
                 .map(Body::Line),
-                Display::Bar => BarChart::new(&pairs(answer)).map(Body::Bars),
-                Display::Row => RowChart::new(&pairs(answer)).map(Body::Rows),
-                Display::Pie => PieChart::new(&pairs(answer)).map(Body::Pie),
-                Display::Scalar => Scalar::new(answer).map(Body::Scalar),
-                Display::Table => Some(Body::Table(Table::new(answer))),
+                Visualization::Bar => BarChart::new(&pairs(answer)).map(Body::Bars),
+                Visualization::Row => RowChart::new(&pairs(answer)).map(Body::Rows),
+                Visualization::Pie => PieChart::new(&pairs(answer)).map(Body::Pie),
+                Visualization::Scalar => Scalar::new(answer).map(Body::Scalar),
+                Visualization::Table => Some(Body::Table(Table::new(answer))),
             }
         };
         let marks = match &body {

@@ -1,27 +1,26 @@
 //! The history of imports and the approvals queue: server-side filters, keyset paging on
-//! (created_at, id), the page (`/imports`, `/approvals`) and the API (`GET /api/imports`).
+//! (created_at, id), for the pages (`/imports`, `/approvals`) and the API (`GET /api/imports`,
+//! in `api.rs`).
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use minijinja::context;
-use payments_imports::{ApprovalReason, Import, ImportStatus, ImportTotals};
+use payments_imports::{holds_rows_only, Import, ImportStatus, ImportTotals};
 use payments_store::{HistoryOrder, ImportCursor, ImportFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::error::{PageError, WebError};
 use crate::identity::Viewer;
-use crate::pages::error_page;
 use crate::SharedState;
 
 /// Imports per page of the history and of the queue.
 const PAGE_SIZE: i64 = 50;
 /// The API's default and largest page.
-const API_PAGE_SIZE: i64 = 100;
+pub(crate) const API_PAGE_SIZE: i64 = 100;
 const API_MAX_PAGE_SIZE: i64 = 500;
 /// Longest filter text kept (identities and file names are shorter in the database).
 const MAX_FILTER_CHARS: usize = 1024;
@@ -51,15 +50,15 @@ pub struct HistoryQuery {
 
 /// A request the history cannot answer, with why (400).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct BadFilter(String);
+pub(crate) struct BadFilter(pub(crate) String);
 
 /// The filter a query asks for, and the query's own values to link the next page with.
 #[derive(Debug)]
 pub(crate) struct Filters {
-    filter: ImportFilter,
+    pub(crate) filter: ImportFilter,
     /// (name, value) of every filter given, in a fixed order, without the cursor.
-    params: Vec<(&'static str, String)>,
-    decidable: bool,
+    pub(crate) params: Vec<(&'static str, String)>,
+    pub(crate) decidable: bool,
 }
 
 fn given(value: &Option<String>) -> Option<String> {
@@ -145,7 +144,7 @@ impl HistoryQuery {
         })
     }
 
-    fn limit(&self) -> Result<i64, BadFilter> {
+    pub(crate) fn limit(&self) -> Result<i64, BadFilter> {
         match given(&self.limit) {
             None => Ok(API_PAGE_SIZE),
             Some(text) => text
@@ -226,7 +225,7 @@ fn encode(text: &str) -> String {
 }
 
 /// One page of imports: at most `limit`, and where the next page starts when there is one.
-async fn page_of(
+pub(crate) async fn page_of(
     state: &SharedState,
     filter: &ImportFilter,
     limit: i64,
@@ -243,74 +242,14 @@ async fn page_of(
 }
 
 /// The link to the page after `next`, with the same filters.
-fn next_link(path: &str, params: &[(&'static str, String)], next: ImportCursor) -> String {
+pub(crate) fn next_link(
+    path: &str,
+    params: &[(&'static str, String)],
+    next: ImportCursor,
+) -> String {
     let mut params = params.to_vec();
     params.push(("after", cursor_text(next)));
     format!("{path}?{}", query_string(&params))
-}
-
-fn api_error(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-/// A page of the API's history.
-#[derive(Serialize)]
-struct ApiPage {
-    imports: Vec<Import>,
-    /// The `after` value of the next page; `null` on the last page.
-    next_cursor: Option<String>,
-    /// The next page's URL (same filters); `null` on the last page.
-    next: Option<String>,
-}
-
-/// `GET /api/imports`: the history with the page's filters (`status`, `started_by`,
-/// `decided_by`, `from`, `to`, `file`, `order`, `decidable=true`), `limit` and `after`; the
-/// next page's link is in the body and in a `Link: <…>; rel="next"` header.
-pub async fn api_history(
-    State(state): State<SharedState>,
-    viewer: Viewer,
-    Query(query): Query<HistoryQuery>,
-) -> Response {
-    let parsed = query
-        .filters()
-        .and_then(|filters| query.limit().map(|limit| (filters, limit)));
-    let (mut filters, limit) = match parsed {
-        Ok(parsed) => parsed,
-        Err(BadFilter(message)) => return api_error(StatusCode::BAD_REQUEST, message),
-    };
-    if filters.decidable {
-        match viewer.0 {
-            Some(me) => filters.filter.decidable_by = Some(me),
-            None => {
-                return api_error(
-                    StatusCode::UNAUTHORIZED,
-                    "decidable=true needs an identity: only a named person may approve or reject an import".into(),
-                )
-            }
-        }
-    }
-    let mut params = filters.params.clone();
-    if limit != API_PAGE_SIZE {
-        params.push(("limit", limit.to_string()));
-    }
-    match page_of(&state, &filters.filter, limit).await {
-        Ok((imports, next)) => {
-            let link = next.map(|n| next_link("/api/imports", &params, n));
-            let mut response = Json(ApiPage {
-                imports,
-                next_cursor: next.map(cursor_text),
-                next: link.clone(),
-            })
-            .into_response();
-            if let Some(value) =
-                link.and_then(|l| HeaderValue::from_str(&format!("<{l}>; rel=\"next\"")).ok())
-            {
-                response.headers_mut().insert(header::LINK, value);
-            }
-            response
-        }
-        Err(e) => api_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
 }
 
 /// One import as a row of the history or the queue.
@@ -334,18 +273,13 @@ pub(crate) fn status_text(status: ImportStatus) -> String {
     status.as_str().replace('_', " ")
 }
 
-/// Only held cross-file duplicates wait; the rest of the file published.
-fn holds_rows_only(import: &Import) -> bool {
-    import.approval_reasons == [ApprovalReason::CrossFileDuplicates]
-}
-
 impl Listed {
     fn new(import: Import, totals: Option<&ImportTotals>) -> Listed {
         let c = import.counts;
         let awaiting = import.status == ImportStatus::AwaitingApproval;
         let held = match () {
             _ if !awaiting => 0,
-            _ if holds_rows_only(&import) => c.cross_file_duplicates,
+            _ if holds_rows_only(&import.approval_reasons) => c.cross_file_duplicates,
             _ => (c.unique - c.invalid).max(0),
         };
         let (why, why_detail) = match import.status {
@@ -356,7 +290,7 @@ impl Listed {
                         .map_or("failed", crate::timeline::failure_words)
                         .to_owned(),
                 ),
-                crate::outcome::failure_detail(&import),
+                payments_imports::outcome::failure_detail(&import),
             ),
             ImportStatus::AwaitingApproval => (
                 Some(
@@ -379,7 +313,7 @@ impl Listed {
             _ => (None, None),
         };
         let to_approve = match totals {
-            Some(t) if holds_rows_only(&import) => t.held.currencies().to_vec(),
+            Some(t) if holds_rows_only(&import.approval_reasons) => t.held.currencies().to_vec(),
             Some(t) => t.publishable.currencies().to_vec(),
             None => Vec::new(),
         };
@@ -419,29 +353,14 @@ pub async fn history(
     State(state): State<SharedState>,
     viewer: Viewer,
     Query(query): Query<HistoryQuery>,
-) -> Response {
-    let filters = match query.filters() {
-        Ok(filters) => filters,
-        Err(BadFilter(message)) => {
-            return error_page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Filter not understood",
-                &format!("The filter cannot be used: {message}."),
-            )
-        }
-    };
-    let (imports, next) = match page_of(&state, &filters.filter, PAGE_SIZE).await {
-        Ok(page) => page,
-        Err(e) => {
-            return error_page(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Imports unavailable",
-                &e.to_string(),
-            )
-        }
-    };
+) -> Result<Response, PageError> {
+    let filters = query.filters().map_err(|BadFilter(message)| {
+        WebError::bad_request(format!("The filter cannot be used: {message}."))
+            .on_page("Filter not understood")
+    })?;
+    let (imports, next) = page_of(&state, &filters.filter, PAGE_SIZE)
+        .await
+        .map_err(|e| WebError::unavailable(e.to_string()).on_page("Imports unavailable"))?;
     let imports: Vec<Listed> = imports.into_iter().map(|i| Listed::new(i, None)).collect();
     let form: BTreeMap<&str, &str> = filters
         .params
@@ -449,7 +368,7 @@ pub async fn history(
         .map(|(name, value)| (*name, value.as_str()))
         .collect();
     let nav = state.nav(&viewer).await;
-    state.render(
+    Ok(state.render(
         "imports.html",
         context! {
             links => &state.config.links,
@@ -463,7 +382,7 @@ pub async fn history(
             first_page => format!("/imports?{}", query_string(&filters.params)),
             next => next.map(|n| next_link("/imports", &filters.params, n)),
         },
-    )
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -499,10 +418,10 @@ pub async fn approvals(
     State(state): State<SharedState>,
     viewer: Viewer,
     Query(query): Query<QueueQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let nav = state.nav(&viewer).await;
     let Some(me) = viewer.0.clone() else {
-        return state.render(
+        return Ok(state.render(
             "approvals.html",
             context! {
                 links => &state.config.links,
@@ -511,20 +430,13 @@ pub async fn approvals(
                 anonymous => true,
                 imports => Vec::<Listed>::new(),
             },
-        );
+        ));
     };
     let after = match given(&query.after) {
-        Some(text) => match parse_cursor(&text) {
-            Some(cursor) => Some(cursor),
-            None => {
-                return error_page(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    "Approvals unavailable",
-                    "The page link is not valid; start from the first page.",
-                )
-            }
-        },
+        Some(text) => Some(parse_cursor(&text).ok_or_else(|| {
+            WebError::bad_request("The page link is not valid; start from the first page.")
+                .on_page("Approvals unavailable")
+        })?),
         None => None,
     };
     let filter = ImportFilter {
@@ -533,18 +445,10 @@ pub async fn approvals(
         after,
         ..ImportFilter::default()
     };
-    let (imports, next) = match queue_page(&state, &filter).await {
-        Ok(page) => page,
-        Err(e) => {
-            return error_page(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Approvals unavailable",
-                &e.to_string(),
-            )
-        }
-    };
-    state.render(
+    let (imports, next) = queue_page(&state, &filter)
+        .await
+        .map_err(|e| WebError::unavailable(e.to_string()).on_page("Approvals unavailable"))?;
+    Ok(state.render(
         "approvals.html",
         context! {
             links => &state.config.links,
@@ -555,7 +459,7 @@ pub async fn approvals(
             paged => after.is_some(),
             next => next.map(|n| format!("/approvals?after={}", cursor_text(n))),
         },
-    )
+    ))
 }
 
 #[cfg(test)]

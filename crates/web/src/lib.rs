@@ -2,14 +2,15 @@
 //! and history pages, CSV downloads, the built-in dashboard (`/dashboard`), the JSON API and
 //! `/metrics`, over the shared import pipeline.
 
+mod api;
 mod approval;
 mod csrf;
 mod dashboard;
 mod download;
+mod error;
 mod history;
 mod identity;
 mod metrics;
-mod outcome;
 mod pages;
 mod present;
 mod security;
@@ -174,15 +175,12 @@ pub fn app(state: SharedState) -> Router {
         .route("/imports/{id}/duplicates.csv", get(download::duplicates))
         .route("/imports/{id}/suspicious.csv", get(download::suspicious))
         .route("/imports/{id}/not-landed.csv", get(download::not_landed))
-        .route(
-            "/api/imports",
-            post(pages::api_upload).get(history::api_history),
-        )
-        .route("/api/imports/{id}", get(pages::api_status))
+        .route("/api/imports", post(api::upload).get(api::history))
+        .route("/api/imports/{id}", get(api::status))
         .route("/imports/{id}/decision", post(approval::decide_form))
-        .route("/api/imports/{id}/approve", post(approval::api_approve))
-        .route("/api/imports/{id}/reject", post(approval::api_reject))
-        .route("/api/users", post(pages::api_users))
+        .route("/api/imports/{id}/approve", post(api::approve))
+        .route("/api/imports/{id}/reject", post(api::reject))
+        .route("/api/users", post(api::users))
         .route("/approvals", get(history::approvals))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/charts", get(dashboard::fragment))
@@ -191,12 +189,18 @@ pub fn app(state: SharedState) -> Router {
         .route("/readyz", get(pages::readyz))
         // Multipart bodies stream; the limit is enforced while reading and answered with 413.
         .layer(DefaultBodyLimit::max(limit))
+        // A page handler's `PageError` becomes the error page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_error_pages,
+        ))
         .with_state(state)
         .merge(payments_runtime::metrics_router(registry))
         // Outermost, so every answer carries them: metrics, 404s and 413s included.
         .layer(axum::middleware::map_response(security::headers))
 }
 
+pub use error::{PageError, WebError};
 pub use security::{CSP, HEADERS as SECURITY_HEADERS};
 
 /// The static files, compiled in; the pages' scripts live here rather than inline so the

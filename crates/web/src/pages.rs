@@ -2,30 +2,28 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
-use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::multipart::Field;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use minijinja::context;
 use payments_csv::{Summary, Suspicion};
 use payments_imports::{
     ExpectedTotals, ImportReport, ImportRequest, ImportStatus, ImportTotals, InvalidRowsPolicy,
     PipelineError, Totals,
 };
-use payments_store::StoreError;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
 
+use crate::error::{PageError, WebError};
 use crate::history::status_text;
 use crate::identity::Viewer;
-use crate::outcome::{import_name, outcome};
 use crate::timeline::timeline;
 use crate::{csrf, human_bytes, Identity, SharedState};
+use payments_imports::outcome::{import_name, outcome, OutcomeKind};
 
 const PAGE_SIZE: usize = 50;
 
@@ -81,69 +79,13 @@ pub async fn upload_form(
     page
 }
 
-pub(crate) fn error_page(
-    state: &SharedState,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-) -> Response {
-    let mut page = state.render(
-        "error.html",
-        context! { links => &state.config.links, title, message },
-    );
-    *page.status_mut() = status;
-    page
-}
-
-/// What went wrong with a request, as the page or the API shows it.
-struct Failure {
-    status: StatusCode,
-    message: String,
-}
-
-impl From<MultipartError> for Failure {
-    fn from(e: MultipartError) -> Self {
-        let status = e.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "The file is larger than the upload limit.".to_owned()
-        } else {
-            format!("The upload could not be read: {}", e.body_text())
-        };
-        Failure { status, message }
-    }
-}
-
-impl From<PipelineError> for Failure {
-    fn from(e: PipelineError) -> Self {
-        tracing::error!(error = %e, "import failed");
-        if matches!(e, PipelineError::TooLarge) {
-            return Failure {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                message: "The file is larger than the upload limit.".into(),
-            };
-        }
-        if let PipelineError::CannotCorrect(why) = &e {
-            return Failure {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!(
-                    "The file was not imported: it cannot correct that import: {why}."
-                ),
-            };
-        }
-        Failure {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("The import could not be completed: {e}"),
-        }
-    }
-}
-
 /// Streams the `file` part into the pipeline; the other parts come first in form order.
-async fn run_upload(
+pub(crate) async fn run_upload(
     state: &SharedState,
     mut multipart: Multipart,
     csrf_cookie: Option<String>,
     identity: Identity,
-) -> Result<ImportReport, Failure> {
+) -> Result<ImportReport, WebError> {
     let mut csrf_ok = csrf_cookie.is_none();
     let mut dry_run = false;
     let mut expected_totals = None;
@@ -160,9 +102,10 @@ async fn run_upload(
             "corrects" => {
                 let text = field.text().await?;
                 if !text.trim().is_empty() {
-                    corrects = Some(text.trim().parse::<Uuid>().map_err(|_| Failure {
-                        status: StatusCode::BAD_REQUEST,
-                        message: "The file was not imported: the import it corrects must be given by its id.".into(),
+                    corrects = Some(text.trim().parse::<Uuid>().map_err(|_| {
+                        WebError::bad_request(
+                            "The file was not imported: the import it corrects must be given by its id.",
+                        )
                     })?);
                 }
             }
@@ -172,26 +115,27 @@ async fn run_upload(
             "expected_totals" => {
                 let text = field.text().await?;
                 if !text.trim().is_empty() {
-                    expected_totals =
-                        Some(text.parse::<ExpectedTotals>().map_err(|e| Failure {
-                            status: StatusCode::BAD_REQUEST,
-                            message: format!("The file was not imported: {e}."),
-                        })?);
+                    expected_totals = Some(text.parse::<ExpectedTotals>().map_err(|e| {
+                        WebError::bad_request(format!("The file was not imported: {e}."))
+                    })?);
                 }
             }
             "invalid_rows" => {
                 let text = field.text().await?;
                 if !text.trim().is_empty() {
-                    invalid_rows =
-                        Some(text.parse::<InvalidRowsPolicy>().map_err(|e| Failure {
-                            status: StatusCode::BAD_REQUEST,
-                            message: format!("The file was not imported: invalid_rows {e}."),
-                        })?);
+                    invalid_rows = Some(text.parse::<InvalidRowsPolicy>().map_err(|e| {
+                        WebError::bad_request(format!(
+                            "The file was not imported: invalid_rows {e}."
+                        ))
+                    })?);
                 }
             }
             "file" => {
                 if !csrf_ok {
-                    return Err(Failure { status: StatusCode::FORBIDDEN, message: "The form has expired or did not come from this site; reload the upload page and try again.".into() });
+                    return Err(WebError::new(
+                        StatusCode::FORBIDDEN,
+                        "The form has expired or did not come from this site; reload the upload page and try again.",
+                    ));
                 }
                 let request = ImportRequest {
                     file_name: file_name(field.file_name()),
@@ -207,10 +151,9 @@ async fn run_upload(
             _ => {}
         }
     }
-    Err(Failure {
-        status: StatusCode::BAD_REQUEST,
-        message: "No file was sent: the form has no field named file.".into(),
-    })
+    Err(WebError::bad_request(
+        "No file was sent: the form has no field named file.",
+    ))
 }
 
 /// Longest file name kept, in characters; the database holds at most 1024.
@@ -236,7 +179,7 @@ async fn import_field(
     state: &SharedState,
     request: &ImportRequest,
     field: Field<'_>,
-) -> Result<ImportReport, Failure> {
+) -> Result<ImportReport, WebError> {
     let metrics = &state.metrics;
     let started = Instant::now();
     let field = field.inspect_ok(|chunk| {
@@ -255,7 +198,11 @@ async fn import_field(
         Ok(report) => report,
         Err(e) => {
             metrics.uploads_failed.inc();
-            return Err(e.into());
+            tracing::error!(error = %e, "import failed");
+            return Err(match WebError::from(e) {
+                e if e.status.is_server_error() => e.prefixed("The import could not be completed:"),
+                e => e,
+            });
         }
     };
     metrics.uploads.inc();
@@ -282,143 +229,14 @@ pub async fn upload(
     identity: Identity,
     headers: HeaderMap,
     multipart: Multipart,
-) -> Response {
+) -> Result<Redirect, PageError> {
     // A browser form always carries the cookie set by the form page; an absent cookie is a
     // cross-site post (SameSite=Strict) or a stale form.
     let cookie = csrf::cookie_token(&headers).or_else(|| Some(String::new()));
-    match run_upload(&state, multipart, cookie, identity).await {
-        Ok(report) => Redirect::to(&format!("/imports/{}", report.id)).into_response(),
-        Err(f) => error_page(&state, f.status, "Upload failed", &f.message),
-    }
-}
-
-/// `POST /api/imports` (multipart, field `file`, optional `dry_run`): the import's summary.
-/// No cookies are involved, so there is nothing for another site to ride on.
-pub async fn api_upload(
-    State(state): State<SharedState>,
-    identity: Identity,
-    multipart: Multipart,
-) -> Response {
-    match run_upload(&state, multipart, None, identity).await {
-        Ok(report) => {
-            let status = if report.status == ImportStatus::Failed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CREATED
-            };
-            (status, Json(report)).into_response()
-        }
-        Err(f) => (f.status, Json(serde_json::json!({ "error": f.message }))).into_response(),
-    }
-}
-
-/// `POST /api/users` (the CSV as the body, `Content-Type: text/csv`): adds, updates and
-/// deactivates users, answering what changed and every row not loaded (200), or 422 when the
-/// header is unusable. Guarded as `POST /api/imports` (the identity rules, no cookies read);
-/// only `text/csv` is taken, which no cross-site form can send without a CORS preflight, and
-/// this app answers none.
-pub async fn api_users(
-    State(state): State<SharedState>,
-    identity: Identity,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let error = |status: StatusCode, message: String| {
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    };
-    if !is_csv(&headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the users file as the body with `Content-Type: text/csv`.".into(),
-        );
-    }
-    match payments_store::import_users(state.pipeline.pool(), limited(body, &state)).await {
-        Ok(summary) => {
-            tracing::info!(
-                by = identity.0.as_deref().unwrap_or("anonymous"),
-                rows = summary.rows,
-                added = summary.added,
-                updated = summary.updated,
-                deactivated = summary.deactivated,
-                not_loaded = summary.not_loaded,
-                "users loaded"
-            );
-            Json(summary).into_response()
-        }
-        Err(e @ StoreError::UsersHeader(_)) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
-        Err(StoreError::UsersRead(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The file is larger than the upload limit.".into(),
-        ),
-        Err(StoreError::UsersRead(e)) => error(
-            StatusCode::BAD_REQUEST,
-            format!("The upload could not be read: {e}"),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "loading users failed");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("The users could not be loaded: {e}"),
-            )
-        }
-    }
-}
-
-fn is_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/csv"))
-}
-
-/// The body as a reader that fails with `FileTooLarge` past the upload limit: `DefaultBodyLimit`
-/// only binds the buffering extractors, and this body streams.
-fn limited(body: Body, state: &SharedState) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
-    let limit = state.config.max_upload_bytes;
-    let mut read = 0usize;
-    StreamReader::new(body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e))?;
-        read = read.saturating_add(chunk.len());
-        if read > limit {
-            return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
-        }
-        Ok(chunk)
-    }))
-}
-
-/// `GET /api/imports/{id}`: the import as it stands, with its `timeline`.
-pub async fn api_status(State(state): State<SharedState>, Path(id): Path<Uuid>) -> Response {
-    let error = |status: StatusCode, message: String| {
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    };
-    let view = match state.pipeline.status(id).await {
-        Ok(view) => view,
-        Err(PipelineError::NotFound(_)) => {
-            return error(StatusCode::NOT_FOUND, "no such import".into())
-        }
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    let steps = match payments_store::import_steps(state.pipeline.pool(), id).await {
-        Ok(steps) => steps.unwrap_or_default(),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    let timeline = timeline(&view, &steps);
-    match serde_json::to_value(&view) {
-        Ok(serde_json::Value::Object(mut object)) => {
-            object.insert(
-                "timeline".into(),
-                serde_json::to_value(timeline).unwrap_or_default(),
-            );
-            Json(object).into_response()
-        }
-        _ => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the import could not be written as JSON".into(),
-        ),
-    }
+    let report = run_upload(&state, multipart, cookie, identity)
+        .await
+        .map_err(|e| e.on_page("Upload failed"))?;
+    Ok(Redirect::to(&format!("/imports/{}", report.id)))
 }
 
 #[derive(Deserialize)]
@@ -467,26 +285,14 @@ pub async fn import(
     Path(id): Path<Uuid>,
     Query(query): Query<ImportQuery>,
     headers: HeaderMap,
-) -> Response {
-    let view = match state.pipeline.status(id).await {
-        Ok(view) => view,
-        Err(PipelineError::NotFound(_)) => {
-            return error_page(
-                &state,
-                StatusCode::NOT_FOUND,
-                "No such import",
-                "There is no import with this id.",
-            )
+) -> Result<Response, PageError> {
+    let import = state.pipeline.status(id).await.map_err(|e| match e {
+        PipelineError::NotFound(_) => {
+            WebError::new(StatusCode::NOT_FOUND, "There is no import with this id.")
+                .on_page("No such import")
         }
-        Err(e) => {
-            return error_page(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Import unavailable",
-                &e.to_string(),
-            )
-        }
-    };
+        e => WebError::unavailable(e.to_string()).on_page("Import unavailable"),
+    })?;
     let pool = state.pipeline.pool();
     let summary: Summary = match state.pipeline.summary(id).await {
         Ok(Some(summary)) => summary,
@@ -504,8 +310,8 @@ pub async fn import(
     let cross_file = paged(&summary.cross_file, query.cross_page);
     // Other imports this page links to, named by their file and time rather than their id.
     let mut linked: Vec<Uuid> = cross_file.items.iter().map(|c| c.seen_import_id).collect();
-    linked.extend(view.first_import_id);
-    linked.extend(view.corrects_import_id);
+    linked.extend(import.first_import_id);
+    linked.extend(import.corrects_import_id);
     linked.sort_unstable();
     linked.dedup();
     // Unnamed (the names could not be read), a link still leads there.
@@ -516,7 +322,7 @@ pub async fn import(
         .into_iter()
         .map(|n| (n.id.to_string(), import_name(&n.file_name, n.created_at)))
         .collect();
-    let first = view
+    let first = import
         .first_import_id
         .and_then(|first| names.get(&first.to_string()));
     // Without them the timeline still lists the steps, its times "not recorded".
@@ -527,30 +333,36 @@ pub async fn import(
         .flatten()
         .unwrap_or_default();
     let rejected = state.pipeline.rejections(id, 500).await.unwrap_or_default();
-    let awaiting = view.status == ImportStatus::AwaitingApproval;
+    let awaiting = import.status == ImportStatus::AwaitingApproval;
     let token = csrf::new_token();
-    let approval_reasons: Vec<&str> = view.approval_reasons.iter().map(|r| r.describe()).collect();
+    let approval_reasons: Vec<&str> = import
+        .approval_reasons
+        .iter()
+        .map(|r| r.describe())
+        .collect();
     let nav = state.nav(&viewer).await;
+    let outcome = outcome(&import, first.map(String::as_str));
     let mut page = state.render(
         "import.html",
         context! {
             links => &state.config.links,
             nav,
-            import => &view,
-            status_text => status_text(view.status),
-            outcome => outcome(&view, first.map(String::as_str)),
-            timeline => timeline(&view, &steps),
+            import => &import,
+            status_text => status_text(import.status),
+            outcome_class => banner_class(outcome.kind),
+            outcome,
+            timeline => timeline(&import, &steps),
             names,
             final_statuses => final_statuses(),
             duplicates => paged(&summary.duplicates, query.dup_page),
             suspicious => paged(&suspicious, query.sus_page),
             invalid => paged(&summary.invalid, query.inv_page),
             cross_file,
-            totals_currencies => view.totals.as_ref().map(totals_currencies).unwrap_or_default(),
-            totals_by => view.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
+            totals_currencies => import.totals.as_ref().map(totals_currencies).unwrap_or_default(),
+            totals_by => import.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
             rejected,
             awaiting,
-            own => awaiting && viewer.0.is_some() && viewer.0 == view.started_by,
+            own => awaiting && viewer.0.is_some() && viewer.0 == import.started_by,
             approval_reasons,
             csrf_token => &token,
         },
@@ -561,7 +373,19 @@ pub async fn import(
             page.headers_mut().insert(header::SET_COOKIE, cookie);
         }
     }
-    page
+    Ok(page)
+}
+
+/// The outcome banner's CSS class.
+fn banner_class(kind: OutcomeKind) -> &'static str {
+    match kind {
+        OutcomeKind::InProgress => "outcome-progress",
+        OutcomeKind::AllLanded => "outcome-ok",
+        OutcomeKind::SomeRowsFailed => "outcome-partial",
+        OutcomeKind::HeldForApproval => "outcome-held",
+        OutcomeKind::NothingPublished => "outcome-nothing",
+        OutcomeKind::Failed => "outcome-failed",
+    }
 }
 
 /// Every currency in any of an import's totals, in order: the rows of its totals table.

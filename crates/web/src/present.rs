@@ -4,12 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use minijinja::{Environment, Value};
-
-/// "3 Dec 2026, 00:19 UTC": always UTC on the server, with the zone named, so two people
-/// reading the same page read the same time.
-pub(crate) fn readable(at: DateTime<Utc>) -> String {
-    at.format("%-d %b %Y, %H:%M UTC").to_string()
-}
+pub(crate) use payments_domain::words::{count, readable};
 
 /// The exact instant, for a tooltip: "Thursday 3 December 2026, 00:19:43.357 UTC".
 pub(crate) fn exact(at: DateTime<Utc>) -> String {
@@ -30,39 +25,6 @@ pub(crate) fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
         86_400..604_800 => format!("{} ago", count(seconds / 86_400, "day")),
         _ => return None,
     })
-}
-
-/// `n` and its noun, in the singular for one: "1 row", "2 rows", "0 currencies".
-pub(crate) fn count(n: impl Into<i128>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 {
-        format!("{n} {noun}")
-    } else {
-        format!("{n} {}", plural(noun))
-    }
-}
-
-/// The verb after a count: "1 row was", "2 rows were".
-pub(crate) fn was(n: impl Into<i128>) -> &'static str {
-    if n.into() == 1 {
-        "was"
-    } else {
-        "were"
-    }
-}
-
-/// The plural of an English noun phrase (its last word): "row" → "rows", "currency" →
-/// "currencies", "invalid amount" → "invalid amounts".
-fn plural(noun: &str) -> String {
-    let consonant_y =
-        noun.ends_with('y') && !noun[..noun.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u']);
-    if consonant_y {
-        format!("{}ies", &noun[..noun.len() - 1])
-    } else if noun.ends_with(['s', 'x']) || noun.ends_with("ch") || noun.ends_with("sh") {
-        format!("{noun}es")
-    } else {
-        format!("{noun}s")
-    }
 }
 
 /// Text escaped for HTML, attributes included.
@@ -191,18 +153,6 @@ mod tests {
              title=\"Thursday 3 December 2026, 00:19:43.357 UTC\">3 Dec 2026, 00:19 UTC</time> \
              <span class=\"ago\">(4 min ago)</span>"
         );
-    }
-
-    #[test]
-    fn one_is_singular_and_every_other_count_plural() {
-        assert_eq!(count(1, "row"), "1 row");
-        assert_eq!(count(2, "row"), "2 rows");
-        assert_eq!(count(0, "row"), "0 rows");
-        assert_eq!(count(1u64, "invalid amount"), "1 invalid amount");
-        assert_eq!(count(3, "invalid amount"), "3 invalid amounts");
-        assert_eq!(count(2, "currency"), "2 currencies");
-        assert_eq!(count(2, "day"), "2 days");
-        assert_eq!(count(2, "match"), "2 matches");
     }
 
     #[test]

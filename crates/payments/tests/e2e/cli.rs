@@ -4,9 +4,10 @@
 //! `payments approve` by someone else publishes it (the uploader's own approval refused);
 //! `payments reject` is final.
 
-use payments_testkit::{create_topics, stack, unique_name, TestDb};
+use payments_testkit::{create_topics, unique_name, TestDb};
 
 use crate::run_payments as payments;
+use crate::stack_env;
 
 /// The import's id from `payments import`'s output (`import id: …`).
 fn import_id(printed: &str) -> String {
@@ -23,18 +24,11 @@ async fn expected_totals_and_approval_from_the_command_line() {
     let db = TestDb::create().await;
     let topic = unique_name("import-payments-events");
     create_topics(&[&topic], 3).await;
-    let s = stack();
-    let env = vec![
-        ("PAYMENTS_DATABASE_URL", db.url.clone()),
-        ("PAYMENTS_KAFKA_BROKERS", s.kafka_brokers.clone()),
-        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.clone()),
-        ("PAYMENTS_S3_REGION", s.s3_region.clone()),
-        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.clone()),
-        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.clone()),
-        ("PAYMENTS_S3_BUCKET", unique_name("files-imported")),
+    let mut env = stack_env(&db.url, &unique_name("files-imported"));
+    env.extend([
         ("PAYMENTS_IMPORT_TOPIC", topic.clone()),
         ("USER", "alice".to_owned()),
-    ];
+    ]);
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let file = dir.join(format!("{}.csv", unique_name("cli-checks")));
     let text = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("a sample");

@@ -12,8 +12,9 @@ use payments_testkit::{topic_record_count, wait_for};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::faults::{wait_ready, Processes, Setup};
+use crate::faults::Setup;
 use crate::{count, kill, CAUGHT_UP_TIMEOUT, SERIAL};
+use crate::{wait_ready, Roles};
 
 const ROUNDS: usize = 50;
 /// Payments both files of a round carry.
@@ -100,7 +101,7 @@ async fn two_importers_given_the_same_payments_at_once_land_each_once() {
     let trusted = [("PAYMENTS_TRUSTED_PROXIES", "127.0.0.1/32")];
     let (first, first_addr) = setup.spawn("importer", &trusted, "concurrent-importer-1");
     let (second, second_addr) = setup.spawn("importer", &trusted, "concurrent-importer-2");
-    let _processes = Processes(vec![
+    let _processes = Roles(vec![
         first,
         second,
         setup.spawn_ingester("concurrent-ingester"),
@@ -288,7 +289,7 @@ async fn a_killed_importers_reservations_block_nothing_past_the_lease() {
 
     // Past the lease, an import of the same payments on another importer takes them.
     let (next, next_addr) = setup.spawn("importer", &lease, "abandoned-importer-2");
-    let _processes = Processes(vec![next, setup.spawn_ingester("abandoned-ingester")]);
+    let _processes = Roles(vec![next, setup.spawn_ingester("abandoned-ingester")]);
     wait_ready(&next_addr, "the second importer to be ready").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let report = upload(&next_addr, "bob", "again.csv", csv.into()).await;

@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::{
-    assert_rejected_once, count, free_addr, kill, spawn_ingester, spawn_role, Topics,
-    CAUGHT_UP_TIMEOUT, SERIAL,
+    assert_rejected_once, count, free_addr, kill, ready, spawn_ingester, spawn_role, wait_ready,
+    Roles, Topics, CAUGHT_UP_TIMEOUT, SERIAL,
 };
 
 const OUTAGE: Duration = Duration::from_secs(20);
@@ -42,19 +42,6 @@ struct Restart(&'static str);
 impl Drop for Restart {
     fn drop(&mut self) {
         stack(self.0);
-    }
-}
-
-/// Kills role processes however the test ends.
-pub(crate) struct Processes(pub(crate) Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            if child.try_wait().ok().flatten().is_none() {
-                kill(child);
-            }
-        }
     }
 }
 
@@ -183,19 +170,6 @@ fn assert_same_rows<K: Ord, V: PartialEq>(
     );
 }
 
-async fn ready(addr: &str) -> bool {
-    reqwest::get(format!("http://{addr}/readyz"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-}
-
-pub(crate) async fn wait_ready(addr: &str, what: &str) {
-    wait_for(what, Duration::from_secs(120), || async {
-        ready(addr).await.then_some(())
-    })
-    .await;
-}
-
 fn topics(prefix: &str) -> Topics {
     Topics {
         stream: unique_name(&format!("{prefix}-stream")),
@@ -212,7 +186,7 @@ async fn a_broker_outage_during_ingest_loses_and_duplicates_nothing() {
     let topics = topics("kafka-ingest");
     create_topics(&[&topics.stream, &topics.import], 3).await;
     let addr = free_addr();
-    let _ingester = Processes(vec![spawn_ingester(
+    let _ingester = Roles(vec![spawn_ingester(
         &db.url,
         &unique_name("kafka-ingest"),
         &topics,
@@ -345,7 +319,7 @@ async fn broker_outage_during_publish(prefix: &str, env: &[(&str, &str)]) -> Out
             .expect("the import");
     assert_eq!((status.as_str(), published), ("published", unique));
 
-    let _ingester = Processes(vec![setup.spawn_ingester(&format!("fault-{prefix}"))]);
+    let _ingester = Roles(vec![setup.spawn_ingester(&format!("fault-{prefix}"))]);
     wait_for("every published row stored", CAUGHT_UP_TIMEOUT, || async {
         count(
             &db.pool,
@@ -506,7 +480,7 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
         first.status,
     );
 
-    let _ingester = Processes(vec![setup.spawn_ingester("fault-pg-import")]);
+    let _ingester = Roles(vec![setup.spawn_ingester("fault-pg-import")]);
     let unique = unique_rows(&csv).len() as i64;
     wait_for("every unique row stored", CAUGHT_UP_TIMEOUT, || async {
         count(
@@ -552,7 +526,7 @@ async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() 
     let setup = Setup::new("s3-upload").await;
     let (db, topics) = (&setup.db, &setup.topics);
     let (importer, addr) = setup.spawn("importer", &[], "fault-s3-upload");
-    let _importer = Processes(vec![importer]);
+    let _importer = Roles(vec![importer]);
     wait_ready(&addr, "the importer to be ready").await;
     let csv = payments_csv::sample_csv(payments_csv::samples::SUSPICIOUS_DUPLICATED)
         .expect("a sample")
@@ -584,7 +558,7 @@ async fn an_upload_while_s3_is_away_fails_cleanly_and_imports_once_it_is_back() 
     let (status, report) = upload(&addr, "while-away.csv", csv.clone()).await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["status"], "published", "{report}");
-    let _ingester = Processes(vec![setup.spawn_ingester("fault-s3-upload-ingester")]);
+    let _ingester = Roles(vec![setup.spawn_ingester("fault-s3-upload-ingester")]);
     wait_for("the import done", CAUGHT_UP_TIMEOUT, || async {
         count(
             &db.pool,
@@ -628,7 +602,7 @@ async fn a_full_spill_disk_refuses_the_upload_and_publishes_nothing() {
     let (db, topics) = (&setup.db, &setup.topics);
     let tmp = dir.display().to_string();
     let (importer, addr) = setup.spawn("importer", &[("TMPDIR", &tmp)], "fault-full-spill");
-    let _importer = Processes(vec![importer]);
+    let _importer = Roles(vec![importer]);
     wait_ready(&addr, "the importer to be ready").await;
 
     let (status, refused) =
@@ -710,7 +684,7 @@ async fn sigkill_during_a_rebalance_loses_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     kill(&mut first);
     let killed_at = count(&db.pool, "SELECT count(*) FROM transactions").await;
-    let _survivors = Processes(vec![second, third]);
+    let _survivors = Roles(vec![second, third]);
 
     let sent = generator.await.expect("join").expect("generator");
     assert_eq!(sent, EVENTS);
@@ -757,7 +731,7 @@ async fn s3_away_when_the_controller_opens_the_object_then_the_import_completes(
         ],
         "fault-s3-controller",
     );
-    let _roles = Processes(vec![
+    let _roles = Roles(vec![
         controller,
         setup.spawn_ingester("fault-s3-controller-ingester"),
     ]);

@@ -5,6 +5,7 @@ mod cli;
 mod concurrent;
 mod crash;
 mod faults;
+mod messages;
 mod metrics;
 mod outage;
 mod secrets;
@@ -106,6 +107,47 @@ pub fn run_payments(args: &[&str], env: &[(&str, String)]) -> (bool, String) {
 pub fn kill(child: &mut Child) {
     child.kill().expect("SIGKILL the ingester");
     child.wait().expect("reap the ingester");
+}
+
+/// Role processes, killed however the test ends.
+pub struct Roles(pub Vec<Child>);
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether the role at `addr` answers `/readyz` with success now.
+pub async fn ready(addr: &str) -> bool {
+    reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Waits until the role at `addr` answers `/readyz`; `what` names the wait in failures.
+pub async fn wait_ready(addr: &str, what: &str) {
+    payments_testkit::wait_for(what, Duration::from_secs(120), || async {
+        ready(addr).await.then_some(())
+    })
+    .await;
+}
+
+/// The local stack's database `database_url`, Kafka and S3 (`bucket`) as the roles' variables.
+pub fn stack_env(database_url: &str, bucket: &str) -> Vec<(&'static str, String)> {
+    let s = stack();
+    vec![
+        ("PAYMENTS_DATABASE_URL", database_url.to_owned()),
+        ("PAYMENTS_KAFKA_BROKERS", s.kafka_brokers.clone()),
+        ("PAYMENTS_S3_ENDPOINT", s.s3_endpoint.clone()),
+        ("PAYMENTS_S3_REGION", s.s3_region.clone()),
+        ("PAYMENTS_S3_ACCESS_KEY", s.s3_access_key.clone()),
+        ("PAYMENTS_S3_SECRET_KEY", s.s3_secret_key.clone()),
+        ("PAYMENTS_S3_BUCKET", bucket.to_owned()),
+    ]
 }
 
 /// A loopback address with a port that was free a moment ago.

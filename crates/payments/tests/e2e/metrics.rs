@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
-use std::process::Child;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -15,7 +14,7 @@ use kube::{Client, Config, CustomResourceExt};
 use payments_operator::{PaymentImport, PaymentImportSpec, S3Object, Source};
 use payments_testkit::{create_topics, stack, unique_name, wait_for, TestDb};
 
-use crate::{free_addr, kill, spawn_role, SERIAL};
+use crate::{free_addr, spawn_role, wait_ready, Roles, SERIAL};
 
 const START_APISERVER: &str =
     "no kube-apiserver is running: start one with `scripts/k8s-tools apiserver-up` \
@@ -23,17 +22,6 @@ const START_APISERVER: &str =
 /// Generated events to see delivered and applied (the generator keeps running: a process that
 /// has exited cannot be scraped).
 const GENERATED: u64 = 300;
-
-/// Kills the role processes however the test ends.
-struct Roles(Vec<Child>);
-
-impl Drop for Roles {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            kill(child);
-        }
-    }
-}
 
 fn kubeconfig_path() -> String {
     std::env::var("KUBECONFIG").unwrap_or_else(|_| {
@@ -249,17 +237,9 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         ("importer", &importer),
         ("controller", &controller),
     ] {
-        wait_for(
+        wait_ready(
+            addr,
             &format!("the {role}'s /readyz (log: metrics-{role}.log)"),
-            Duration::from_secs(120),
-            || async {
-                let response = http
-                    .get(format!("http://{addr}/readyz"))
-                    .send()
-                    .await
-                    .ok()?;
-                response.status().is_success().then_some(())
-            },
         )
         .await;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use payments_testkit::{create_topics, stack, unique_name, wait_for, TestDb};
 
-use crate::{free_addr, spawn_role, SERIAL};
+use crate::{free_addr, spawn_role, wait_ready, Roles, SERIAL};
 
 const DB_PASSWORD: &str = "db-pw-7Hq2Zs9Kx4";
 const S3_WRONG_SECRET: &str = "s3-secret-Vn8Lp3Qw6R";
@@ -121,17 +121,6 @@ type Role = (
     Option<String>,
 );
 
-struct Running(Vec<std::process::Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_role_logs_or_serves_a_secret_working_or_failing() {
     let _serial = SERIAL.lock().await;
@@ -230,7 +219,7 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
             ),
         ]
     };
-    let mut running = Running(Vec::new());
+    let mut running = Roles(Vec::new());
     for (role, log, env, _) in &roles {
         let _ = std::fs::remove_file(log_path(log));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -258,19 +247,7 @@ async fn no_role_logs_or_serves_a_secret_working_or_failing() {
         assert_no_secret(&format!("the {role}'s /metrics"), &metrics);
     }
     let importer = roles[1].3.clone().expect("importer address");
-    wait_for(
-        "the importer to be ready",
-        Duration::from_secs(60),
-        || async {
-            let response = http
-                .get(format!("http://{importer}/readyz"))
-                .send()
-                .await
-                .ok()?;
-            response.status().is_success().then_some(())
-        },
-    )
-    .await;
+    wait_ready(&importer, "the importer to be ready").await;
     let csv = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("a sample");
     let part = reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("secrets.csv");
     let response = http

@@ -2,7 +2,7 @@
 //! questions only read.
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use payments_store::dashboard::{answer, Cell, Display, Question, OVERVIEW};
+use payments_store::dashboard::{answer, Cell, Question, Visualization, OVERVIEW};
 use payments_store::StoreError;
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;
@@ -12,7 +12,7 @@ fn question(sql: &'static str) -> Question {
         slug: "test",
         name: "Test",
         description: "A question for the test.",
-        display: Display::Table,
+        display: Visualization::Table,
         sql,
     }
 }
@@ -63,7 +63,7 @@ async fn cells_are_decoded_by_their_postgres_type() {
     // On an empty database every question answers; only the count has a row.
     for q in OVERVIEW {
         let got = answer(&db.pool, q).await.expect(q.slug);
-        let expected_rows = usize::from(q.display == Display::Scalar);
+        let expected_rows = usize::from(q.display == Visualization::Scalar);
         assert_eq!(got.rows.len(), expected_rows, "{}", q.slug);
     }
     db.drop_database().await;

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use payments_domain::demo::demo_users;
 use payments_domain::event::import_transaction_id;
+use payments_domain::import::{ImportCounts, ImportFailure, ImportStatus};
 use payments_domain::validate::RejectKind;
 use payments_domain::{Payment, Source, Status};
 use payments_store::{
     create_import, finalise_imports, find_by_sha256, get_import, mark_done, mark_failed,
-    mark_published, mark_stored, recent_imports, set_counts, write_batch, Batch, ImportCounts,
-    ImportFailure, ImportStatus, NewImport, Record, RecordOutcome, StoredFile,
+    mark_published, mark_stored, recent_imports, set_counts, write_batch, Batch, NewImport, Record,
+    RecordOutcome, StoredFile,
 };
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use payments_domain::demo::demo_users;
+use payments_domain::import::{ApprovalReason, ImportFailure, ImportStatus};
 use payments_domain::{Fingerprint, Status};
 use payments_store::{
     create_import, decide, find_landed_elsewhere, fingerprint_key, get_import,
     mark_awaiting_approval, mark_failed, mark_stored, release_abandoned, reserve, save_held_rows,
-    start_publishing, ApprovalReason, Decision, ImportFailure, ImportStatus, NewImport, OwnImport,
-    SeenBefore, StoredFile,
+    start_publishing, Decision, NewImport, OwnImport, SeenBefore, StoredFile,
 };
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;

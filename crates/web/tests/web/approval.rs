@@ -2,7 +2,7 @@
 //! second identity approves it (web form with its CSRF token, or the API); the uploader is
 //! refused (403); a rejection is final and never publishes. Real stack, real ingester.
 
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 use serde_json::Value;
 
 use crate::{named, spawn_app_with, App};

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 
 use crate::history::{expected, seed, SEEDED};
 use crate::outcomes::upload_as;

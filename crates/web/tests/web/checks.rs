@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use payments_domain::demo::demo_users;
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 use rust_decimal::Decimal;
 use serde_json::Value;
 

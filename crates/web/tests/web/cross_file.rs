@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use payments_domain::demo::demo_users;
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 use serde_json::Value;
 
 use crate::approval::api_decide;

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use payments_store::dashboard::{Display, OVERVIEW};
+use payments_store::dashboard::{Visualization, OVERVIEW};
 use payments_store::{Batch, Record, RecordOutcome};
 use tokio_util::sync::CancellationToken;
 
 use crate::{named, spawn_app, App};
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 
 /// Stream events the generator sends; a quarter of them malformed, so some are rejected.
 const EVENTS: u64 = 60;
@@ -118,7 +118,7 @@ async fn every_overview_question_shows_data_after_imports_and_stream_events() {
             assert!(!html.contains("No data yet"), "{html}");
             assert!(!html.contains("could not be answered"), "{html}");
             let drawn = match question.display {
-                Display::Table => "<table",
+                Visualization::Table => "<table",
                 _ => "<svg",
             };
             assert!(html.contains(drawn), "{}: {html}", question.slug);
@@ -243,7 +243,7 @@ async fn an_empty_database_shows_no_data_yet() {
     for question in OVERVIEW {
         let html = figure(&page, question.slug);
         assert!(!html.contains("could not be answered"), "{html}");
-        if question.display == Display::Scalar {
+        if question.display == Visualization::Scalar {
             // A count of nothing is a real answer: 0.
             assert_eq!(charts[question.slug], Some(1), "{html}");
             assert!(html.contains(">0</text>"), "{html}");

@@ -1,7 +1,7 @@
 //! Malformed and hostile uploads: each gets a clear error or a safe rendering, and a refused
 //! file publishes nothing.
 
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 
 use crate::{named, spawn_app};
 

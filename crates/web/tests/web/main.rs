@@ -19,10 +19,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use payments_imports::ImportStatus;
 use payments_imports::Pipeline;
 use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
-use payments_store::ImportStatus;
 use payments_testkit::{create_topics, unique_name, TestDb};
 use payments_web::{AppState, ImportHook, WebConfig};
 use serde_json::Value;

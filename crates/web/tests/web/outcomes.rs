@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use payments_domain::demo::demo_users;
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 
 use crate::checks::csv;
 use crate::{named, spawn_app_with, App};

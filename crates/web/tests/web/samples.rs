@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 
 use crate::{named, spawn_app};
 
@@ -167,7 +167,8 @@ async fn uploading_the_same_bytes_again_creates_nothing_and_says_so() {
     assert_eq!(second["first_import"]["id"], first["id"], "{second}");
     let message = second["message"].as_str().unwrap();
     assert!(
-        message.contains("already imported on") && message.contains("no new transactions"),
+        message.contains("already imported, as regular_transactions.csv of ")
+            && message.contains("no new transactions"),
         "{message}"
     );
     let after = app.count("SELECT count(*) FROM transactions").await;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use payments_store::ImportStatus;
+use payments_imports::ImportStatus;
 use payments_web::{IdentityConfig, WebConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;

@@ -1,14 +1,65 @@
-//! `payments import FILE`: the web app's import from a terminal, with a progress bar; and
-//! `payments users import FILE`.
+//! `payments import FILE`: the web app's import from a terminal, with a progress bar; prints
+//! what became of it in the words the web page and the API use.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::args::PipelineArgs;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub(crate) pipeline: PipelineArgs,
+    /// The CSV file.
+    pub(crate) file: std::path::PathBuf,
+    /// Check every row against the database; publish nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Who starts the import, as recorded and shown; default: the OS user (`$USER`).
+    #[arg(long = "as", value_name = "NAME")]
+    pub(crate) started_by: Option<String>,
+    /// The file's control totals as the sender states them, per currency `CURRENCY=AMOUNT` or
+    /// `CURRENCY=ROWS:AMOUNT`, comma-separated (`USD=12:1234.50,EUR=99.00`): any difference
+    /// stops the import before anything is published.
+    #[arg(long, value_name = "TOTALS")]
+    pub(crate) expect: Option<payments_imports::ExpectedTotals>,
+    /// Hold the import until a second identity approves it, whatever the policy says.
+    #[arg(long)]
+    pub(crate) require_approval: bool,
+    /// The file corrects this import's rows that did not land: its `row_number` column (as in
+    /// the import's not-landed.csv) names the row each line replaces.
+    #[arg(long, value_name = "IMPORT_ID")]
+    pub(crate) corrects: Option<uuid::Uuid>,
+}
+
+/// `payments import FILE`: the request from the flags, the OS user as the one who starts it.
+pub async fn exec(args: ImportArgs) -> anyhow::Result<()> {
+    let started_by = args
+        .started_by
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|name| !name.trim().is_empty());
+    let request = payments_imports::ImportRequest {
+        dry_run: args.dry_run,
+        started_by,
+        expected_totals: args.expect,
+        require_approval: args.require_approval,
+        corrects: args.corrects,
+        ..payments_imports::ImportRequest::default()
+    };
+    run(
+        args.pipeline.pipeline("payments-csv").await?,
+        &args.file,
+        request,
+    )
+    .await
+}
+
 /// Imports `file` as `request` says (its file name is the file's).
-pub async fn run(
+async fn run(
     pipeline: payments_imports::Pipeline,
     file: &Path,
     request: payments_imports::ImportRequest,
@@ -86,32 +137,6 @@ pub async fn run(
     }
     if report.status == payments_imports::ImportStatus::Failed {
         anyhow::bail!("the file was not imported");
-    }
-    Ok(())
-}
-
-/// Loads the users of `file` and prints what changed and every row that was not loaded.
-pub async fn users(pool: &payments_store::PgPool, file: &Path) -> anyhow::Result<()> {
-    let handle = tokio::fs::File::open(file)
-        .await
-        .with_context(|| format!("opening {}", file.display()))?;
-    let summary = payments_store::import_users(pool, handle)
-        .await
-        .with_context(|| format!("loading users from {}", file.display()))?;
-    println!(
-        "rows {}  added {}  updated {}  deactivated {}  unchanged {}  invalid {}",
-        summary.rows,
-        summary.added,
-        summary.updated,
-        summary.deactivated,
-        summary.unchanged,
-        summary.not_loaded
-    );
-    for i in &summary.invalid {
-        println!("  invalid row {}: {}", i.row, i.reason);
-    }
-    if summary.not_loaded > summary.invalid.len() as u64 {
-        println!("  (the first {} of them listed)", summary.invalid.len());
     }
     Ok(())
 }
