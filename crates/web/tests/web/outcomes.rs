@@ -215,7 +215,7 @@ async fn each_outcome_has_its_own_banner_and_every_page_reads_as_words() {
             &failed,
             "outcome-failed",
             "Import failed",
-            &["The file is not a CSV of payments this importer can read.".into()],
+            &["The file was not imported: the header is wrong".into()],
         ),
         (
             &again,
