@@ -34,9 +34,10 @@ pub struct NewImport {
     pub corrects: Option<Uuid>,
 }
 
-/// One import: its row of `imports` with its counts, as pages, the JSON API, the CLI and the
-/// controller show it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+/// One import: its row of `imports` with its counts (ingested and rejected counted from the
+/// data). Front ends show it through their own types (the web's `ImportResource`, the
+/// PaymentImport's status).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Import {
     pub id: Uuid,
     pub file_name: String,
@@ -65,11 +66,9 @@ pub struct Import {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
-    #[serde(flatten)]
     pub counts: ImportCounts,
     /// Control totals per currency, read with one import ([`get_import`]), not with lists.
     #[sqlx(skip)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<ImportTotals>,
 }
 

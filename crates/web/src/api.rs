@@ -19,6 +19,7 @@ use crate::error::WebError;
 use crate::history::{cursor_text, next_link, page_of, BadFilter, HistoryQuery, API_PAGE_SIZE};
 use crate::identity::Viewer;
 use crate::pages::run_upload;
+use crate::resource::ImportResource;
 use crate::timeline::timeline;
 use crate::{Identity, SharedState};
 
@@ -62,7 +63,7 @@ async fn described(
         .await?
         .unwrap_or_default();
     let outcome = state.pipeline.outcome(&import).await?;
-    let mut object = match serde_json::to_value(&import) {
+    let mut object = match serde_json::to_value(ImportResource::from(&import)) {
         Ok(serde_json::Value::Object(object)) => object,
         _ => {
             return Err(WebError::new(
@@ -84,7 +85,7 @@ async fn described(
 /// A page of the API's history.
 #[derive(Serialize)]
 struct HistoryPage {
-    imports: Vec<Import>,
+    imports: Vec<ImportResource>,
     /// The `after` value of the next page; `null` on the last page.
     next_cursor: Option<String>,
     /// The next page's URL (same filters); `null` on the last page.
@@ -121,7 +122,7 @@ pub async fn history(
         .map_err(|e| WebError::unavailable(e.to_string()))?;
     let link = next.map(|n| next_link("/api/imports", &params, n));
     let mut response = Json(HistoryPage {
-        imports,
+        imports: imports.iter().map(ImportResource::from).collect(),
         next_cursor: next.map(cursor_text),
         next: link.clone(),
     })

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{PageError, WebError};
 use crate::identity::Viewer;
+use crate::resource::ImportResource;
 use crate::SharedState;
 
 /// Imports per page of the history and of the queue.
@@ -256,7 +257,7 @@ pub(crate) fn next_link(
 #[derive(Serialize)]
 struct Listed {
     #[serde(flatten)]
-    import: Import,
+    import: ImportResource,
     /// The status as words.
     status_text: String,
     /// Rows waiting for a decision.
@@ -323,7 +324,7 @@ impl Listed {
             why,
             why_detail: why_detail.map(|d| shortened(&d)),
             to_approve,
-            import,
+            import: ImportResource::from(&import),
         }
     }
 }

@@ -13,6 +13,7 @@ mod identity;
 mod metrics;
 mod pages;
 mod present;
+mod resource;
 mod security;
 mod timeline;
 
@@ -201,6 +202,7 @@ pub fn app(state: SharedState) -> Router {
 }
 
 pub use error::{PageError, WebError};
+pub use resource::ImportResource;
 pub use security::{CSP, HEADERS as SECURITY_HEADERS};
 
 /// The static files, compiled in; the pages' scripts live here rather than inline so the

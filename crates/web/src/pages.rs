@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::error::{PageError, WebError};
 use crate::history::status_text;
 use crate::identity::Viewer;
+use crate::resource::ImportResource;
 use crate::timeline::timeline;
 use crate::{csrf, human_bytes, Identity, SharedState};
 use payments_imports::outcome::{import_name, outcome, OutcomeKind};
@@ -347,7 +348,7 @@ pub async fn import(
         context! {
             links => &state.config.links,
             nav,
-            import => &import,
+            import => ImportResource::from(&import),
             status_text => status_text(import.status),
             outcome_class => banner_class(outcome.kind),
             outcome,
