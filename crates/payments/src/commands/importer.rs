@@ -18,12 +18,13 @@ pub struct ImporterArgs {
     /// Largest upload in bytes (413 above it).
     #[arg(long, env = "PAYMENTS_MAX_UPLOAD_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub(crate) max_upload_bytes: usize,
-    /// Metabase URL linked from the portal.
-    #[arg(long, env = "PAYMENTS_METABASE_URL")]
-    pub(crate) metabase_url: Option<String>,
-    /// MinIO console URL linked from the portal.
-    #[arg(long, env = "PAYMENTS_MINIO_CONSOLE_URL")]
-    pub(crate) minio_console_url: Option<String>,
+    /// Metabase's address as a browser reaches it, linked from the portal (not the in-cluster
+    /// address `metabase-setup` calls, PAYMENTS_METABASE_URL).
+    #[arg(long, env = "PAYMENTS_METABASE_LINK")]
+    pub(crate) metabase_link: Option<String>,
+    /// The MinIO console's address as a browser reaches it, linked from the portal.
+    #[arg(long, env = "PAYMENTS_MINIO_CONSOLE_LINK")]
+    pub(crate) minio_console_link: Option<String>,
     /// Create a PaymentImport for each upload (in a cluster), so `kubectl get paymentimports`
     /// lists every import; the controller reports on it and never imports it again.
     #[arg(long, env = "PAYMENTS_RECORD_IN_KUBERNETES", default_value_t = false)]
@@ -53,12 +54,17 @@ pub struct ImporterArgs {
 }
 
 pub async fn exec(args: ImporterArgs) -> anyhow::Result<()> {
+    // Earlier releases read the portal's link from the variable that now only names Metabase's
+    // in-cluster address for metabase-setup.
+    if args.metabase_link.is_none() && std::env::var_os("PAYMENTS_METABASE_URL").is_some() {
+        tracing::warn!("PAYMENTS_METABASE_URL is Metabase's address for metabase-setup; the portal links PAYMENTS_METABASE_LINK, which is not set");
+    }
     let pipeline = args.pipeline.pipeline("payments-importer").await?;
     let config = payments_web::WebConfig {
         max_upload_bytes: args.max_upload_bytes,
         links: payments_web::Links {
-            metabase: args.metabase_url,
-            minio_console: args.minio_console_url,
+            metabase: args.metabase_link,
+            minio_console: args.minio_console_link,
         },
         identity: payments_web::IdentityConfig {
             headers: args.identity_headers,
