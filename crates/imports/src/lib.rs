@@ -304,7 +304,7 @@ impl Pipeline {
 
     /// The stored analysis of an import (capped lists).
     pub async fn summary(&self, id: Uuid) -> Result<Option<Summary>> {
-        Ok(payments_store::load_report(&self.pool, id)
+        Ok(payments_store::load_analysis(&self.pool, id)
             .await?
             .and_then(|value| serde_json::from_value(value).ok()))
     }

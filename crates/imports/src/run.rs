@@ -552,7 +552,7 @@ fn counts_of(summary: &Summary) -> ImportCounts {
 
 async fn save_summary(pool: &payments_store::PgPool, id: Uuid, summary: &Summary) -> Result<()> {
     let value = serde_json::to_value(summary).map_err(|e| PipelineError::Task(e.to_string()))?;
-    Ok(payments_store::save_report(pool, id, &value).await?)
+    Ok(payments_store::save_analysis(pool, id, &value).await?)
 }
 
 /// The identity deciding, which must be named.

@@ -476,8 +476,9 @@ pub async fn recent_imports(
     .fetch_all(pool)
     .await?)
 }
-/// Keeps what the analysis found (capped lists) for the result page.
-pub async fn save_report(pool: &PgPool, id: Uuid, summary: &serde_json::Value) -> Result<()> {
+
+/// Keeps what the analysis found (capped lists) for the result page (table `import_reports`).
+pub async fn save_analysis(pool: &PgPool, id: Uuid, summary: &serde_json::Value) -> Result<()> {
     sqlx::query(
         "INSERT INTO import_reports (import_id, summary) VALUES ($1, $2)
          ON CONFLICT (import_id) DO UPDATE SET summary = EXCLUDED.summary",
@@ -490,7 +491,7 @@ pub async fn save_report(pool: &PgPool, id: Uuid, summary: &serde_json::Value) -
 }
 
 /// The stored analysis of an import, if any.
-pub async fn load_report(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::Value>> {
+pub async fn load_analysis(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::Value>> {
     Ok(
         sqlx::query_scalar("SELECT summary FROM import_reports WHERE import_id = $1")
             .bind(id)

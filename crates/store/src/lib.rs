@@ -20,9 +20,9 @@ pub use cross_file::{
 pub use error::{Result, StoreError};
 pub use imports::{
     corrected_transactions, count_imports_by_status, create_import, decide, finalise_imports,
-    find_by_sha256, get_import, import_rejections, load_report, mark_awaiting_approval, mark_done,
-    mark_failed, mark_published, mark_stored, recent_imports, rejected_not_landed, save_report,
-    set_counts, start_publishing, Decided, Decision, Import, NewImport, StoredFile,
+    find_by_sha256, get_import, import_rejections, load_analysis, mark_awaiting_approval,
+    mark_done, mark_failed, mark_published, mark_stored, recent_imports, rejected_not_landed,
+    save_analysis, set_counts, start_publishing, Decided, Decision, Import, NewImport, StoredFile,
 };
 // The history's filters and paging, an import's timeline, names and totals for lists.
 pub use imports::{
