@@ -39,3 +39,4 @@ pub use summary::{
 
 #[cfg(test)]
 mod tests;
+pub mod users;

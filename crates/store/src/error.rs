@@ -21,7 +21,7 @@ pub enum StoreError {
     Encode(String),
     /// A users file whose header names no usable layout; nothing of it was loaded.
     #[error("the users file's header is unusable: {0}")]
-    UsersHeader(crate::users::HeaderProblem),
+    UsersHeader(payments_csv::users::HeaderProblem),
     /// Reading a users file broke off (an upload cut short, over the size limit: see the
     /// error's kind); nothing of it was loaded.
     #[error("reading the users file failed: {0}")]

@@ -38,9 +38,6 @@ pub use reference::{load_participants, load_reference_data};
 pub use reporting::{
     ensure_reader_login, scram_sha256_verifier, scram_sha256_verifier_with, LoginRole, READER_ROLE,
 };
-pub use users::{
-    import_users, Column, HeaderProblem, InvalidUser, ParsedRow, UserProblem, UserRow, UsersImport,
-    UsersReader, MAX_FIELD_BYTES,
-};
+pub use users::{import_users, InvalidUser, UsersImport};
 
 pub use sqlx::PgPool;

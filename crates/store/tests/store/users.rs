@@ -1,8 +1,9 @@
 //! Loading users from CSV: both layouts, per-row reasons for bad and conflicting rows, the rest
 //! landing, deactivation keeping history.
 
+use payments_csv::users::{HeaderProblem, UserProblem};
 use payments_domain::demo::{demo_users, derived_user_id};
-use payments_store::{import_users, HeaderProblem, StoreError, UserProblem, UsersImport};
+use payments_store::{import_users, StoreError, UsersImport};
 use payments_testkit::TestDb;
 use uuid::Uuid;
 
