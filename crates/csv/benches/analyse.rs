@@ -6,9 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use payments_csv::{
-    analyse, analyse_resolved, analyse_validated, publish_resolved, sha256_of, ImportRef, Options,
-};
+use payments_csv::{publish_resolved, sha256_of, Analysis, ImportRef, Options};
 use payments_testkit::report::Figure;
 use uuid::Uuid;
 
@@ -73,7 +71,11 @@ fn main() {
     let sha = report("sha256 only", rows, data.len(), time);
 
     let options = Options::default();
-    let (time, summary) = best(|| analyse(&data[..], &options));
+    let (time, summary) = best(|| {
+        Analysis::new(&options)
+            .run(&data[..])
+            .map(|(summary, _)| summary)
+    });
     let summary = match summary {
         Ok(summary) => summary,
         Err(e) => panic!("analysis failed: {e}"),
@@ -91,18 +93,13 @@ fn main() {
             .map(|(code, alpha, _)| (*code, (*alpha).to_owned())),
     );
     let now = chrono::Utc::now();
-    let (time, checked) = best(|| analyse_validated(&data[..], &options, &refs, now));
+    let (time, checked) = best(|| Analysis::new(&options).checked(&refs, now).run(&data[..]));
     let checked = match checked {
         Ok((checked, _)) => checked,
         Err(e) => panic!("analysis failed: {e}"),
     };
     assert_eq!(checked.invalid_rows, 0, "the generated rows are valid");
-    let validated = report(
-        "analyse_validated (every row checked)",
-        rows,
-        data.len(),
-        time,
-    );
+    let validated = report("analyse, every row checked", rows, data.len(), time);
 
     let import = ImportRef {
         import_id: Uuid::nil(),
@@ -111,7 +108,7 @@ fn main() {
         corrects: None,
     };
     // The publishing pass production runs over the stored copy, with the analysis' duplicate map.
-    let resolved = match analyse_resolved(&data[..], &options) {
+    let resolved = match Analysis::new(&options).run(&data[..]) {
         Ok((_, resolved)) => resolved,
         Err(e) => panic!("analysis failed: {e}"),
     };

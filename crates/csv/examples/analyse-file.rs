@@ -7,7 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: analyse-file FILE")?;
     let start = Instant::now();
     let file = std::fs::File::open(&path)?;
-    let summary = payments_csv::analyse(file, &payments_csv::Options::default())?;
+    let summary = payments_csv::Analysis::new(&payments_csv::Options::default())
+        .run(file)
+        .map(|(summary, _)| summary)?;
     let elapsed = start.elapsed();
     println!(
         "{path}: {} rows, {} unique, {} duplicate rows, {} suspicious, {} bytes, sha256 {}",

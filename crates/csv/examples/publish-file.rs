@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use payments_csv::{analyse_resolved, publish_resolved, ImportRef, Options};
+use payments_csv::{publish_resolved, Analysis, ImportRef, Options};
 use uuid::Uuid;
 
 fn peak() -> String {
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: publish-file FILE")?;
     let options = Options::default();
     let start = Instant::now();
-    let (summary, resolved) = analyse_resolved(std::fs::File::open(&path)?, &options)?;
+    let (summary, resolved) = Analysis::new(&options).run(std::fs::File::open(&path)?)?;
     let analysed = start.elapsed();
     println!(
         "{path}: {} rows, {} unique, {} duplicate rows, {} suspicious; analysis {:.3} s, {:.0} rows/s, peak memory {}",

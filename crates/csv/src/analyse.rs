@@ -83,83 +83,122 @@ pub struct ImportRef<'a> {
     pub corrects: Option<&'a str>,
 }
 
-/// Reads the whole file and reports what it holds; emits nothing. Also the cheapest way to
-/// validate a file and learn its SHA-256 in one pass (e.g. teed from an upload).
+/// One analysis of a file, set up as a builder (as `csv::ReaderBuilder`) and run once on a
+/// reader: every row is read, exact duplicates found, suspicious rows flagged and control totals
+/// summed; with [`Analysis::checked`] every row is also checked exactly as the ingester will.
+/// Memory is bounded whatever the file's size (see [`Analysis::run`]).
 ///
-/// Memory is bounded whatever the file's size: see [`analyse_resolved`].
-pub fn analyse<R: Read>(reader: R, options: &Options) -> Result<Summary> {
-    analyse_resolved(reader, options).map(|(summary, _)| summary)
+/// ```
+/// # use payments_csv::{Analysis, Options};
+/// let options = Options::default();
+/// let text = "username_sender,username_receiver,amount,currency,transaction_date,status\n\
+///             a,b,1.00,EUR,2025-07-07 01:03:41 UTC,completed\n";
+/// let (summary, _resolved) = Analysis::new(&options).run(text.as_bytes()).unwrap();
+/// assert_eq!(summary.rows, 1);
+/// ```
+pub struct Analysis<'a> {
+    options: &'a Options,
+    checks: Option<(&'a ReferenceData, DateTime<Utc>)>,
+    may_correct: Option<&'a dyn Fn(u64) -> bool>,
+    on_valid: Option<OnValid<'a>>,
 }
 
-/// Like [`analyse`], and also returns which rows are duplicates, so that [`publish_resolved`]
-/// can publish the unique rows of the stored copy without finding duplicates again.
-///
-/// Memory: the record buffer is capped by the options; duplicates are found exactly with a
-/// 32-byte record per row kept in memory up to [`Options::memory_rows`] rows and spilled to 64
-/// temporary bucket files beyond that (plus a log of the rows' values, read back only for the
-/// listed duplicates), then resolved one bucket at a time; the result is one bit per row. The
-/// summary lists are capped at `max_listed` entries each. Temporary disk use is about the
-/// file's size plus 32 bytes per row; the files are deleted when the analysis ends.
-pub fn analyse_resolved<R: Read>(reader: R, options: &Options) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |_, _, _| None)
-}
-
-/// Like [`analyse_resolved`], and also checks every row exactly as the ingester will (known
-/// users and currency, amount, date, status): the invalid rows are listed with every reason
-/// and [`publish_resolved`] leaves them out, so nothing is published that will be refused.
-pub fn analyse_validated<R: Read>(
-    reader: R,
-    options: &Options,
-    refs: &ReferenceData,
-    now: DateTime<Utc>,
-) -> Result<(Summary, Resolved)> {
-    analyse_checked(reader, options, refs, now, None, &mut |_, _, _| {})
-}
-
-/// What [`analyse_checked`] hands over for each valid row, in row order (repeats included):
+/// What [`Analysis::on_valid`] hands over for each valid row, in row order (repeats included):
 /// its number, values and the payment it is.
 pub type OnValid<'a> = &'a mut dyn FnMut(u64, &[&str; 6], &Fingerprint);
 
-/// [`analyse_validated`] that also hands each valid row to `on_valid` as it is read: the row is
-/// checked and its payment known in one pass. With `may_correct`, the file is a correction
-/// ([`Options::correction`]): each row must also name, in `row_number`, a row of the corrected
-/// import that `may_correct` allows (one that did not land); any other row is invalid and never
-/// published.
-pub fn analyse_checked<R: Read>(
-    reader: R,
-    options: &Options,
-    refs: &ReferenceData,
-    now: DateTime<Utc>,
-    may_correct: Option<&dyn Fn(u64) -> bool>,
-    on_valid: OnValid<'_>,
-) -> Result<(Summary, Resolved)> {
-    spill_scan(reader, options, |row, values, original| {
-        let target = may_correct.and_then(|may_correct| match original {
-            None => {
-                Some("`row_number` is not the number of a row of the corrected import".to_owned())
-            }
-            Some(row) if !may_correct(row) => Some(format!(
-                "row {row} of the corrected import landed already or is not one of its rows \
-                 that did not land"
-            )),
-            Some(_) => None,
-        });
-        match (target, payments_domain::check_import_row(values, refs, now)) {
-            (None, Ok(fingerprint)) => {
-                on_valid(row, values, &fingerprint);
-                None
-            }
-            (None, Err(problems)) => Some(problems.iter().map(ToString::to_string).collect()),
-            (Some(target), checked) => Some(
-                std::iter::once(target)
-                    .chain(checked.err().into_iter().flatten().map(|p| p.to_string()))
-                    .collect(),
-            ),
+impl<'a> Analysis<'a> {
+    /// An analysis with these limits and threshold; it checks nothing against the database.
+    pub fn new(options: &'a Options) -> Analysis<'a> {
+        Analysis {
+            options,
+            checks: None,
+            may_correct: None,
+            on_valid: None,
         }
-    })
+    }
+
+    /// Also checks every row as the ingester will (known users and currency, amount, date,
+    /// status) against `refs`, dates no later than `now`: the invalid rows are listed with every
+    /// reason and [`publish_resolved`] leaves them out, so nothing is published that will be
+    /// refused.
+    pub fn checked(self, refs: &'a ReferenceData, now: DateTime<Utc>) -> Analysis<'a> {
+        Analysis {
+            checks: Some((refs, now)),
+            ..self
+        }
+    }
+
+    /// The file is a correction ([`Options::correction`]): each row must also name, in
+    /// `row_number`, a row of the corrected import that `may_correct` allows (one that did not
+    /// land); any other row is invalid and never published. Needs [`Analysis::checked`].
+    pub fn corrections(self, may_correct: &'a dyn Fn(u64) -> bool) -> Analysis<'a> {
+        Analysis {
+            may_correct: Some(may_correct),
+            ..self
+        }
+    }
+
+    /// Hands each valid row to `on_valid` as it is read, so a row is checked and its payment
+    /// known in one pass. Needs [`Analysis::checked`].
+    pub fn on_valid(self, on_valid: OnValid<'a>) -> Analysis<'a> {
+        Analysis {
+            on_valid: Some(on_valid),
+            ..self
+        }
+    }
+
+    /// Reads the whole file once: what it holds, and which rows are duplicates or invalid, so
+    /// that [`publish_resolved`] can publish the rest of the stored copy without finding them
+    /// again.
+    ///
+    /// Memory: the record buffer is capped by the options; duplicates are found exactly with a
+    /// 32-byte record per row kept in memory up to [`Options::memory_rows`] rows and spilled to
+    /// 64 temporary bucket files beyond that (plus a log of the rows' values, read back only for
+    /// the listed duplicates), then resolved one bucket at a time; the result is one bit per
+    /// row. The summary lists are capped at `max_listed` entries each. Temporary disk use is
+    /// about the file's size plus 32 bytes per row; the files are deleted when the analysis
+    /// ends.
+    pub fn run<R: Read>(self, reader: R) -> Result<(Summary, Resolved)> {
+        let Analysis {
+            options,
+            checks,
+            may_correct,
+            mut on_valid,
+        } = self;
+        let Some((refs, now)) = checks else {
+            return spill_scan(reader, options, |_, _, _| None);
+        };
+        spill_scan(reader, options, |row, values, original| {
+            let target = may_correct.and_then(|may_correct| match original {
+                None => Some(
+                    "`row_number` is not the number of a row of the corrected import".to_owned(),
+                ),
+                Some(row) if !may_correct(row) => Some(format!(
+                    "row {row} of the corrected import landed already or is not one of its rows \
+                     that did not land"
+                )),
+                Some(_) => None,
+            });
+            match (target, payments_domain::check_import_row(values, refs, now)) {
+                (None, Ok(fingerprint)) => {
+                    if let Some(on_valid) = on_valid.as_mut() {
+                        on_valid(row, values, &fingerprint);
+                    }
+                    None
+                }
+                (None, Err(problems)) => Some(problems.iter().map(ToString::to_string).collect()),
+                (Some(target), checked) => Some(
+                    std::iter::once(target)
+                        .chain(checked.err().into_iter().flatten().map(|p| p.to_string()))
+                        .collect(),
+                ),
+            }
+        })
+    }
 }
 
-/// Publishes the unique (and, after [`analyse_validated`], valid) rows of the file that was
+/// Publishes the unique (and, after a checked [`Analysis`], valid) rows of the file that was
 /// analysed (typically its
 /// stored copy) as [`ImportEvent`]s in row order, using `resolved` instead of finding
 /// duplicates again: memory stays flat. Returns the number of rows emitted.
@@ -231,16 +270,6 @@ pub fn row_problems(
 ) -> Option<Vec<String>> {
     let problems = payments_domain::check_import_fields(values, refs, now);
     (!problems.is_empty()).then(|| problems.iter().map(ToString::to_string).collect())
-}
-
-/// [`analyse_validated`] without the duplicate map: what a dry run reports.
-pub fn dry_run<R: Read>(
-    reader: R,
-    options: &Options,
-    refs: &ReferenceData,
-    now: DateTime<Utc>,
-) -> Result<Summary> {
-    analyse_validated(reader, options, refs, now).map(|(summary, _)| summary)
 }
 
 pub(crate) fn event(
@@ -448,12 +477,12 @@ pub(crate) fn empty_summary() -> Summary {
     }
 }
 
-/// What [`analyse_resolved`] learned about a file's duplicates, for [`publish_resolved`]:
+/// What an [`Analysis`] learned about a file's duplicates, for [`publish_resolved`]:
 /// one bit per row (about 2 MB at 16 million rows), plus the file's identity.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     duplicate: Bitset,
-    /// Rows refused by the checks of [`analyse_validated`] (none after [`analyse_resolved`]).
+    /// Rows refused by the checks of a checked [`Analysis`] (none without them).
     invalid: Bitset,
     /// Rows held as cross-file duplicates ([`Resolved::hold`]).
     held: Bitset,

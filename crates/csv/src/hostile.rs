@@ -11,7 +11,7 @@ use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_domain::ReferenceData;
 use serde_json::{json, Map, Value};
 
-use crate::{analyse, dry_run, Options};
+use crate::{Analysis, Options};
 
 const MANIFEST: &str = "expected.json";
 
@@ -24,7 +24,10 @@ fn dir() -> PathBuf {
 /// by one (bad amounts, unknown users, future dates) are counted too.
 fn verdict(bytes: &[u8]) -> Value {
     let options = Options::default();
-    match analyse(bytes, &options) {
+    match Analysis::new(&options)
+        .run(bytes)
+        .map(|(summary, _)| summary)
+    {
         Ok(summary) => {
             let refs = ReferenceData::new(
                 demo_users().into_iter().map(|u| (u.user_id, u.username)),
@@ -33,7 +36,11 @@ fn verdict(bytes: &[u8]) -> Value {
                     .map(|(code, alpha, _)| (*code, (*alpha).to_owned())),
             );
             let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-            let dry = dry_run(bytes, &options, &refs, now).unwrap();
+            let dry = Analysis::new(&options)
+                .checked(&refs, now)
+                .run(bytes)
+                .map(|(summary, _)| summary)
+                .unwrap();
             assert_eq!(
                 (
                     dry.rows,

@@ -1,5 +1,5 @@
 //! The single-pass, in-memory analysis: a hash per distinct row kept in a map while streaming.
-//! Production uses the bounded two-pass path ([`analyse_resolved`](crate::analyse_resolved) then
+//! Production uses the bounded two-pass path ([`Analysis`](crate::Analysis) then
 //! [`publish_resolved`](crate::publish_resolved)); this simpler path stays as the tests' oracle
 //! for it.
 

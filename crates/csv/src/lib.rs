@@ -5,7 +5,7 @@
 //! sink, so the web app, the CLI and the controller share exactly this code.
 //!
 //! Intended flow (ids must derive from the file's bytes, which are only known at the end):
-//! 1. while storing the upload, run [`analyse_resolved`] on the same stream: it validates the
+//! 1. while storing the upload, run an [`Analysis`] on the same stream: it validates the
 //!    whole file and yields its SHA-256, summary and duplicate map ([`Resolved`], one bit per
 //!    row); a rejected file is never published;
 //! 2. read the stored copy again with [`publish_resolved`], passing that SHA-256 and map: each
@@ -27,8 +27,8 @@ mod spill;
 mod summary;
 
 pub use analyse::{
-    analyse, analyse_checked, analyse_resolved, analyse_validated, csv_row, dry_run, for_each_row,
-    publish_resolved, row_problems, ImportRef, OnValid, Options, Resolved, COLUMNS,
+    csv_row, for_each_row, publish_resolved, row_problems, Analysis, ImportRef, OnValid, Options,
+    Resolved, COLUMNS,
 };
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use crate::{analyse, Options, COLUMNS};
+use crate::{Analysis, Options, COLUMNS};
 
 /// A value from a small pool, so distinct rows collide by chance as well as on purpose; some
 /// need quoting (comma, quote, newline) and some are not ASCII.
@@ -70,7 +70,7 @@ proptest! {
             memory_rows: if spill { 3 } else { Options::default().memory_rows },
             ..Options::default()
         };
-        let summary = analyse(bytes.as_slice(), &options).unwrap();
+        let summary = Analysis::new(&options).run(bytes.as_slice()).map(|(summary, _)| summary).unwrap();
         let distinct: HashSet<&Vec<String>> = rows.iter().collect();
         prop_assert_eq!(summary.rows, rows.len() as u64);
         prop_assert_eq!(summary.unique + summary.duplicate_rows, summary.rows);

@@ -231,7 +231,7 @@ fn demo_usernames() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{analyse, Options, Suspicion};
+    use crate::{Analysis, Options, Suspicion};
 
     fn committed_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../csvs")
@@ -262,7 +262,10 @@ mod tests {
         for name in SAMPLE_FILES {
             let text = sample_csv(name).unwrap();
             assert_eq!(Some(text.clone()), sample_csv(name), "{name}");
-            let summary = analyse(text.as_bytes(), &Options::default()).unwrap();
+            let summary = Analysis::new(&Options::default())
+                .run(text.as_bytes())
+                .map(|(summary, _)| summary)
+                .unwrap();
             for line in text.lines().skip(1) {
                 let cells: Vec<&str> = line.split(',').collect();
                 assert!(

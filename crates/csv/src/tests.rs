@@ -37,7 +37,9 @@ fn file(rows: &[String]) -> String {
 }
 
 fn run(text: impl AsRef<[u8]>) -> Result<Summary> {
-    analyse(text.as_ref(), &Options::default())
+    Analysis::new(&Options::default())
+        .run(text.as_ref())
+        .map(|(summary, _)| summary)
 }
 
 fn events(text: &[u8]) -> Vec<ImportEvent> {
@@ -346,7 +348,10 @@ fn field_over_the_size_limit() {
         ..Options::default()
     };
     let text = file(&[row(0, 1, "1.00"), row(1, 2, &"9".repeat(65))]);
-    match analyse(text.as_bytes(), &options) {
+    match Analysis::new(&options)
+        .run(text.as_bytes())
+        .map(|(summary, _)| summary)
+    {
         Err(ImportError::Malformed {
             at: Location::Row(2),
             problem: Malformed::FieldTooLong { column, bytes, max },
@@ -357,7 +362,10 @@ fn field_over_the_size_limit() {
     }
     // Exactly at the limit is fine.
     let text = file(&[row(1, 2, &"9".repeat(64))]);
-    assert!(analyse(text.as_bytes(), &options).is_ok());
+    assert!(Analysis::new(&options)
+        .run(text.as_bytes())
+        .map(|(summary, _)| summary)
+        .is_ok());
 
     // Far over the limit: stopped once the record buffer is full, not after reading it all.
     let text = file(&[row(0, 1, &"9".repeat(10 << 20))]);
@@ -434,7 +442,10 @@ fn lists_are_capped_but_counts_are_exact() {
         max_listed: 4,
         ..Options::default()
     };
-    let summary = analyse(file(&rows).as_bytes(), &options).unwrap();
+    let summary = Analysis::new(&options)
+        .run(file(&rows).as_bytes())
+        .unwrap()
+        .0;
     assert_eq!(summary.duplicate_rows, 9);
     assert_eq!(summary.duplicates.len(), 4);
     assert!(summary.lists_truncated);
@@ -482,7 +493,10 @@ fn suspicious_amount_is_strictly_above_the_threshold() {
         suspicious_threshold: Decimal::from(100_000),
         ..Options::default()
     };
-    let summary = analyse(text.as_bytes(), &options).unwrap();
+    let summary = Analysis::new(&options)
+        .run(text.as_bytes())
+        .map(|(summary, _)| summary)
+        .unwrap();
     assert_eq!(summary.suspicious_rows, 2, "only the self-payments");
 }
 
@@ -518,7 +532,10 @@ fn chunk_boundaries_do_not_matter() {
     rows.push(rows[3].clone());
     let text = format!("\u{feff}{}", file(&rows).replace('\n', "\r\n"));
     let whole = run(&text).unwrap();
-    let trickled = analyse(Trickle(text.as_bytes()), &Options::default()).unwrap();
+    let trickled = Analysis::new(&Options::default())
+        .run(Trickle(text.as_bytes()))
+        .unwrap()
+        .0;
     assert_eq!(whole, trickled);
     assert_eq!((whole.rows, whole.unique), (52, 31));
 }
@@ -570,7 +587,9 @@ fn sink_and_read_errors_stop_the_import() {
         }
     }
     assert!(matches!(
-        analyse(Failing, &Options::default()),
+        Analysis::new(&Options::default())
+            .run(Failing)
+            .map(|(summary, _)| summary),
         Err(ImportError::Io(_))
     ));
 }
@@ -597,7 +616,11 @@ fn dry_run_lists_rows_the_ingester_would_reject() {
         row(2, 3, "abc"),
         row(0, 1, "1.00"),
     ]);
-    let summary = dry_run(text.as_bytes(), &Options::default(), &reference(), now).unwrap();
+    let summary = Analysis::new(&Options::default())
+        .checked(&reference(), now)
+        .run(text.as_bytes())
+        .map(|(summary, _)| summary)
+        .unwrap();
     assert_eq!(summary.invalid_rows, 5);
     let rows: Vec<u64> = summary.invalid.iter().map(|r| r.row).collect();
     assert_eq!(
@@ -641,8 +664,10 @@ fn validated_analysis_publishes_only_valid_rows_and_totals_add_up() {
         row(1, 2, "9000.00"),
     ]);
     for options in [Options::default(), spilling(100, 1)] {
-        let (summary, resolved) =
-            analyse_validated(text.as_bytes(), &options, &reference(), now).unwrap();
+        let (summary, resolved) = Analysis::new(&options)
+            .checked(&reference(), now)
+            .run(text.as_bytes())
+            .unwrap();
         assert_eq!((summary.unique, summary.invalid_rows), (5, 2));
         let import = ImportRef {
             import_id: Uuid::from_u128(7),
@@ -727,8 +752,13 @@ fn corrupted_files_never_panic() {
                 }
             }
         }
-        let whole = dry_run(&bytes[..], &options, &refs, now);
-        let trickled = analyse(Trickle(&bytes), &options);
+        let whole = Analysis::new(&options)
+            .checked(&refs, now)
+            .run(&bytes[..])
+            .map(|(summary, _)| summary);
+        let trickled = Analysis::new(&options)
+            .run(Trickle(&bytes))
+            .map(|(summary, _)| summary);
         match (&whole, &trickled) {
             (Ok(a), Ok(b)) => {
                 accepted += 1;
@@ -769,9 +799,9 @@ fn in_memory(text: &[u8], options: &Options) -> (Summary, Vec<ImportEvent>) {
     (summary, out)
 }
 
-/// The bounded path: [`analyse_resolved`], then [`publish_resolved`] over the same bytes.
+/// The bounded path: an [`Analysis`], then [`publish_resolved`] over the same bytes.
 fn bounded(text: &[u8], options: &Options) -> (Summary, Resolved, Vec<ImportEvent>) {
-    let (summary, resolved) = analyse_resolved(text, options).unwrap();
+    let (summary, resolved) = Analysis::new(options).run(text).unwrap();
     let import = ImportRef {
         import_id: Uuid::from_u128(7),
         source_file: "f.csv",
@@ -909,9 +939,16 @@ fn bounded_and_in_memory_paths_agree_on_random_files() {
         assert_eq!(summary, old, "round {round}: {n} rows, pool {pool}");
         assert_eq!(events, old_events, "round {round}");
         assert_eq!(resolved.rows(), summary.rows);
-        let dry = dry_run(text.as_bytes(), &options, &refs, now).unwrap();
-        let dry_in_memory =
-            dry_run(text.as_bytes(), &spilling(max_listed, 1 << 20), &refs, now).unwrap();
+        let dry = Analysis::new(&options)
+            .checked(&refs, now)
+            .run(text.as_bytes())
+            .map(|(summary, _)| summary)
+            .unwrap();
+        let dry_in_memory = Analysis::new(&spilling(max_listed, 1 << 20))
+            .checked(&refs, now)
+            .run(text.as_bytes())
+            .unwrap()
+            .0;
         assert_eq!(dry, dry_in_memory, "round {round}");
         assert_eq!(dry.unique, summary.unique);
         assert!(dry.invalid_rows <= dry.unique);
@@ -923,7 +960,9 @@ fn bounded_and_in_memory_paths_agree_on_random_files() {
 fn publish_resolved_refuses_another_file() {
     let text = file(&[row(0, 1, "1.00"), row(0, 1, "1.00")]);
     let other = file(&[row(0, 1, "1.00"), row(0, 1, "2.00")]);
-    let (summary, resolved) = analyse_resolved(text.as_bytes(), &Options::default()).unwrap();
+    let (summary, resolved) = Analysis::new(&Options::default())
+        .run(text.as_bytes())
+        .unwrap();
     let import = ImportRef {
         import_id: Uuid::nil(),
         source_file: "f.csv",
@@ -979,15 +1018,12 @@ fn a_correction_replaces_the_rows_it_names() {
         ..Options::default()
     };
     let allowed = |row: u64| [2, 4, 5, 9].contains(&row) && row != 2;
-    let (summary, resolved) = analyse_checked(
-        text.as_bytes(),
-        &options,
-        &reference(),
-        now,
-        Some(&allowed),
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let refs = reference();
+    let (summary, resolved) = Analysis::new(&options)
+        .checked(&refs, now)
+        .corrections(&allowed)
+        .run(text.as_bytes())
+        .unwrap();
     assert_eq!(
         summary.duplicate_rows, 0,
         "rows 1 and 2 correct two different rows"
@@ -1020,6 +1056,9 @@ fn a_correction_replaces_the_rows_it_names() {
     assert_eq!(events, [(1, id("c0ffee", 4)), (2, id("c0ffee", 9))]);
 
     // Without the option the extra columns are unknown ones.
-    let e = analyse(text.as_bytes(), &Options::default()).unwrap_err();
+    let e = Analysis::new(&Options::default())
+        .run(text.as_bytes())
+        .map(|(summary, _)| summary)
+        .unwrap_err();
     assert!(e.to_string().contains("row_number"), "{e}");
 }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use payments_csv::{analyse, Options};
+use payments_csv::{Analysis, Options};
 use payments_imports::Pipeline;
 use payments_ingester::IngesterConfig;
 use payments_testkit::report::{env_or, Figure};
@@ -23,7 +23,10 @@ async fn run() {
     let bytes = payments_csv::samples::large_csv(rows);
     let mb = bytes.len() as f64 / 1e6;
 
-    let summary = analyse(&bytes[..], &Options::default()).expect("generated file is valid");
+    let summary = Analysis::new(&Options::default())
+        .run(&bytes[..])
+        .map(|(summary, _)| summary)
+        .expect("generated file is valid");
 
     let db = TestDb::create().await;
     let topic = unique_name("bench-import");

@@ -50,8 +50,13 @@ impl Reading {
             .corrects
             .as_ref()
             .map(|c| move |row: u64| c.rows.contains(&row));
-        let may_correct = may_correct.as_ref().map(|f| f as &dyn Fn(u64) -> bool);
-        payments_csv::analyse_checked(reader, &self.options, refs, now, may_correct, on_valid)
+        let analysis = payments_csv::Analysis::new(&self.options)
+            .checked(refs, now)
+            .on_valid(on_valid);
+        match may_correct.as_ref() {
+            Some(may_correct) => analysis.corrections(may_correct).run(reader),
+            None => analysis.run(reader),
+        }
     }
 
     /// Who the events of import `id` are from.

@@ -276,7 +276,9 @@ async fn expected_totals_that_differ_publish_nothing() {
     let h = harness().await;
     let bytes = sample_with_a_bad_row();
     h.put("uploads/checked.csv", &bytes).await;
-    let summary = payments_csv::analyse(&bytes[..], &payments_csv::Options::default())
+    let summary = payments_csv::Analysis::new(&payments_csv::Options::default())
+        .run(&bytes[..])
+        .map(|(summary, _)| summary)
         .expect("the sample is well-formed");
     let file = &summary.totals.file;
     let right: String = file
@@ -324,7 +326,9 @@ async fn expected_totals_that_differ_publish_nothing() {
 async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     let h = harness().await;
     let bytes = sample_with_a_bad_row();
-    let expected = payments_csv::analyse(&bytes[..], &payments_csv::Options::default())
+    let expected = payments_csv::Analysis::new(&payments_csv::Options::default())
+        .run(&bytes[..])
+        .map(|(summary, _)| summary)
         .expect("the sample is well-formed");
     assert!(expected.duplicate_rows > 0 && expected.suspicious_rows > 0);
     h.put("uploads/july.csv", &bytes).await;

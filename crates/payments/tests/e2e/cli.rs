@@ -34,8 +34,10 @@ async fn expected_totals_and_approval_from_the_command_line() {
     let text = payments_csv::sample_csv(payments_csv::samples::REGULAR).expect("a sample");
     std::fs::write(&file, &text).expect("sample file");
     let file = file.to_string_lossy().into_owned();
-    let totals = payments_csv::analyse(text.as_bytes(), &payments_csv::Options::default())
+    let totals = payments_csv::Analysis::new(&payments_csv::Options::default())
+        .run(text.as_bytes())
         .expect("the sample is well-formed")
+        .0
         .totals
         .file;
     let right: Vec<String> = totals

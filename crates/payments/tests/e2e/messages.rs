@@ -170,8 +170,10 @@ async fn every_front_end_words_an_import_the_same() {
         path.to_string_lossy().into_owned()
     };
     let file = write("messages", &text);
-    let totals = payments_csv::analyse(text.as_bytes(), &payments_csv::Options::default())
+    let totals = payments_csv::Analysis::new(&payments_csv::Options::default())
+        .run(text.as_bytes())
         .expect("the sample is well-formed")
+        .0
         .totals
         .file;
     let first = &totals.currencies()[0];
