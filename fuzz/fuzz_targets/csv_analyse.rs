@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use payments_csv::{analyse, dry_run, Options, Summary};
+use payments_csv::{Analysis, Options, Summary};
 use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_domain::ReferenceData;
 
@@ -18,7 +18,7 @@ fn check(summary: &Summary) {
 
 fuzz_target!(|data: &[u8]| {
     let options = Options::default();
-    let Ok(summary) = analyse(data, &options) else {
+    let Ok((summary, _)) = Analysis::new(&options).run(data) else {
         return;
     };
     check(&summary);
@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
         CURRENCIES.iter().map(|(c, a, _)| (*c, (*a).to_owned())),
     );
     let now: DateTime<Utc> = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
-    let dry = dry_run(data, &options, &refs, now).expect("dry run refused a file analyse accepted");
+    let (dry, _) = Analysis::new(&options)
+        .checked(&refs, now)
+        .run(data)
+        .expect("a checked analysis refused a file the plain one accepted");
     check(&dry);
     assert_eq!(
         (dry.rows, dry.unique, dry.suspicious_rows, &dry.duplicates),
@@ -46,7 +49,9 @@ fuzz_target!(|data: &[u8]| {
             memory_rows: 2,
             ..Options::default()
         };
-        let spilled = analyse(data, &spilling).expect("spilling refused a file analyse accepted");
+        let (spilled, _) = Analysis::new(&spilling)
+            .run(data)
+            .expect("spilling refused a file the analysis accepted");
         assert_eq!(spilled, summary);
     }
 });

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
 use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_domain::money::MAX_AMOUNT;
-use payments_domain::{validate, Origin, ReferenceData, Source};
+use payments_domain::{validate, ReferenceData, Source};
 use rust_decimal::Decimal;
 
 fn refs() -> &'static ReferenceData {
@@ -24,8 +24,8 @@ fn refs() -> &'static ReferenceData {
 
 fuzz_target!(|data: &[u8]| {
     let now: DateTime<Utc> = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
-    for origin in [Origin::Stream, Origin::Import] {
-        match validate(data, origin, refs(), now) {
+    for source in [Source::Stream, Source::Import] {
+        match validate(data, source, refs(), now) {
             Ok(payment) => {
                 assert!(payment.amount > Decimal::ZERO && payment.amount <= MAX_AMOUNT);
                 assert!(payment.amount.scale() <= 2);
@@ -33,9 +33,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(refs().has_user(&payment.sender_id));
                 assert!(refs().has_user(&payment.receiver_id));
                 assert!(refs().has_currency(payment.currency_code));
-                match origin {
-                    Origin::Stream => assert_eq!(payment.source, Source::Stream),
-                    Origin::Import => {
+                match source {
+                    Source::Stream => assert_eq!(payment.source, Source::Stream),
+                    Source::Import => {
                         assert_eq!(payment.source, Source::Import);
                         assert!(payment.import_row.is_some_and(|r| r > 0));
                     }
