@@ -49,9 +49,13 @@ fn cond_unknown(reason: &'static str, message: String) -> Stage {
 /// that needs approval), `Published`, `Ingested` (in that order), counts, times and a message.
 /// A condition keeps its `lastTransitionTime` while its status stays the same.
 pub fn derive(obs: &Observation<'_>) -> PaymentImportStatus {
-    let stages = stages(obs.import, obs.first_import);
+    // What became of the import, worded once for every condition that says it.
+    let said = obs
+        .import
+        .map(|import| outcome(import, obs.first_import).message());
+    let stages = stages(obs.import, said.as_deref());
     let approved = approved(obs.import, obs.adopted);
-    let mut ready = ready(obs.import, obs.first_import);
+    let mut ready = ready(obs.import, said.as_deref());
     let [validated, published, ingested] = stages;
     if let Some(problem) = obs.problem {
         ready = cond_false(problem.reason, problem.message.clone());
@@ -125,8 +129,8 @@ fn failure_reason(failure: Option<ImportFailure>) -> &'static str {
     }
 }
 
-/// `Validated`, `Published`, `Ingested` from the import's row.
-fn stages(import: Option<&Import>, first_import: Option<&str>) -> [Stage; 3] {
+/// `Validated`, `Published`, `Ingested` from the import's row; `said` is its outcome's message.
+fn stages(import: Option<&Import>, said: Option<&str>) -> [Stage; 3] {
     let waiting =
         |what: &str| cond_unknown("Pending", format!("Waiting for the file to be {what}."));
     let to_publish = "sent to the ingester";
@@ -180,7 +184,7 @@ fn stages(import: Option<&Import>, first_import: Option<&str>) -> [Stage; 3] {
             ]
         }
         _ if v.first_import_id.is_some() => {
-            let message = outcome(v, first_import).message();
+            let message = said.unwrap_or_default().to_owned();
             [
                 cond_true("Validated", checked),
                 cond_false("AlreadyImported", message.clone()),
@@ -268,12 +272,12 @@ fn approved(import: Option<&Import>, adopted: bool) -> Option<Stage> {
 }
 
 /// `Ready` is the last stage that matters: the file refused, still going, or finished. Its
-/// message is what became of the import, worded as on its page, in the API and the CLI.
-fn ready(import: Option<&Import>, first_import: Option<&str>) -> Stage {
+/// message (`said`) is what became of the import, worded as on its page, in the API and the CLI.
+fn ready(import: Option<&Import>, said: Option<&str>) -> Stage {
     let Some(v) = import else {
         return cond_false("Importing", "The import is starting.".into());
     };
-    let message = outcome(v, first_import).message();
+    let message = said.unwrap_or_default().to_owned();
     match v.status {
         ImportStatus::Received => cond_false("Checking", message),
         ImportStatus::Stored => cond_false("Publishing", message),

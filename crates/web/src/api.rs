@@ -183,10 +183,7 @@ pub async fn users(
     }
     let summary = payments_store::import_users(state.pipeline.pool(), limited(body, &state))
         .await
-        .map_err(|e| match WebError::from(e) {
-            e if e.status.is_server_error() => e.prefixed("The users could not be loaded:"),
-            e => e,
-        })?;
+        .map_err(|e| WebError::from(e).in_doing("The users could not be loaded:"))?;
     tracing::info!(
         by = identity.0.as_deref().unwrap_or("anonymous"),
         rows = summary.rows,

@@ -42,8 +42,12 @@ impl WebError {
         WebError::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
-    /// The same failure with `prefix` before its message ("The import could not be completed:").
-    pub fn prefixed(self, prefix: &str) -> WebError {
+    /// A failure of the platform (5xx) says what could not be done first, `prefix` ("The
+    /// import could not be completed:"); the caller's own mistakes keep their message.
+    pub fn in_doing(self, prefix: &str) -> WebError {
+        if !self.status.is_server_error() {
+            return self;
+        }
         WebError {
             message: format!("{prefix} {}", self.message),
             ..self

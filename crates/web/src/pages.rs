@@ -200,10 +200,7 @@ async fn import_field(
         Err(e) => {
             metrics.uploads_failed.inc();
             tracing::error!(error = %e, "import failed");
-            return Err(match WebError::from(e) {
-                e if e.status.is_server_error() => e.prefixed("The import could not be completed:"),
-                e => e,
-            });
+            return Err(WebError::from(e).in_doing("The import could not be completed:"));
         }
     };
     metrics.uploads.inc();
