@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use payments_domain::event::import_transaction_id;
 use payments_domain::money::shorten;
 use payments_domain::{
-    Fingerprint, ImportEvent, ImportTotals, ReferenceData, RowFigures, Suspicions, TotalsBuilder,
+    Fingerprint, ImportEvent, ImportFields, ImportTotals, ReferenceData, RowFigures, Suspicions,
+    TotalsBuilder,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -21,19 +22,7 @@ use crate::records::{RecordError, Records};
 use crate::spill::{Bitset, Spill, INVALID, ROW_MASK, SUSPICIOUS};
 use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicious};
 
-/// The columns of an import file, in the order used for events, hashing and reports.
-pub const COLUMNS: [&str; 6] = [
-    "username_sender",
-    "username_receiver",
-    "amount",
-    "currency",
-    "transaction_date",
-    "status",
-];
-const SENDER: usize = 0;
-const RECEIVER: usize = 1;
-const AMOUNT: usize = 2;
-const CURRENCY: usize = 3;
+pub use payments_domain::fields::COLUMNS;
 
 /// Limits and thresholds of an analysis.
 #[derive(Debug, Clone)]
@@ -104,8 +93,8 @@ pub struct Analysis<'a> {
 }
 
 /// What [`Analysis::on_valid`] hands over for each valid row, in row order (repeats included):
-/// its number, values and the payment it is.
-pub type OnValid<'a> = &'a mut dyn FnMut(u64, &[&str; 6], &Fingerprint);
+/// its number, fields and the payment it is.
+pub type OnValid<'a> = &'a mut dyn FnMut(u64, &ImportFields<'_>, &Fingerprint);
 
 impl<'a> Analysis<'a> {
     /// An analysis with these limits and threshold; it checks nothing against the database.
@@ -169,7 +158,7 @@ impl<'a> Analysis<'a> {
         let Some((refs, now)) = checks else {
             return spill_scan(reader, options, |_, _, _| None);
         };
-        spill_scan(reader, options, |row, values, original| {
+        spill_scan(reader, options, |row, fields, original| {
             let target = may_correct.and_then(|may_correct| match original {
                 None => Some(
                     "`row_number` is not the number of a row of the corrected import".to_owned(),
@@ -180,10 +169,10 @@ impl<'a> Analysis<'a> {
                 )),
                 Some(_) => None,
             });
-            match (target, payments_domain::check_import_row(values, refs, now)) {
+            match (target, payments_domain::check_import_row(fields, refs, now)) {
                 (None, Ok(fingerprint)) => {
                     if let Some(on_valid) = on_valid.as_mut() {
-                        on_valid(row, values, &fingerprint);
+                        on_valid(row, fields, &fingerprint);
                     }
                     None
                 }
@@ -227,15 +216,15 @@ where
     let mut emitted = 0;
     while let Some(Row {
         number: row,
-        values,
+        fields,
         original,
     }) = rows.next()?
     {
         if row > resolved.rows || !resolved.is_published(row) {
             continue;
         }
-        let suspicious = suspicions(&values, options.suspicious_threshold).any();
-        emit(event(import, row, &values, suspicious, original))
+        let suspicious = suspicions(&fields, options.suspicious_threshold).any();
+        emit(event(import, row, &fields, suspicious, original))
             .map_err(|e| ImportError::Sink(e.into()))?;
         emitted += 1;
     }
@@ -243,39 +232,38 @@ where
     Ok(emitted)
 }
 
-/// Reads the file's rows in order and hands each one's number and values (in [`COLUMNS`]
-/// order) to `row`; stops at the first malformed row or error of `row`. Returns the rows read.
+/// Reads the file's rows in order and hands each one's number and fields to `row`; stops at the first malformed row or error of `row`. Returns the rows read.
 pub fn for_each_row<R, F, E>(reader: R, options: &Options, mut row: F) -> Result<u64>
 where
     R: Read,
-    F: FnMut(u64, &[&str; 6]) -> std::result::Result<(), E>,
+    F: FnMut(u64, &ImportFields<'_>) -> std::result::Result<(), E>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut rows = Rows::open(reader, options)?;
-    while let Some(Row { number, values, .. }) = rows.next()? {
-        row(number, &values).map_err(|e| ImportError::Sink(e.into()))?;
+    while let Some(Row { number, fields, .. }) = rows.next()? {
+        row(number, &fields).map_err(|e| ImportError::Sink(e.into()))?;
     }
     let read = rows.row;
     rows.finish(None)?;
     Ok(read)
 }
 
-/// Why `values` (a row of a file) would be refused, every reason; `None` when valid. The
+/// Why `fields` (a row of a file) would be refused, every reason; `None` when valid. The
 /// ingester's own rules for these fields ([`payments_domain::check_import_fields`]), without
 /// building the record.
 pub fn row_problems(
-    values: &[&str; 6],
+    fields: &ImportFields<'_>,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Option<Vec<String>> {
-    let problems = payments_domain::check_import_fields(values, refs, now);
+    let problems = payments_domain::check_import_fields(fields, refs, now);
     (!problems.is_empty()).then(|| problems.iter().map(ToString::to_string).collect())
 }
 
 pub(crate) fn event(
     import: &ImportRef<'_>,
     row: u64,
-    values: &[&str; 6],
+    fields: &ImportFields<'_>,
     suspicious: bool,
     original: Option<u64>,
 ) -> ImportEvent {
@@ -284,29 +272,17 @@ pub(crate) fn event(
         _ => import_transaction_id(import.sha256_hex, row),
     };
     ImportEvent {
-        username_sender: values[0].to_owned(),
-        username_receiver: values[1].to_owned(),
-        amount: values[2].to_owned(),
-        currency: values[3].to_owned(),
-        transaction_date: values[4].to_owned(),
-        status: values[5].to_owned(),
+        username_sender: fields.username_sender.to_owned(),
+        username_receiver: fields.username_receiver.to_owned(),
+        amount: fields.amount.to_owned(),
+        currency: fields.currency.to_owned(),
+        transaction_date: fields.transaction_date.to_owned(),
+        status: fields.status.to_owned(),
         source_file: import.source_file.to_owned(),
         import_id: import.import_id,
         row_number: row,
         transaction_id,
         suspicious,
-    }
-}
-
-/// A row's six values (in [`COLUMNS`] order) as the summary lists them.
-pub fn csv_row(values: &[&str; 6]) -> CsvRow {
-    CsvRow {
-        username_sender: values[0].to_owned(),
-        username_receiver: values[1].to_owned(),
-        amount: values[2].to_owned(),
-        currency: values[3].to_owned(),
-        transaction_date: values[4].to_owned(),
-        status: values[5].to_owned(),
     }
 }
 
@@ -339,11 +315,11 @@ pub(crate) struct Rows<'o, R: Read> {
     pub(crate) row: u64,
 }
 
-/// One row: its number, its six values in [`COLUMNS`] order and, in a correction, the
-/// corrected file's row it replaces (`None` there when unreadable).
+/// One row: its number, its fields and, in a correction, the corrected file's row it replaces
+/// (`None` there when unreadable).
 pub(crate) struct Row<'a> {
     pub(crate) number: u64,
-    pub(crate) values: [&'a str; 6],
+    pub(crate) fields: ImportFields<'a>,
     pub(crate) original: Option<u64>,
 }
 
@@ -418,7 +394,7 @@ impl<'o, R: Read> Rows<'o, R> {
         }
         Ok(Some(Row {
             number: self.row,
-            values,
+            fields: ImportFields::from_columns(values),
             original,
         }))
     }
@@ -447,11 +423,12 @@ pub(crate) fn seed() -> u64 {
     RandomState::new().hash_one(0u8)
 }
 
-/// 128-bit hash of a row's values; `canonical` is left holding the bytes hashed (each value
-/// followed by 0xFF, which never occurs in UTF-8, so it separates fields unambiguously).
-pub(crate) fn row_hash(values: &[&str; 6], seed: u64, canonical: &mut Vec<u8>) -> u128 {
+/// 128-bit hash of a row's fields; `canonical` is left holding the bytes hashed (each value,
+/// in [`COLUMNS`] order, followed by 0xFF, which never occurs in UTF-8, so it separates fields
+/// unambiguously).
+pub(crate) fn row_hash(fields: &ImportFields<'_>, seed: u64, canonical: &mut Vec<u8>) -> u128 {
     canonical.clear();
-    for value in values {
+    for value in fields.columns() {
         canonical.extend_from_slice(value.as_bytes());
         canonical.push(0xFF);
     }
@@ -573,7 +550,7 @@ impl<T> FirstFlagged<T> {
 fn spill_scan<R, C>(reader: R, options: &Options, mut check: C) -> Result<(Summary, Resolved)>
 where
     R: Read,
-    C: FnMut(u64, &[&str; 6], Option<u64>) -> Option<Vec<String>>,
+    C: FnMut(u64, &ImportFields<'_>, Option<u64>) -> Option<Vec<String>>,
 {
     let mut rows = Rows::open(reader, options)?;
     let seed = seed();
@@ -587,38 +564,38 @@ where
     let mut totals = TotalsBuilders::default();
     while let Some(Row {
         number: row,
-        values,
+        fields,
         original,
     }) = rows.next()?
     {
-        let mut hash = row_hash(&values, seed, &mut canonical);
+        let mut hash = row_hash(&fields, seed, &mut canonical);
         if let Some(original) = original {
             // Corrections of two different rows are two payments, whatever their values.
             canonical.extend_from_slice(&original.to_le_bytes());
             hash = xxhash_rust::xxh3::xxh3_128_with_seed(&canonical, seed);
         }
         let mut flags = 0;
-        let reasons = suspicions(&values, options.suspicious_threshold);
+        let reasons = suspicions(&fields, options.suspicious_threshold);
         if reasons.any() {
             flags |= SUSPICIOUS;
             suspicious_rows += 1;
             suspicious.offer(hash, || Suspicious {
                 row,
                 reasons: reasons.list(),
-                values: csv_row(&values),
+                values: CsvRow::from(&fields),
             });
         }
-        if let Some(reasons) = check(row, &values, original) {
+        if let Some(reasons) = check(row, &fields, original) {
             flags |= INVALID;
             invalid_rows += 1;
             invalid_bits.grow_set(row);
             invalid.offer(hash, || InvalidRow {
                 row,
                 reasons,
-                values: csv_row(&values),
+                values: CsvRow::from(&fields),
             });
         }
-        totals.add(&values, flags);
+        totals.add(&fields, flags);
         spill
             .push(hash, (row & ROW_MASK) | flags, &canonical)
             .map_err(ImportError::Scratch)?;
@@ -676,8 +653,8 @@ struct TotalsBuilders {
 }
 
 impl TotalsBuilders {
-    fn add(&mut self, values: &[&str; 6], flags: u64) {
-        let row = RowFigures::of(values[CURRENCY], values[AMOUNT]);
+    fn add(&mut self, fields: &ImportFields<'_>, flags: u64) {
+        let row = RowFigures::of(fields.currency, fields.amount);
         self.file.add(&row, 1);
         self.unique.add(&row, 1);
         self.by_flags(flags, |t| t.add(&row, 1));
@@ -714,12 +691,17 @@ impl TotalsBuilders {
 }
 
 /// An unparsable amount is not suspicious here: the row checks refuse it with their reason.
-pub(crate) fn suspicions(values: &[&str; 6], threshold: Decimal) -> Suspicions {
-    let text = values[AMOUNT].trim();
+pub(crate) fn suspicions(fields: &ImportFields<'_>, threshold: Decimal) -> Suspicions {
+    let text = fields.amount.trim();
     let amount = Decimal::from_str(text)
         .ok()
         .or_else(|| Decimal::from_scientific(text).ok());
-    Suspicions::of(values[SENDER], values[RECEIVER], amount, threshold)
+    Suspicions::of(
+        fields.username_sender,
+        fields.username_receiver,
+        amount,
+        threshold,
+    )
 }
 
 /// Reads the next record, turning low-level problems into file rejections at `at`.

@@ -8,15 +8,14 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
 
-use payments_domain::{ImportEvent, ImportTotals, RowFigures, TotalsBuilder};
+use payments_domain::{ImportEvent, ImportFields, ImportTotals, RowFigures, TotalsBuilder};
 
 use crate::analyse::{
-    csv_row, empty_summary, event, row_hash, seed, suspicions, ImportRef, Options, PassThrough,
-    Row, Rows,
+    empty_summary, event, row_hash, seed, suspicions, ImportRef, Options, PassThrough, Row, Rows,
 };
 use crate::error::{ImportError, Result};
 use crate::spill::Smallest;
-use crate::summary::{Duplicate, Summary, Suspicious};
+use crate::summary::{CsvRow, Duplicate, Summary, Suspicious};
 
 /// Like [`analyse`](crate::analyse), and hands each unique row to `emit` as an [`ImportEvent`] in row order.
 ///
@@ -42,8 +41,8 @@ where
         reader,
         options,
         Some(import.sha256_hex),
-        |row, values, suspicious| {
-            let event = event(import, row, values, suspicious, None);
+        |row, fields, suspicious| {
+            let event = event(import, row, fields, suspicious, None);
             emit(event).map_err(|e| ImportError::Sink(e.into()))
         },
     )
@@ -63,8 +62,7 @@ impl Hash for RowKey {
 const LISTED: u64 = 1 << 63;
 
 /// The single-pass, in-memory path (used by [`publish`], which must know uniqueness while
-/// streaming): `unique` sees each unique row (number, values in [`COLUMNS`] order, suspicious
-/// flag). Memory grows with the number of distinct rows.
+/// streaming): `unique` sees each unique row (number, fields, suspicious flag). Memory grows with the number of distinct rows.
 fn scan<R, F>(
     reader: R,
     options: &Options,
@@ -73,7 +71,7 @@ fn scan<R, F>(
 ) -> Result<Summary>
 where
     R: Read,
-    F: FnMut(u64, &[&str; 6], bool) -> Result<()>,
+    F: FnMut(u64, &ImportFields<'_>, bool) -> Result<()>,
 {
     let mut rows = Rows::open(reader, options)?;
     let seed = seed();
@@ -86,13 +84,13 @@ where
     let (mut file, mut unique_totals, mut suspicious_totals) = Default::default();
     while let Some(Row {
         number: row,
-        values,
+        fields,
         ..
     }) = rows.next()?
     {
-        let figures = RowFigures::of(values[3], values[2]);
+        let figures = RowFigures::of(fields.currency, fields.amount);
         TotalsBuilder::add(&mut file, &figures, 1);
-        let hash = row_hash(&values, seed, &mut canonical);
+        let hash = row_hash(&fields, seed, &mut canonical);
         let key = RowKey(hash as u64, (hash >> 64) as u64);
         match seen.entry(key) {
             Entry::Occupied(mut first) => {
@@ -103,20 +101,20 @@ where
                     duplicates.offer(first_row, || Duplicate {
                         row: first_row,
                         first_row,
-                        values: csv_row(&values),
+                        values: CsvRow::from(&fields),
                     });
                 }
                 duplicates.offer(row, || Duplicate {
                     row,
                     first_row,
-                    values: csv_row(&values),
+                    values: CsvRow::from(&fields),
                 });
             }
             Entry::Vacant(slot) => {
                 slot.insert(row);
                 summary.unique += 1;
                 TotalsBuilder::add(&mut unique_totals, &figures, 1);
-                let reasons = suspicions(&values, options.suspicious_threshold);
+                let reasons = suspicions(&fields, options.suspicious_threshold);
                 let suspicious = reasons.any();
                 if suspicious {
                     TotalsBuilder::add(&mut suspicious_totals, &figures, 1);
@@ -128,11 +126,11 @@ where
                         || Suspicious {
                             row,
                             reasons: reasons.list(),
-                            values: csv_row(&values),
+                            values: CsvRow::from(&fields),
                         },
                     );
                 }
-                unique(row, &values, suspicious)?;
+                unique(row, &fields, suspicious)?;
             }
         }
     }

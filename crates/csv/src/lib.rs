@@ -27,11 +27,12 @@ mod spill;
 mod summary;
 
 pub use analyse::{
-    csv_row, for_each_row, publish_resolved, row_problems, Analysis, ImportRef, OnValid, Options,
-    Resolved, COLUMNS,
+    for_each_row, publish_resolved, row_problems, Analysis, ImportRef, OnValid, Options, Resolved,
+    COLUMNS,
 };
 pub use error::{ImportError, Location, Malformed, Result};
 pub use hashing::{sha256_of, Digest, HashingReader};
+pub use payments_domain::ImportFields;
 pub use samples::{sample_csv, sample_csvs, SAMPLE_FILES};
 pub use summary::{
     CrossFileDuplicate, CsvRow, Duplicate, InvalidRow, Summary, Suspicion, Suspicious,

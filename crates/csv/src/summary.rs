@@ -1,5 +1,6 @@
 //! What an analysis found, serialisable for the JSON API and the CLI.
 
+use payments_domain::ImportFields;
 use serde::{Deserialize, Serialize};
 
 /// The six values of one row, by column name (whatever their order in the file).
@@ -11,6 +12,19 @@ pub struct CsvRow {
     pub currency: String,
     pub transaction_date: String,
     pub status: String,
+}
+
+impl From<&ImportFields<'_>> for CsvRow {
+    fn from(fields: &ImportFields<'_>) -> Self {
+        CsvRow {
+            username_sender: fields.username_sender.to_owned(),
+            username_receiver: fields.username_receiver.to_owned(),
+            amount: fields.amount.to_owned(),
+            currency: fields.currency.to_owned(),
+            transaction_date: fields.transaction_date.to_owned(),
+            status: fields.status.to_owned(),
+        }
+    }
 }
 
 /// One occurrence of a row that appears more than once.

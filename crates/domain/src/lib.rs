@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod event;
+pub mod fields;
 pub mod import;
 pub mod money;
 pub mod object_key;
@@ -18,6 +19,7 @@ pub mod words;
 mod properties;
 
 pub use event::{ImportEvent, StreamEvent};
+pub use fields::ImportFields;
 pub use reference::ReferenceData;
 pub use suspicion::{Suspicion, Suspicions};
 pub use totals::{

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::event::{IMPORT_OPTIONAL_KEYS, IMPORT_REQUIRED_KEYS, STREAM_KEYS};
+use crate::fields::ImportFields;
 use crate::money::{self, shorten, AmountError};
 use crate::reference::ReferenceData;
 use crate::time::{parse_timestamp, TimestampError};
@@ -327,7 +328,7 @@ pub fn validate(
 /// row number and file name a record also carries are the importer's own and always valid.
 /// Empty when the row is valid.
 pub fn check_import_fields(
-    fields: &[&str; 6],
+    fields: &ImportFields<'_>,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Vec<Invalid> {
@@ -339,11 +340,18 @@ pub fn check_import_fields(
 /// [`check_import_fields`] in the same single pass, also yielding the valid row's
 /// [`Fingerprint`]: the importer checks a row and learns what payment it is at once.
 pub fn check_import_row(
-    fields: &[&str; 6],
+    fields: &ImportFields<'_>,
     refs: &ReferenceData,
     now: DateTime<Utc>,
 ) -> Result<Fingerprint, Vec<Invalid>> {
-    let [sender, receiver, amount, currency, transaction_date, status] = *fields;
+    let ImportFields {
+        username_sender: sender,
+        username_receiver: receiver,
+        amount,
+        currency,
+        transaction_date,
+        status,
+    } = *fields;
     let mut problems = Vec::new();
     let sender_id = checked(&mut problems, "username_sender", sender, |t| {
         known_username("username_sender", t, refs)

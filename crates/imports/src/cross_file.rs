@@ -4,7 +4,7 @@
 //! was seen, and published only once a second identity approves.
 
 use payments_csv::{CrossFileDuplicate, CsvRow, Resolved, Summary};
-use payments_domain::{Fingerprint, RowFigures, Totals, TotalsBuilder};
+use payments_domain::{Fingerprint, ImportFields, RowFigures, Totals, TotalsBuilder};
 use payments_store::{OwnImport, PgPool, SeenBefore};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -45,18 +45,11 @@ impl Batch {
     fn values(&self, at: usize) -> CsvRow {
         let start = at.checked_sub(1).map_or(0, |before| self.ends[before][5]);
         let ends = self.ends[at];
-        let value = |k: usize| {
+        let fields = ImportFields::from_columns(std::array::from_fn(|k| {
             let from = if k == 0 { start } else { ends[k - 1] };
-            self.text[from..ends[k]].to_owned()
-        };
-        CsvRow {
-            username_sender: value(0),
-            username_receiver: value(1),
-            amount: value(2),
-            currency: value(3),
-            transaction_date: value(4),
-            status: value(5),
-        }
+            &self.text[from..ends[k]]
+        }));
+        CsvRow::from(&fields)
     }
 }
 
@@ -75,14 +68,14 @@ impl Lookup {
     }
 
     /// Takes one valid row; blocks while the previous batch is still being looked up.
-    pub(crate) fn offer(&mut self, row: u64, values: &[&str; 6], fingerprint: &Fingerprint) {
+    pub(crate) fn offer(&mut self, row: u64, fields: &ImportFields<'_>, fingerprint: &Fingerprint) {
         if self.failed.is_some() {
             return;
         }
         self.batch.fingerprints.push((row, *fingerprint));
         self.batch.rows.push(row);
         let mut ends = [0; 6];
-        for (end, value) in ends.iter_mut().zip(values) {
+        for (end, value) in ends.iter_mut().zip(fields.columns()) {
             self.batch.text.push_str(value);
             *end = self.batch.text.len();
         }

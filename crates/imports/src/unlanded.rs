@@ -82,14 +82,14 @@ impl Pipeline {
                 .map_err(PipelineError::Analyser)?;
             let options = &reading.options;
             let mut handed = 0;
-            payments_csv::for_each_row(SyncIoBridge::new(second), options, |row, values| {
+            payments_csv::for_each_row(SyncIoBridge::new(second), options, |row, fields| {
                 let landed_since = !corrected.is_empty()
                     && corrected.contains(&import_transaction_id(&sha256, row));
                 if resolved.is_duplicate(row) || landed_since {
                     return Ok(());
                 }
                 let reason = if resolved.is_invalid(row) {
-                    payments_csv::row_problems(values, &refs, now)
+                    payments_csv::row_problems(fields, &refs, now)
                         .map(|problems| problems.join("; "))
                 } else if let Some(reason) = rejected.get(&row) {
                     Some(reason.clone())
@@ -112,7 +112,7 @@ impl Pipeline {
                 sink(Unlanded {
                     row,
                     reason,
-                    values: payments_csv::csv_row(values),
+                    values: CsvRow::from(fields),
                 })
             })
             .map_err(|e| PipelineError::Task(format!("reading the stored file: {e}")))?;
