@@ -11,7 +11,7 @@ use payments_domain::demo::{demo_users, CURRENCIES};
 use payments_domain::time::format_csv_timestamp;
 use payments_domain::validate::Status;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::COLUMNS;
 
@@ -106,19 +106,19 @@ impl Generator {
 
     /// A row between two different users; the clock moves on by up to `max_step` seconds.
     fn row(&mut self, cents: std::ops::RangeInclusive<u64>, max_step: i64) -> Row {
-        let sender = self.rng.gen_range(0..self.users.len());
-        let mut receiver = self.rng.gen_range(0..self.users.len() - 1);
+        let sender = self.rng.random_range(0..self.users.len());
+        let mut receiver = self.rng.random_range(0..self.users.len() - 1);
         if receiver >= sender {
             receiver += 1;
         }
-        self.clock += TimeDelta::seconds(self.rng.gen_range(0..=max_step));
+        self.clock += TimeDelta::seconds(self.rng.random_range(0..=max_step));
         Row {
             sender: self.users[sender].clone(),
             receiver: self.users[receiver].clone(),
-            cents: self.rng.gen_range(cents),
-            currency: CURRENCIES[self.rng.gen_range(0..CURRENCIES.len())].1,
+            cents: self.rng.random_range(cents),
+            currency: CURRENCIES[self.rng.random_range(0..CURRENCIES.len())].1,
             date: self.clock,
-            status: Status::ALL[self.rng.gen_range(0..Status::ALL.len())].as_str(),
+            status: Status::ALL[self.rng.random_range(0..Status::ALL.len())].as_str(),
         }
     }
 

@@ -17,7 +17,7 @@ use payments_runtime::backon::Retryable;
 use payments_store::PgPool;
 use payments_stream::Publisher;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::FutureProducer;
 use rust_decimal::Decimal;
@@ -144,7 +144,8 @@ impl EventFactory {
     pub fn new(participants: Participants, invalid_ratio: f64, seed: Option<u64>) -> Self {
         let rng = match seed {
             Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_entropy(),
+            // Seeded from the thread-local generator, itself seeded by the OS.
+            None => rand::make_rng(),
         };
         EventFactory {
             rng,
@@ -156,22 +157,22 @@ impl EventFactory {
     /// A valid event: distinct users, amount 500.00–10000.00, random currency and status.
     pub fn valid(&mut self) -> StreamEvent {
         let users = &self.participants.users;
-        let sender = self.rng.gen_range(0..users.len());
-        let mut receiver = self.rng.gen_range(0..users.len() - 1);
+        let sender = self.rng.random_range(0..users.len());
+        let mut receiver = self.rng.random_range(0..users.len() - 1);
         if receiver >= sender {
             receiver += 1;
         }
-        let cents: i64 = self.rng.gen_range(50_000..=1_000_000);
-        let currency =
-            self.participants.currencies[self.rng.gen_range(0..self.participants.currencies.len())];
+        let cents: i64 = self.rng.random_range(50_000..=1_000_000);
+        let currency = self.participants.currencies
+            [self.rng.random_range(0..self.participants.currencies.len())];
         StreamEvent {
-            transaction_id: uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid(),
+            transaction_id: uuid::Builder::from_random_bytes(self.rng.random()).into_uuid(),
             sender_id: users[sender],
             receiver_id: users[receiver],
             amount: Decimal::new(cents, 2),
             currency_code: currency,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            status: Status::ALL[self.rng.gen_range(0..3)].as_str().to_owned(),
+            status: Status::ALL[self.rng.random_range(0..3)].as_str().to_owned(),
         }
     }
 
@@ -180,7 +181,7 @@ impl EventFactory {
     pub fn next_record(&mut self) -> (String, Vec<u8>) {
         let event = self.valid();
         let key = event.transaction_id.to_string();
-        if self.invalid_ratio > 0.0 && self.rng.gen_bool(self.invalid_ratio) {
+        if self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio) {
             return (key, self.malformed(event));
         }
         (key, serde_json::to_vec(&event).unwrap_or_default())
@@ -192,7 +193,7 @@ impl EventFactory {
         let Some(object) = value.as_object_mut() else {
             return b"{}".to_vec();
         };
-        match self.rng.gen_range(0..6) {
+        match self.rng.random_range(0..6) {
             0 => return b"{\"transaction_id\": not json".to_vec(),
             1 => {
                 object.remove("amount");

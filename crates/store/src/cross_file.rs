@@ -101,7 +101,8 @@ impl Columns<'_> {
 }
 
 /// The rows of a statement as `q(row_number, <fingerprint>, fingerprint_key)`, from
-/// parameters $2 to $9.
+/// parameters $2 to $9. This and the fragments below are spliced in with `format!`, hence the
+/// statements' `AssertSqlSafe`: constant SQL only, every value is a bind parameter.
 const ROWS: &str = "unnest($2::int8[], $3::uuid[], $4::uuid[], $5::numeric[], $6::int[],
                            $7::timestamptz[], $8::text[], $9::int8[])
                     AS q(row_number, sender_id, receiver_id, amount, currency_id,
@@ -162,7 +163,7 @@ pub async fn find_landed_elsewhere(
     let c = Columns::of(rows);
     let own = own.ids();
     let found: Vec<(i64, Uuid, i64)> = bind_rows!(
-        sqlx::query_as(&format!(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT q.row_number, s.import_id, s.import_row
                FROM {ROWS}
               CROSS JOIN LATERAL (
@@ -172,7 +173,7 @@ pub async fn find_landed_elsewhere(
                     UNION ALL ({LANDED_ELSEWHERE})
                     LIMIT 1) s
               ORDER BY q.row_number"
-        )),
+        ))),
         &own,
         c
     )
@@ -227,14 +228,14 @@ pub async fn reserve(
         .await?;
         // A new statement sees the reservations other imports committed while this one waited.
         let owners: Vec<Owners> = bind_rows!(
-            sqlx::query_as(&format!(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT q.row_number, r.import_id, r.row_number, l.import_id, l.import_row
                    FROM {ROWS}
                    LEFT JOIN payment_reservations r ON {RESERVATION_OF_Q}
                    LEFT JOIN LATERAL (SELECT l0.* FROM ({LANDED_ELSEWHERE}) l0
                                        WHERE r.import_id = ANY($1)) l ON true
                   ORDER BY q.row_number"
-            )),
+            ))),
             &own,
             c
         )

@@ -90,6 +90,8 @@ pub struct StoredFile<'a> {
 }
 
 /// The columns of [`Import`] for `imports i`, `ingested` and `rejected` counted from the data.
+/// Statements splice it in with `format!`, hence their `AssertSqlSafe`: constant SQL only,
+/// every value is a bind parameter.
 const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes, i.status,
      i.failure, i.error, i.suspicious_threshold, i.dry_run, i.first_import_id, i.started_by,
      i.expected_totals, i.approval_reasons, i.decided_by, i.decided_at, i.decision_note,
@@ -108,13 +110,13 @@ const COLUMNS: &str = r#"i.id, i.file_name, i.object_key, i.sha256, i.size_bytes
 /// resumed import, whose id the caller derived), returns it unchanged.
 pub async fn create_import(pool: &PgPool, new: &NewImport) -> Result<Import> {
     // The no-op update makes RETURNING yield the existing row too.
-    let row = sqlx::query_as(&format!(
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO imports AS i (id, file_name, suspicious_threshold, dry_run, status,
              started_by, expected_totals, corrects_import_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
          RETURNING {COLUMNS}"
-    ))
+    )))
     .bind(new.id)
     .bind(&new.file_name)
     .bind(new.suspicious_threshold)
@@ -362,7 +364,7 @@ pub async fn start_publishing(pool: &PgPool, id: Uuid) -> Result<bool> {
 /// landed (the cross-file lookup finds the transaction) or was rejected (it did not land), so
 /// the reservations table holds only imports in flight instead of growing with every payment.
 pub async fn finalise_imports(pool: &PgPool) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(&format!(
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "WITH done AS (
            UPDATE imports u SET status = $2, updated_at = now()
              FROM (SELECT {COLUMNS} FROM imports i WHERE i.status = $1) p
@@ -371,7 +373,7 @@ pub async fn finalise_imports(pool: &PgPool) -> Result<Vec<Uuid>> {
          released AS (
            DELETE FROM payment_reservations r USING done WHERE r.import_id = done.id)
          SELECT id FROM done"
-    ))
+    )))
     .bind(ImportStatus::Published)
     .bind(ImportStatus::Done)
     .fetch_all(pool)
@@ -399,12 +401,12 @@ pub async fn count_imports_by_status(pool: &PgPool) -> Result<Vec<(ImportStatus,
 /// The earliest import of these exact bytes that got its rows out (published or done): a new
 /// upload of them creates no transactions and points at it.
 pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<Import>> {
-    let row = sqlx::query_as(&format!(
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM imports i
           WHERE i.sha256 = $1 AND i.status = ANY($2) AND NOT i.dry_run
           ORDER BY i.created_at, i.id
           LIMIT 1"
-    ))
+    )))
     .bind(sha256)
     .bind(&[ImportStatus::Published, ImportStatus::Done][..])
     .fetch_optional(pool)
@@ -415,11 +417,12 @@ pub async fn find_by_sha256(pool: &PgPool, sha256: &str) -> Result<Option<Import
 /// An import with its ingested and rejected counts and its control totals (the analysis's,
 /// and the ingested ones summed from its transactions), computed now.
 pub async fn get_import(pool: &PgPool, id: Uuid) -> Result<Option<Import>> {
-    let import: Option<Import> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM imports i WHERE i.id = $1"))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let import: Option<Import> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM imports i WHERE i.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     let Some(mut import) = import else {
         return Ok(None);
     };
@@ -465,12 +468,12 @@ pub async fn recent_imports(
     limit: i64,
     before: Option<DateTime<Utc>>,
 ) -> Result<Vec<Import>> {
-    Ok(sqlx::query_as(&format!(
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM imports i
           WHERE $2::timestamptz IS NULL OR i.created_at < $2
           ORDER BY i.created_at DESC, i.id DESC
           LIMIT $1"
-    ))
+    )))
     .bind(limit)
     .bind(before)
     .fetch_all(pool)

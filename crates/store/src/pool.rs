@@ -54,9 +54,9 @@ pub fn connect(options: &ConnectOptions) -> Result<PgPool> {
 pub async fn migrate(pool: &PgPool) -> Result<()> {
     let mut conn = pool.acquire().await?;
     // `run_direct` is `run` on a connection (sqlx names it the way around `run`'s "Acquire is
-    // not general enough" inside spawned futures).
+    // not general enough" inside spawned futures); no target version, apply rather than skip.
     match sqlx::migrate!("../../migrations")
-        .run_direct(&mut *conn)
+        .run_direct(None, &mut *conn, false)
         .await
     {
         Ok(()) => Ok(()),

@@ -102,9 +102,9 @@ pub async fn ensure_reader_login(
 /// a fresh random salt and PostgreSQL's default 4096 iterations. Sent instead of the password,
 /// so the server never sees the password itself, not even in a log line.
 pub fn scram_sha256_verifier(password: &str) -> String {
-    use rand::RngCore;
+    use rand::Rng;
     let mut salt = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut salt);
+    rand::rng().fill_bytes(&mut salt);
     scram_sha256_verifier_with(password, &salt, 4096)
 }
 

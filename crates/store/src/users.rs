@@ -149,6 +149,7 @@ where
     Ok(summary)
 }
 
+/// Spliced in with `format!`, hence `AssertSqlSafe` below: constant SQL, values are bound.
 const SELECT_USER: &str =
     "SELECT user_id, name, username, email, user_creation_date, active FROM users";
 
@@ -160,16 +161,20 @@ async fn upsert_user(
 ) -> Result<Result<Change, UserProblem>> {
     let existing: Option<StoredUser> = match row.user_id {
         Some(id) => {
-            sqlx::query_as(&format!("{SELECT_USER} WHERE user_id = $1 FOR UPDATE"))
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_USER} WHERE user_id = $1 FOR UPDATE"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
         }
         None => {
-            sqlx::query_as(&format!("{SELECT_USER} WHERE username = $1 FOR UPDATE"))
-                .bind(&row.username)
-                .fetch_optional(&mut *conn)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_USER} WHERE username = $1 FOR UPDATE"
+            )))
+            .bind(&row.username)
+            .fetch_optional(&mut *conn)
+            .await?
         }
     };
     let (change, user) = match existing {

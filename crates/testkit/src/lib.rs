@@ -145,7 +145,8 @@ impl TestDb {
             .unwrap_or_else(|e| {
                 panic!("connecting to PostgreSQL at the admin URL failed: {e}; {START_STACK}")
             });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        // `AssertSqlSafe`: DDL takes no bind parameters, and the name is generated above.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .expect("create test database");
@@ -159,10 +160,10 @@ impl TestDb {
     pub async fn drop_database(self) {
         self.pool.close().await;
         if let Ok(admin) = sqlx::PgPool::connect(&stack().admin_url).await {
-            let _ = sqlx::query(&format!(
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name
-            ))
+            )))
             .execute(&admin)
             .await;
         }

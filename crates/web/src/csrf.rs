@@ -2,14 +2,14 @@
 //! equal the one in a `SameSite=Strict` cookie, which another site can neither read nor send.
 
 use axum::http::{header, HeaderMap};
-use rand::RngCore;
+use rand::Rng;
 
 pub const COOKIE: &str = "payments_csrf";
 pub const FIELD: &str = "csrf_token";
 
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

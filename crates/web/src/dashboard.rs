@@ -13,6 +13,7 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use minijinja::context;
+use minijinja::value::Serde;
 use payments_store::dashboard::{answer_since, Answer, Cell, Question, Visualization, OVERVIEW};
 use serde::{Deserialize, Serialize};
 
@@ -136,11 +137,11 @@ pub async fn page(
     let page = state.render(
         "dashboard.html",
         context! {
-            links => &state.config.links,
-            nav,
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
             section => "dashboard",
-            charts,
-            ranges,
+            charts => Serde(charts),
+            ranges => Serde(ranges),
             range => range.as_str(),
             range_words => range.words(),
             refresh_seconds => REFRESH_SECONDS,
@@ -163,7 +164,10 @@ pub async fn fragment(
         }
     };
     let charts = charts(&state, range, Utc::now()).await;
-    no_store(state.render("dashboard_charts.html", context! { charts }))
+    no_store(state.render(
+        "dashboard_charts.html",
+        context! { charts => Serde(charts) },
+    ))
 }
 
 /// Always the current answers, never a cached copy. (The Content-Security-Policy and the other

@@ -167,7 +167,11 @@ pub(crate) fn error_page(
 ) -> Response {
     let mut page = state.render(
         "error.html",
-        minijinja::context! { links => &state.config.links, title, message },
+        minijinja::context! {
+            links => minijinja::value::Serde(&state.config.links),
+            title,
+            message,
+        },
     );
     *page.status_mut() = status;
     page

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use minijinja::context;
+use minijinja::value::Serde;
 use payments_imports::{holds_rows_only, Import, ImportStatus, ImportTotals};
 use payments_store::{HistoryOrder, ImportCursor, ImportFilter};
 use serde::{Deserialize, Serialize};
@@ -372,11 +373,11 @@ pub async fn history(
     Ok(state.render(
         "imports.html",
         context! {
-            links => &state.config.links,
-            nav,
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
             section => "imports",
-            imports,
-            form,
+            imports => Serde(imports),
+            form => Serde(form),
             statuses => status_choices(),
             filtered => !filters.params.is_empty(),
             paged => filters.filter.after.is_some(),
@@ -425,11 +426,11 @@ pub async fn approvals(
         return Ok(state.render(
             "approvals.html",
             context! {
-                links => &state.config.links,
-                nav,
+                links => Serde(&state.config.links),
+                nav => Serde(nav),
                 section => "approvals",
                 anonymous => true,
-                imports => Vec::<Listed>::new(),
+                imports => Serde(Vec::<Listed>::new()),
             },
         ));
     };
@@ -452,11 +453,11 @@ pub async fn approvals(
     Ok(state.render(
         "approvals.html",
         context! {
-            links => &state.config.links,
-            nav,
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
             section => "approvals",
             anonymous => false,
-            imports,
+            imports => Serde(imports),
             paged => after.is_some(),
             next => next.map(|n| format!("/approvals?after={}", cursor_text(n))),
         },

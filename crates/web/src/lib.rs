@@ -147,6 +147,8 @@ impl AppState {
     }
 
     /// Renders a page; `.html` templates escape every value (minijinja's auto-escaping).
+    /// The contexts wrap their serde types (links, nav, page models) in `value::Serde`:
+    /// minijinja 3 converts plain values only, so those go through serde as before.
     pub(crate) fn render(&self, name: &str, context: minijinja::Value) -> Response {
         let rendered = self
             .templates

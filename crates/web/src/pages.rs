@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::TryStreamExt;
 use minijinja::context;
+use minijinja::value::Serde;
 use payments_csv::{Summary, Suspicion};
 use payments_imports::{
     ExpectedTotals, ImportReport, ImportRequest, ImportStatus, ImportTotals, InvalidRowsPolicy,
@@ -43,7 +44,11 @@ pub async fn index(State(state): State<SharedState>, viewer: Viewer) -> Response
     let nav = state.nav(&viewer).await;
     state.render(
         "index.html",
-        context! { links => &state.config.links, nav, bucket => state.pipeline.bucket() },
+        context! {
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
+            bucket => state.pipeline.bucket(),
+        },
     )
 }
 
@@ -64,8 +69,8 @@ pub async fn upload_form(
     let mut page = state.render(
         "upload.html",
         context! {
-            links => &state.config.links,
-            nav,
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
             section => "upload",
             csrf_token => &token,
             threshold => state.pipeline.suspicious_threshold().to_string(),
@@ -343,22 +348,22 @@ pub async fn import(
     let mut page = state.render(
         "import.html",
         context! {
-            links => &state.config.links,
-            nav,
-            import => ImportResource::from(&import),
+            links => Serde(&state.config.links),
+            nav => Serde(nav),
+            import => Serde(ImportResource::from(&import)),
             status_text => status_text(import.status),
             outcome_class => banner_class(outcome.kind),
-            outcome,
-            timeline => timeline(&import, &steps),
+            outcome => Serde(outcome),
+            timeline => Serde(timeline(&import, &steps)),
             names,
             final_statuses => final_statuses(),
-            duplicates => paged(&summary.duplicates, query.dup_page),
-            suspicious => paged(&suspicious, query.sus_page),
-            invalid => paged(&summary.invalid, query.inv_page),
-            cross_file,
+            duplicates => Serde(paged(&summary.duplicates, query.dup_page)),
+            suspicious => Serde(paged(&suspicious, query.sus_page)),
+            invalid => Serde(paged(&summary.invalid, query.inv_page)),
+            cross_file => Serde(cross_file),
             totals_currencies => import.totals.as_ref().map(totals_currencies).unwrap_or_default(),
-            totals_by => import.totals.as_ref().map(totals_by_kind).unwrap_or_default(),
-            rejected,
+            totals_by => Serde(import.totals.as_ref().map(totals_by_kind).unwrap_or_default()),
+            rejected => Serde(rejected),
             awaiting,
             own => awaiting && viewer.0.is_some() && viewer.0 == import.started_by,
             approval_reasons,

@@ -73,7 +73,8 @@ impl App {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
+        // `AssertSqlSafe`: only the tests' own SQL comes here.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.db.pool)
             .await
             .expect(sql)

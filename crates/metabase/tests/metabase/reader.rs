@@ -26,7 +26,7 @@ async fn seed(pool: &PgPool) {
         sender_id: users[i % users.len()].user_id,
         receiver_id: users[(i + 1) % users.len()].user_id,
         amount: rust_decimal::Decimal::from(100 + i as i64),
-        currency_code: if i % 2 == 0 { 840 } else { 978 },
+        currency_code: if i.is_multiple_of(2) { 840 } else { 978 },
         transaction_date: Utc::now() - Duration::days(i as i64),
         status: Status::ALL[i % Status::ALL.len()],
         source: Source::Stream,
@@ -185,7 +185,7 @@ async fn the_reader_runs_every_question_and_nothing_else() {
     let admin = PgPool::connect(&payments_testkit::stack().admin_url)
         .await
         .expect("admin");
-    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
         .execute(&admin)
         .await
         .expect("drop the test's login role");
@@ -198,10 +198,12 @@ async fn a_login_role_that_may_do_more_than_read_is_refused() {
     let admin = PgPool::connect(&payments_testkit::stack().admin_url)
         .await
         .expect("admin");
-    sqlx::query(&format!("CREATE ROLE {role} LOGIN CREATEDB"))
-        .execute(&admin)
-        .await
-        .expect("create a role that can create databases");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN CREATEDB"
+    )))
+    .execute(&admin)
+    .await
+    .expect("create a role that can create databases");
     let error = ensure_reader_login(&db.pool, &role, &SecretString::from("pw-never-shown"))
         .await
         .expect_err("refused");
@@ -209,7 +211,7 @@ async fn a_login_role_that_may_do_more_than_read_is_refused() {
     assert!(message.contains("may do more than read"), "{message}");
     assert!(!message.contains("pw-never-shown"), "{message}");
     db.drop_database().await;
-    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
         .execute(&admin)
         .await
         .expect("drop the test's role");
@@ -254,10 +256,12 @@ async fn the_password_is_sent_as_the_verifier_postgresql_would_store() {
     for password in ["Tr0ub4dor-3", "pässwörd \u{FB01}ne"] {
         let role = unique_name("scram").replace('-', "_");
         // PostgreSQL hashes a plain password itself.
-        sqlx::query(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
-            .execute(&admin)
-            .await
-            .expect("create role");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{password}'"
+        )))
+        .execute(&admin)
+        .await
+        .expect("create role");
         let theirs = stored_verifier(&admin, &role).await;
         let (salt, iterations) = salt_of(&theirs);
         assert_eq!(
@@ -265,7 +269,7 @@ async fn the_password_is_sent_as_the_verifier_postgresql_would_store() {
             theirs,
             "{password:?}"
         );
-        sqlx::query(&format!("DROP ROLE {role}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
             .execute(&admin)
             .await
             .expect("drop role");
@@ -282,7 +286,7 @@ async fn the_password_is_sent_as_the_verifier_postgresql_would_store() {
             payments_store::scram_sha256_verifier_with(password, &salt, iterations),
             ours
         );
-        sqlx::query(&format!("DROP ROLE {role}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
             .execute(&admin)
             .await
             .expect("drop role");

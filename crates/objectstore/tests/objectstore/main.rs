@@ -2,7 +2,7 @@
 
 use payments_objectstore::{object_key, ObjectStore, PART_SIZE};
 use payments_testkit::{stack, unique_name};
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 

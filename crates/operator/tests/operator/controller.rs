@@ -184,7 +184,8 @@ impl Harness {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
+        // `AssertSqlSafe`: only the tests' own SQL comes here.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.db.pool)
             .await
             .expect("count")
@@ -1001,9 +1002,9 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
         .await
         .expect("admin connection");
     let database = h.db.name.clone();
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
-    ))
+    )))
     .execute(&admin)
     .await
     .expect("refuse connections");
@@ -1022,10 +1023,12 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
     assert!(!message.is_empty());
 
     // It comes back: the retry with backoff finishes the import.
-    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
-        .execute(&admin)
-        .await
-        .expect("allow connections");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS true"
+    )))
+    .execute(&admin)
+    .await
+    .expect("allow connections");
     admin.close().await;
     let done = h.wait_ready("during-outage", "True", "Ingested").await;
     assert_eq!(done.status.expect("status").counts.ingested, 40);

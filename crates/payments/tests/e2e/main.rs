@@ -168,7 +168,11 @@ pub async fn assert_rejected_once(pool: &sqlx::PgPool, bad: i64) {
 }
 
 pub async fn count(pool: &sqlx::PgPool, sql: &str) -> Option<i64> {
-    sqlx::query_scalar(sql).fetch_one(pool).await.ok()
+    // `AssertSqlSafe`: only the tests' own SQL comes here.
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+        .ok()
 }
 
 pub const CAUGHT_UP_TIMEOUT: Duration = Duration::from_secs(600);

@@ -92,7 +92,7 @@ async fn a_failed_migration_leaves_no_lock_behind() {
             db.name
         )
     };
-    sqlx::query(&read_only(true))
+    sqlx::query(sqlx::AssertSqlSafe(read_only(true)))
         .execute(&db.pool)
         .await
         .expect("read-only");
@@ -109,7 +109,7 @@ async fn a_failed_migration_leaves_no_lock_behind() {
     let admin = sqlx::PgPool::connect(&payments_testkit::stack().admin_url)
         .await
         .expect("admin");
-    sqlx::query(&read_only(false))
+    sqlx::query(sqlx::AssertSqlSafe(read_only(false)))
         .execute(&admin)
         .await
         .expect("writable again");
@@ -129,7 +129,7 @@ async fn fresh_database_migrates_concurrently() {
     let admin = sqlx::PgPool::connect(&payments_testkit::stack().admin_url)
         .await
         .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .unwrap();
@@ -150,10 +150,12 @@ async fn fresh_database_migrates_concurrently() {
         .unwrap();
     assert!(applied >= 2);
     pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     db.drop_database().await;
 }
 

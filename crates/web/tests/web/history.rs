@@ -57,10 +57,10 @@ pub(crate) async fn seed(app: &App) {
 
 /// Ids of the imports `condition` selects, in the history's order (`ASC` or `DESC`).
 pub(crate) async fn expected(app: &App, condition: &str, direction: &str) -> Vec<String> {
-    sqlx::query_scalar(&format!(
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id::text FROM imports WHERE {condition}
           ORDER BY created_at {direction}, id {direction}"
-    ))
+    )))
     .fetch_all(&app.db.pool)
     .await
     .expect("expected ids")

@@ -209,7 +209,8 @@ impl App {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
+        // `AssertSqlSafe`: only the tests' own SQL comes here.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.db.pool)
             .await
             .expect(sql)
@@ -217,7 +218,8 @@ impl App {
 
     /// A count whose query binds one text parameter (`$1`).
     pub async fn count_bound(&self, sql: &str, value: &str) -> i64 {
-        sqlx::query_scalar(sql)
+        // `AssertSqlSafe`: only the tests' own SQL comes here.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(value)
             .fetch_one(&self.db.pool)
             .await
