@@ -2,6 +2,7 @@
 //! the validation that turns a raw record into a [`Payment`] or a [`Rejection`], the demo
 //! reference data and deterministic ids. Nothing here performs I/O, so all of it is unit-tested.
 
+pub mod dashboard;
 pub mod demo;
 pub mod event;
 pub mod fields;

@@ -7,7 +7,7 @@
 //! 3. `POST /api/session` logs the admin in (`X-Metabase-Session`);
 //! 4. the payments database (`/api/database`), connected as the read-only login role;
 //! 5. a collection (`/api/collection`) holding one native question per
-//!    [`payments_store::dashboard::OVERVIEW`] entry (`/api/card`) and the dashboard
+//!    [`payments_domain::dashboard::OVERVIEW`] entry (`/api/card`) and the dashboard
 //!    (`/api/dashboard`) with every question placed on the 24-column grid.
 //!
 //! Things are found again by name (database, collection; questions and dashboard inside the
@@ -18,7 +18,7 @@ mod client;
 use std::fmt;
 use std::time::Duration;
 
-use payments_store::dashboard::{Question, Visualization, OVERVIEW};
+use payments_domain::dashboard::{Question, Visualization, OVERVIEW};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 

@@ -1,16 +1,11 @@
-//! The Overview dashboard's questions, defined once: `payments metabase-setup` turns each into a
-//! Metabase native question and the web app's `/dashboard` runs the same SQL and draws it.
-//!
-//! Every query is read-only: Metabase runs them under the read-only reporting role
-//! (`payments_reader`, which cannot see `users.password_hash`), and [`answer`] runs them on the
-//! app's pool inside a `READ ONLY` transaction. The shape is fixed per [`Visualization`]: for charts
-//! the first column is the label (a date or text) and the second the value; a
-//! [`Visualization::Table`] may have any columns; a [`Visualization::Scalar`] returns one row with one
-//! number. No rows means "no data yet".
+//! Runs the Overview dashboard's questions ([`payments_domain::dashboard`]) for the web app's
+//! `/dashboard`: each on the app's pool inside a `READ ONLY` transaction with a statement timeout,
+//! its rows decoded into [`Answer`]s.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use payments_domain::dashboard::Question;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -19,167 +14,6 @@ use sqlx::{Column, PgPool, Postgres, Row, Type, TypeInfo, ValueRef};
 use uuid::Uuid;
 
 use crate::{Result, StoreError};
-
-/// How a question is drawn; the names are Metabase's card `display` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Visualization {
-    /// A value over time: label is a date.
-    Line,
-    /// Vertical bars per label.
-    Bar,
-    /// Horizontal bars per label (long labels such as reasons or user names).
-    Row,
-    /// Shares of a whole.
-    Pie,
-    /// Rows as they are.
-    Table,
-    /// One number.
-    Scalar,
-}
-
-impl Visualization {
-    /// Metabase's `display` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visualization::Line => "line",
-            Visualization::Bar => "bar",
-            Visualization::Row => "row",
-            Visualization::Pie => "pie",
-            Visualization::Table => "table",
-            Visualization::Scalar => "scalar",
-        }
-    }
-}
-
-/// One question of the Overview dashboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Question {
-    /// Stable identifier (URLs, element ids, tests).
-    pub slug: &'static str,
-    /// The card's title, also how `metabase-setup` finds it again.
-    pub name: &'static str,
-    /// One sentence shown under the title.
-    pub description: &'static str,
-    pub display: Visualization,
-    pub sql: &'static str,
-}
-
-/// The Overview dashboard, in reading order.
-pub const OVERVIEW: &[Question] = &[
-    Question {
-        slug: "payments-per-day",
-        name: "Payments per day",
-        description: "Number of payments by transaction date.",
-        display: Visualization::Line,
-        sql: "SELECT date_trunc('day', transaction_date)::date AS day, count(*) AS payments\n\
-              FROM transactions\n\
-              GROUP BY 1\n\
-              ORDER BY 1",
-    },
-    Question {
-        slug: "volume-per-day",
-        name: "Volume per day",
-        description: "Sum of amounts by transaction date, all currencies at face value.",
-        display: Visualization::Line,
-        sql: "SELECT date_trunc('day', transaction_date)::date AS day, sum(amount) AS volume\n\
-              FROM transactions\n\
-              GROUP BY 1\n\
-              ORDER BY 1",
-    },
-    Question {
-        slug: "volume-by-currency",
-        name: "Volume by currency",
-        description: "Sum of amounts per currency.",
-        display: Visualization::Bar,
-        sql: "SELECT c.currency, sum(t.amount) AS volume\n\
-              FROM transactions t\n\
-              JOIN currencies c USING (currency_id)\n\
-              GROUP BY 1\n\
-              ORDER BY 2 DESC",
-    },
-    Question {
-        slug: "payments-by-status",
-        name: "Payments by status",
-        description: "Pending, completed and failed payments.",
-        display: Visualization::Pie,
-        sql: "SELECT status, count(*) AS payments\n\
-              FROM transactions\n\
-              GROUP BY 1\n\
-              ORDER BY 2 DESC",
-    },
-    Question {
-        slug: "top-senders",
-        name: "Top senders",
-        description: "The ten users who sent the most payments.",
-        display: Visualization::Row,
-        sql: "SELECT u.username AS sender, count(*) AS payments\n\
-              FROM transactions t\n\
-              JOIN users u ON u.user_id = t.sender_id\n\
-              GROUP BY 1\n\
-              ORDER BY 2 DESC, 1\n\
-              LIMIT 10",
-    },
-    Question {
-        slug: "top-receivers",
-        name: "Top receivers",
-        description: "The ten users who received the most payments.",
-        display: Visualization::Row,
-        sql: "SELECT u.username AS receiver, count(*) AS payments\n\
-              FROM transactions t\n\
-              JOIN users u ON u.user_id = t.receiver_id\n\
-              GROUP BY 1\n\
-              ORDER BY 2 DESC, 1\n\
-              LIMIT 10",
-    },
-    Question {
-        slug: "suspicious-payments",
-        name: "Suspicious payments",
-        description: "Payments over the threshold or to oneself.",
-        display: Visualization::Scalar,
-        sql: "SELECT count(*) AS suspicious\n\
-              FROM transactions\n\
-              WHERE suspicious",
-    },
-    Question {
-        slug: "latest-suspicious",
-        name: "Latest suspicious payments",
-        description: "The twenty most recent suspicious payments.",
-        display: Visualization::Table,
-        sql: "SELECT t.transaction_date, s.username AS sender, r.username AS receiver,\n\
-              t.amount, c.currency, t.status, t.source\n\
-              FROM transactions t\n\
-              JOIN users s ON s.user_id = t.sender_id\n\
-              JOIN users r ON r.user_id = t.receiver_id\n\
-              JOIN currencies c USING (currency_id)\n\
-              WHERE t.suspicious\n\
-              ORDER BY t.transaction_date DESC\n\
-              LIMIT 20",
-    },
-    Question {
-        slug: "rejected-by-reason",
-        name: "Rejected records by reason",
-        description: "Records the ingester refused, by the reason's kind.",
-        display: Visualization::Row,
-        sql: "SELECT split_part(reason, ':', 1) AS reason, count(*) AS rejected\n\
-              FROM rejected_events\n\
-              GROUP BY 1\n\
-              ORDER BY 2 DESC, 1\n\
-              LIMIT 20",
-    },
-    Question {
-        slug: "recent-imports",
-        name: "Recent imports",
-        description: "The fifty latest imports with their counts and who started them.",
-        display: Visualization::Table,
-        sql:
-            "SELECT created_at, file_name, coalesce(started_by, '') AS started_by, status, rows,\n\
-              unique_rows, duplicates, suspicious, published\n\
-              FROM imports\n\
-              ORDER BY created_at DESC\n\
-              LIMIT 50",
-    },
-];
 
 /// A question's answer: its columns and its rows, each cell decoded from the column's
 /// PostgreSQL type.
@@ -365,6 +199,7 @@ fn is<T: Type<Postgres>>(ty: &PgTypeInfo) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use payments_domain::dashboard::OVERVIEW;
 
     #[test]
     fn every_question_can_be_limited_to_a_range() {

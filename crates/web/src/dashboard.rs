@@ -14,7 +14,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use minijinja::context;
 use minijinja::value::Serde;
-use payments_store::dashboard::{answer_since, Answer, Cell, Question, Visualization, OVERVIEW};
+use payments_domain::dashboard::{Question, Visualization, OVERVIEW};
+use payments_store::dashboard::{answer_since, Answer, Cell};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PageError, WebError};
@@ -291,7 +292,7 @@ impl Chart {
 }
 
 /// A chart's (label, value) pairs: first column and second, as the shape rules in
-/// `payments_store::dashboard` fix them; rows without a number are left out.
+/// `payments_domain::dashboard` fix them; rows without a number are left out.
 fn pairs(answer: &Answer) -> Vec<(&Cell, f64)> {
     answer
         .rows

@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use chrono::{Duration, Utc};
+use payments_domain::dashboard::OVERVIEW;
 use payments_domain::demo::demo_users;
 use payments_domain::{Payment, Source, Status};
-use payments_store::dashboard::OVERVIEW;
 use payments_store::{
     create_import, ensure_reader_login, write_batch, Batch, LoginRole, NewImport, Record,
     RecordOutcome,

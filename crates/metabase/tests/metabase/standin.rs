@@ -34,8 +34,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use payments_domain::dashboard::OVERVIEW;
 use payments_metabase::{setup, DatabaseConnection, Outcome, SetupConfig, Summary};
-use payments_store::dashboard::OVERVIEW;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 

@@ -2,7 +2,8 @@
 //! questions only read.
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use payments_store::dashboard::{answer, Cell, Question, Visualization, OVERVIEW};
+use payments_domain::dashboard::{Question, Visualization, OVERVIEW};
+use payments_store::dashboard::{answer, Cell};
 use payments_store::StoreError;
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;

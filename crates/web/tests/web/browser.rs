@@ -135,7 +135,7 @@ async fn the_dashboard_in_chromium_draws_every_chart_and_refreshes() {
     for when in ["first", "refreshed"] {
         let charts = shown[when].as_array().expect("charts");
         let slugs: Vec<&str> = charts.iter().filter_map(|c| c["slug"].as_str()).collect();
-        let expected: Vec<&str> = payments_store::dashboard::OVERVIEW
+        let expected: Vec<&str> = payments_domain::dashboard::OVERVIEW
             .iter()
             .map(|q| q.slug)
             .collect();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use payments_store::dashboard::{Visualization, OVERVIEW};
+use payments_domain::dashboard::{Visualization, OVERVIEW};
 use payments_store::{Batch, Record, RecordOutcome};
 use tokio_util::sync::CancellationToken;
 
