@@ -18,7 +18,9 @@
 //! keeps one bit per row, which the publishing pass reuses.
 //!
 //! The pipeline is closed: [`Pipeline::connect`] builds it from its configuration (or
-//! [`Pipeline::new`] from handles a caller already has), and front ends use its methods.
+//! [`Pipeline::new`] from handles a caller already has), and everything that changes an import
+//! goes through its methods. Front ends read lists and figures with `payments-store` directly,
+//! on the pool [`Pipeline::pool`] lends them once at start.
 
 mod cross_file;
 mod decide;
@@ -250,7 +252,8 @@ impl Pipeline {
         self.options.suspicious_threshold
     }
 
-    /// The pipeline's database pool, shared with read-only pages such as the dashboard.
+    /// The pipeline's database pool, lent once to a front end's read-only side (lists,
+    /// figures, the dashboard); changes to imports go through the pipeline's methods.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

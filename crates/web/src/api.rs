@@ -59,7 +59,7 @@ async fn described(
     state: &SharedState,
     import: Import,
 ) -> Result<Json<serde_json::Value>, WebError> {
-    let steps = payments_store::import_steps(state.pipeline.pool(), import.id)
+    let steps = payments_store::import_steps(&state.db, import.id)
         .await?
         .unwrap_or_default();
     let outcome = state.pipeline.outcome(&import).await?;
@@ -181,7 +181,7 @@ pub async fn users(
             "Send the users file as the body with `Content-Type: text/csv`.",
         ));
     }
-    let summary = payments_store::import_users(state.pipeline.pool(), limited(body, &state))
+    let summary = payments_store::import_users(&state.db, limited(body, &state))
         .await
         .map_err(|e| WebError::from(e).in_doing("The users could not be loaded:"))?;
     tracing::info!(

@@ -187,7 +187,7 @@ const CONCURRENT_QUESTIONS: usize = 4;
 /// Every question answered for `range` (a few at a time, each on its own pooled connection),
 /// then drawn.
 async fn charts(state: &SharedState, range: Range, now: DateTime<Utc>) -> Vec<Chart> {
-    let pool = state.pipeline.pool();
+    let pool = &state.db;
     let since = range.length().map(|length| now - length);
     // The futures are built up front: a closure inside the stream would make the handler's
     // future fail the Send check for all lifetimes (a known rustc limitation).

@@ -233,8 +233,7 @@ pub(crate) async fn page_of(
     limit: i64,
 ) -> Result<(Vec<Import>, Option<ImportCursor>), payments_store::StoreError> {
     // One more than asked tells whether there is a next page.
-    let mut imports =
-        payments_store::list_imports(state.pipeline.pool(), filter, limit + 1).await?;
+    let mut imports = payments_store::list_imports(&state.db, filter, limit + 1).await?;
     let more = imports.len() as i64 > limit;
     imports.truncate(limit as usize);
     let next = more
@@ -399,11 +398,10 @@ async fn queue_page(
 ) -> Result<(Vec<Listed>, Option<ImportCursor>), payments_store::StoreError> {
     let (imports, next) = page_of(state, filter, PAGE_SIZE).await?;
     let ids: Vec<Uuid> = imports.iter().map(|i| i.id).collect();
-    let totals: BTreeMap<Uuid, ImportTotals> =
-        payments_store::analysed_totals(state.pipeline.pool(), &ids)
-            .await?
-            .into_iter()
-            .collect();
+    let totals: BTreeMap<Uuid, ImportTotals> = payments_store::analysed_totals(&state.db, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let listed = imports
         .into_iter()
         .map(|import| {

@@ -27,6 +27,7 @@ use axum::Router;
 use futures::future::BoxFuture;
 use minijinja::Environment;
 use payments_imports::{ImportReport, Pipeline};
+use payments_store::PgPool;
 use serde::Serialize;
 
 /// Called after each handled upload with its report and whether it was a dry run, for
@@ -66,7 +67,11 @@ pub use identity::{Identity, IdentityConfig};
 pub use metrics::WebMetrics;
 
 pub struct AppState {
+    /// Every change to an import (upload, approval, rejection, retry) goes through it.
     pub pipeline: Pipeline,
+    /// Lists, figures, steps, the dashboard and the users load (no import) use
+    /// `payments-store`'s queries on this pool directly.
+    pub(crate) db: PgPool,
     pub config: WebConfig,
     pub metrics: WebMetrics,
     templates: Environment<'static>,
@@ -113,6 +118,7 @@ impl AppState {
             }
         }
         AppState {
+            db: pipeline.pool().clone(),
             pipeline,
             config,
             metrics: WebMetrics::default(),
@@ -131,7 +137,7 @@ impl AppState {
     /// anonymous, or when the count cannot be read: the page itself still shows).
     pub(crate) async fn nav(&self, viewer: &identity::Viewer) -> Nav {
         let approvals = match &viewer.0 {
-            Some(me) => match payments_store::count_decidable(self.pipeline.pool(), me).await {
+            Some(me) => match payments_store::count_decidable(&self.db, me).await {
                 Ok(n) => Some(n),
                 Err(e) => {
                     tracing::warn!(error = %e, "counting the approvals failed");

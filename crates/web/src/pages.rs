@@ -296,7 +296,7 @@ pub async fn import(
         }
         e => WebError::unavailable(e.to_string()).on_page("Import unavailable"),
     })?;
-    let pool = state.pipeline.pool();
+    let pool = &state.db;
     let summary: Summary = match state.pipeline.summary(id).await {
         Ok(Some(summary)) => summary,
         _ => Summary::default(),
