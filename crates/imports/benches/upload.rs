@@ -74,7 +74,7 @@ async fn run() {
     let topic = unique_name("bench-import-committed");
     create_topics(&[&topic], 3).await;
     let shutdown = CancellationToken::new();
-    let ingester = payments_ingester::start(
+    let ingester = payments_testkit::start_ingester_ready(
         IngesterConfig {
             group_id: unique_name("bench-import"),
             stream_topic,
@@ -82,19 +82,10 @@ async fn run() {
             ..IngesterConfig::default()
         },
         db.pool.clone(),
-        payments_testkit::kafka("bench-import"),
+        "bench-import",
         shutdown.clone(),
     )
-    .await
-    .expect("start ingester");
-    let health = ingester.health.clone();
-    wait_for(
-        "the ingester to be ready",
-        Duration::from_secs(60),
-        || async { health.is_ready().then_some(()) },
-    )
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     import(&db, &topic, &bytes).await;
     let pool = db.pool.clone();

@@ -153,14 +153,8 @@ async fn ingest(
         ..IngesterConfig::default()
     };
     let started = Instant::now();
-    let ingester = payments_ingester::start(
-        config,
-        db.pool.clone(),
-        payments_testkit::kafka("bench"),
-        shutdown.clone(),
-    )
-    .await
-    .expect("start ingester");
+    let ingester =
+        payments_testkit::start_ingester(config, db.pool.clone(), "bench", shutdown.clone()).await;
     let pool = db.pool.clone();
     wait_for(
         "the ingester to apply every event",

@@ -47,23 +47,14 @@ async fn run() {
         import_topic,
         ..IngesterConfig::default()
     };
-    let ingester = payments_ingester::start(
+    // The group join happens before the first event, so it is not counted as latency.
+    let ingester = payments_testkit::start_ingester_ready(
         config,
         db.pool.clone(),
-        payments_testkit::kafka("bench-latency"),
+        "bench-latency",
         shutdown.clone(),
     )
-    .await
-    .expect("start ingester");
-    // The group join happens before the first event, so it is not counted as latency.
-    let health = ingester.health.clone();
-    wait_for(
-        "the ingester to be ready",
-        Duration::from_secs(60),
-        || async { health.is_ready().then_some(()) },
-    )
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let plain = plain_consumer(stream_topic.clone(), events);
 

@@ -65,6 +65,20 @@ pub struct PaymentImportSpec {
     pub require_approval: bool,
 }
 
+impl PaymentImportSpec {
+    /// An import of `source` with every other setting at its default.
+    pub fn of(source: Source) -> PaymentImportSpec {
+        PaymentImportSpec {
+            source,
+            suspicious_threshold: None,
+            dry_run: false,
+            expected_totals: None,
+            invalid_rows: None,
+            require_approval: false,
+        }
+    }
+}
+
 /// Exactly one of `s3` or `configMap`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -79,6 +93,30 @@ pub struct Source {
     /// A key of a ConfigMap in the same namespace, for small files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapKey>,
+}
+
+impl Source {
+    /// The object `key` in the platform's bucket.
+    pub fn s3(key: impl Into<String>) -> Source {
+        Source {
+            s3: Some(S3Object {
+                bucket: None,
+                key: key.into(),
+            }),
+            config_map: None,
+        }
+    }
+
+    /// The key `key` of the ConfigMap `name` in the import's namespace.
+    pub fn config_map(name: impl Into<String>, key: impl Into<String>) -> Source {
+        Source {
+            s3: None,
+            config_map: Some(ConfigMapKey {
+                name: name.into(),
+                key: key.into(),
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -111,22 +111,20 @@ impl UploadRecorder {
                 ),
                 ..ObjectMeta::default()
             },
+            // The web import ran already: its page and API hold what it was checked against
+            // (no expected totals here), and whether it waits for approval was decided there
+            // too; it is approved on the web (page, API, `payments approve`), never through this
+            // object.
             spec: PaymentImportSpec {
-                source: Source {
+                suspicious_threshold: Some(threshold.normalize().to_string()),
+                dry_run,
+                ..PaymentImportSpec::of(Source {
                     s3: Some(S3Object {
                         bucket: Some(self.bucket.clone()),
                         key: key.clone(),
                     }),
                     config_map: None,
-                },
-                suspicious_threshold: Some(threshold.normalize().to_string()),
-                dry_run,
-                // The web import ran already; its page and API hold what it was checked against.
-                expected_totals: None,
-                invalid_rows: None,
-                // Whether the upload waits for approval was decided on the web; it is approved
-                // there (page, API, `payments approve`), never through this object.
-                require_approval: false,
+                })
             },
             status: None,
         };

@@ -2,7 +2,10 @@
 //! database per test, unique topic names, a producer. A test that cannot reach a service fails
 //! with the command that starts it; nothing is skipped.
 
+mod platform;
 pub mod report;
+
+pub use platform::{quick_ingester, start_ingester, start_ingester_ready, TestPlatform};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

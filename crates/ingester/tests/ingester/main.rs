@@ -53,14 +53,13 @@ impl App {
     /// `stop_ingester`, as after a restart).
     pub async fn start_ingester(&mut self) {
         self.shutdown = CancellationToken::new();
-        let ingester = payments_ingester::start(
+        let ingester = payments_testkit::start_ingester(
             self.config.clone(),
             self.db.pool.clone(),
-            payments_testkit::kafka("ingester-test"),
+            "ingester-test",
             self.shutdown.clone(),
         )
-        .await
-        .expect("start ingester");
+        .await;
         self.ingester = Some(ingester);
     }
 

@@ -15,28 +15,30 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
-use payments_imports::{Import, ImportRequest, ImportStatus, Pipeline};
-use payments_ingester::{Ingester, IngesterConfig};
-use payments_objectstore::ObjectStore;
+use payments_imports::{Import, ImportRequest, ImportStatus};
 use payments_operator::{
-    ConfigMapKey, ControllerConfig, LeaseTiming, Operator, PaymentImport, PaymentImportSpec,
-    S3Object, Source, Timing,
+    ControllerConfig, LeaseTiming, Operator, PaymentImport, PaymentImportSpec, Source, Timing,
 };
-use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
+use payments_testkit::{unique_name, wait_for, TestPlatform};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(90);
 
+/// A namespace of the test's own on the real kube-apiserver, over a [`TestPlatform`] (`h.db`,
+/// `h.objects`, `h.pipeline`, the topics).
 struct Harness {
     client: Client,
     namespace: String,
-    db: TestDb,
-    topic: String,
-    objects: ObjectStore,
-    pipeline: Pipeline,
-    ingester: Option<Ingester>,
-    shutdown: CancellationToken,
+    platform: TestPlatform,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = TestPlatform;
+
+    fn deref(&self) -> &TestPlatform {
+        &self.platform
+    }
 }
 
 async fn harness() -> Harness {
@@ -49,47 +51,10 @@ async fn harness() -> Harness {
         .create(&PostParams::default(), &ns)
         .await
         .expect("namespace");
-    let db = TestDb::create().await;
-    let topic = unique_name("import-payments-events");
-    let stream_topic = unique_name("payments-events");
-    create_topics(&[&topic, &stream_topic], 3).await;
-    let objects = payments_testkit::object_store(&unique_name("files-imported"));
-    objects.ensure_bucket().await.expect("bucket");
-    let pipeline = Pipeline::new(
-        db.pool.clone(),
-        objects.clone(),
-        payments_testkit::producer(),
-        topic.clone(),
-        payments_csv::Options::default(),
-    );
-    let shutdown = CancellationToken::new();
-    let ingester = payments_ingester::start(
-        IngesterConfig {
-            group_id: unique_name("ingester"),
-            stream_topic,
-            import_topic: topic.clone(),
-            batch_size: 1000,
-            linger: Duration::from_millis(50),
-            http_addr: None,
-            max_backoff: Duration::from_millis(500),
-            finalise_interval: Duration::from_millis(100),
-            ..Default::default()
-        },
-        db.pool.clone(),
-        payments_testkit::kafka("operator-test"),
-        shutdown.clone(),
-    )
-    .await
-    .expect("ingester");
     Harness {
         client,
         namespace,
-        db,
-        topic,
-        objects,
-        pipeline,
-        ingester: Some(ingester),
-        shutdown,
+        platform: TestPlatform::start("operator-test").await,
     }
 }
 
@@ -141,18 +106,7 @@ impl Harness {
     }
 
     async fn create(&self, name: &str, source: Source) -> PaymentImport {
-        self.create_with(
-            name,
-            PaymentImportSpec {
-                source,
-                suspicious_threshold: None,
-                dry_run: false,
-                expected_totals: None,
-                invalid_rows: None,
-                require_approval: false,
-            },
-        )
-        .await
+        self.create_with(name, PaymentImportSpec::of(source)).await
     }
 
     async fn create_with(&self, name: &str, spec: PaymentImportSpec) -> PaymentImport {
@@ -240,25 +194,11 @@ impl Harness {
         self.stop().await;
     }
 
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(ingester) = self.ingester.take() {
-            ingester.wait().await.expect("ingester stops");
-        }
+    async fn stop(self) {
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.namespace, &DeleteParams::default())
             .await;
-        self.db.drop_database().await;
-    }
-}
-
-fn s3(key: &str) -> Source {
-    Source {
-        s3: Some(S3Object {
-            bucket: None,
-            key: key.into(),
-        }),
-        config_map: None,
+        self.platform.stop().await;
     }
 }
 
@@ -289,12 +229,8 @@ async fn expected_totals_that_differ_publish_nothing() {
         .collect::<Vec<_>>()
         .join(",");
     let spec = |expected: &str| PaymentImportSpec {
-        source: s3("uploads/checked.csv"),
-        suspicious_threshold: None,
-        dry_run: false,
         expected_totals: Some(expected.parse().expect("expected totals")),
-        invalid_rows: None,
-        require_approval: false,
+        ..PaymentImportSpec::of(Source::s3("uploads/checked.csv"))
     };
     let (controller, stop) = h.controller("replica-a").await;
     // One row short in the first currency.
@@ -335,7 +271,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     h.put("uploads/july.csv", &bytes).await;
     let (controller, stop) = h.controller("replica-a").await;
 
-    let created = h.create("july", s3("uploads/july.csv")).await;
+    let created = h.create("july", Source::s3("uploads/july.csv")).await;
     let done = h.wait_ready("july", "True", "Ingested").await;
     let status = done.status.expect("status");
     let counts = &status.counts;
@@ -390,7 +326,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     assert_eq!(rejections, 0, "the bad row never reached the ingester");
 
     // Reconciling again (any change to the object triggers it) never republishes.
-    let published_before = payments_testkit::topic_record_count(&h.topic);
+    let published_before = payments_testkit::topic_record_count(&h.import_topic);
     let reconciles = controller.metrics.reconciles.get();
     h.imports()
         .patch(
@@ -405,7 +341,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
     })
     .await;
     assert_eq!(
-        payments_testkit::topic_record_count(&h.topic),
+        payments_testkit::topic_record_count(&h.import_topic),
         published_before
     );
     assert_eq!(controller.metrics.imports_started.get(), 1);
@@ -444,7 +380,7 @@ async fn an_import_from_s3_reaches_ready_with_the_right_counts() {
 async fn a_missing_object_is_reported_and_retried_until_it_appears() {
     let h = harness().await;
     let (controller, stop) = h.controller("replica-a").await;
-    h.create("later", s3("uploads/later.csv")).await;
+    h.create("later", Source::s3("uploads/later.csv")).await;
     let waiting = h.wait_ready("later", "False", "ObjectNotFound").await;
     let message = waiting.status.and_then(|s| s.message).unwrap_or_default();
     assert!(message.contains("uploads/later.csv"), "{message}");
@@ -467,7 +403,7 @@ async fn deleting_and_recreating_does_not_duplicate_transactions() {
     h.put_sample("regular.csv", payments_csv::samples::REGULAR)
         .await;
     let (controller, stop) = h.controller("replica-a").await;
-    h.create("regular", s3("regular.csv")).await;
+    h.create("regular", Source::s3("regular.csv")).await;
     h.wait_ready("regular", "True", "Ingested").await;
     let transactions = h.count("SELECT count(*) FROM transactions").await;
     assert_eq!(transactions, 40);
@@ -484,7 +420,7 @@ async fn deleting_and_recreating_does_not_duplicate_transactions() {
             .and_then(|o| o.is_none().then_some(()))
     })
     .await;
-    h.create("regular", s3("regular.csv")).await;
+    h.create("regular", Source::s3("regular.csv")).await;
     let again = h.wait_ready("regular", "True", "AlreadyImported").await;
     let status = again.status.expect("status");
     assert_eq!(status.counts.rows, 40);
@@ -503,7 +439,7 @@ async fn an_interrupted_import_is_resumed_by_the_next_controller() {
     h.put_sample("suspicious.csv", payments_csv::samples::SUSPICIOUS)
         .await;
     // A controller died right after starting this import: its row exists, nothing else.
-    let created = h.create("resume", s3("suspicious.csv")).await;
+    let created = h.create("resume", Source::s3("suspicious.csv")).await;
     let id = payments_operator::import_id(&created.metadata.uid.expect("uid"));
     payments_store::create_import(
         &h.db.pool,
@@ -548,13 +484,7 @@ async fn a_config_map_source_is_imported() {
     let (controller, stop) = h.controller("replica-a").await;
     h.create(
         "from-config-map",
-        Source {
-            s3: None,
-            config_map: Some(ConfigMapKey {
-                name: "small-file".into(),
-                key: "payments.csv".into(),
-            }),
-        },
+        Source::config_map("small-file", "payments.csv"),
     )
     .await;
     let done = h.wait_ready("from-config-map", "True", "Ingested").await;
@@ -602,7 +532,7 @@ async fn two_replicas_never_both_act() {
 
     h.put_sample("one.csv", payments_csv::samples::REGULAR)
         .await;
-    h.create("one", s3("one.csv")).await;
+    h.create("one", Source::s3("one.csv")).await;
     h.wait_ready("one", "True", "Ingested").await;
     assert!(replicas[first].metrics.reconciles.get() > 0);
     assert_eq!(
@@ -619,7 +549,7 @@ async fn two_replicas_never_both_act() {
     .await;
     h.put_sample("two.csv", payments_csv::samples::SUSPICIOUS)
         .await;
-    h.create("two", s3("two.csv")).await;
+    h.create("two", Source::s3("two.csv")).await;
     h.wait_ready("two", "True", "Ingested").await;
     assert!(replicas[second].metrics.reconciles.get() > 0);
 
@@ -715,17 +645,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     let denied = Api::<PaymentImport>::namespaced(restricted.clone(), &h.namespace)
         .create(
             &params,
-            &PaymentImport::new(
-                "sneaky",
-                PaymentImportSpec {
-                    source: s3("x.csv"),
-                    suspicious_threshold: None,
-                    dry_run: false,
-                    expected_totals: None,
-                    invalid_rows: None,
-                    require_approval: false,
-                },
-            ),
+            &PaymentImport::new("sneaky", PaymentImportSpec::of(Source::s3("x.csv"))),
         )
         .await;
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
@@ -754,7 +674,7 @@ async fn the_charts_roles_are_all_the_controller_and_importer_need() {
     )
     .await
     .expect("the controller starts with the chart's rights");
-    h.create("rbac", s3("rbac.csv")).await;
+    h.create("rbac", Source::s3("rbac.csv")).await;
     h.wait_ready("rbac", "True", "Ingested").await;
     h.event("rbac", "Ingested").await;
     assert_eq!(controller.metrics.reconcile_errors.get(), 0);
@@ -820,23 +740,13 @@ async fn an_upload_recorded_by_the_importer_is_reported_not_imported_again() {
     assert_eq!(controller.metrics.imports_started.get(), 0);
     assert_eq!(h.count("SELECT count(*) FROM imports").await, 1);
     assert_eq!(
-        payments_testkit::topic_record_count(&h.topic),
+        payments_testkit::topic_record_count(&h.import_topic),
         summary.unique as i64,
         "published once, by the importer"
     );
 
     // An annotation naming no import is reported, not imported.
-    let mut stray = PaymentImport::new(
-        "stray",
-        PaymentImportSpec {
-            source: s3("march.csv"),
-            suspicious_threshold: None,
-            dry_run: false,
-            expected_totals: None,
-            invalid_rows: None,
-            require_approval: false,
-        },
-    );
+    let mut stray = PaymentImport::new("stray", PaymentImportSpec::of(Source::s3("march.csv")));
     stray.metadata.annotations = Some(
         [(
             payments_operator::IMPORT_ID_ANNOTATION.to_owned(),
@@ -923,7 +833,7 @@ async fn a_leader_killed_mid_import_is_replaced_and_the_import_resumed() {
     })
     .await;
     let (b, stop_b) = h.controller("replica-b").await;
-    let created = h.create("big", s3("big.csv")).await;
+    let created = h.create("big", Source::s3("big.csv")).await;
     let id = payments_operator::import_id(&created.metadata.uid.expect("uid"));
 
     // Kill the leader as soon as its import exists.
@@ -980,7 +890,7 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
         "{header}esme6287,jonas9882,10.00,USD,2025-07-07 01:04:27 UTC,failed\nesme6287,jonas9882\n"
     );
     h.put("bad.csv", bad.as_bytes()).await;
-    h.create("bad", s3("bad.csv")).await;
+    h.create("bad", Source::s3("bad.csv")).await;
     let refused = h.wait_ready("bad", "False", "InvalidFile").await;
     let status = refused.status.expect("status");
     let message = status.message.clone().unwrap_or_default();
@@ -1015,7 +925,7 @@ async fn a_refused_file_and_an_unreachable_database_show_as_conditions() {
         .expect("drop connections");
     h.put_sample("later.csv", payments_csv::samples::REGULAR)
         .await;
-    h.create("during-outage", s3("later.csv")).await;
+    h.create("during-outage", Source::s3("later.csv")).await;
     let waiting = h
         .wait_ready("during-outage", "False", "DatabaseUnavailable")
         .await;
@@ -1126,7 +1036,7 @@ async fn install_identity_policy(h: &Harness) -> String {
         ..PostParams::default()
     };
     wait_for("the admission policy to be enforced", WAIT, || async {
-        let probe = PaymentImport::new("probe", spec_of(s3("probe.csv"), false));
+        let probe = PaymentImport::new("probe", spec_of(Source::s3("probe.csv"), false));
         h.imports()
             .create(&dry_run, &probe)
             .await
@@ -1149,12 +1059,8 @@ async fn install_identity_policy(h: &Harness) -> String {
 
 fn spec_of(source: Source, require_approval: bool) -> PaymentImportSpec {
     PaymentImportSpec {
-        source,
-        suspicious_threshold: None,
-        dry_run: false,
-        expected_totals: None,
-        invalid_rows: None,
         require_approval,
+        ..PaymentImportSpec::of(source)
     }
 }
 
@@ -1252,7 +1158,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
     let rejected_by = payments_operator::REJECTED_BY_ANNOTATION;
     let note = payments_operator::DECISION_NOTE_ANNOTATION;
     let as_user = |client: &Client, name: &str, creator: &str, key: &str| {
-        let mut import = PaymentImport::new(name, spec_of(s3(key), true));
+        let mut import = PaymentImport::new(name, spec_of(Source::s3(key), true));
         import.metadata.annotations = Some([(created_by.to_owned(), creator.to_owned())].into());
         let api = Api::<PaymentImport>::namespaced(client.clone(), &h.namespace);
         async move { api.create(&PostParams::default(), &import).await }
@@ -1267,12 +1173,13 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
         h.imports()
             .create(
                 &PostParams::default(),
-                &PaymentImport::new("anonymous", spec_of(s3("held.csv"), true)),
+                &PaymentImport::new("anonymous", spec_of(Source::s3("held.csv"), true)),
             )
             .await,
         "set payments.dev/created-by to your own username",
     );
-    let mut self_approved = PaymentImport::new("self-approved", spec_of(s3("held.csv"), true));
+    let mut self_approved =
+        PaymentImport::new("self-approved", spec_of(Source::s3("held.csv"), true));
     self_approved.metadata.annotations = Some(
         [
             (created_by.to_owned(), "alice".to_owned()),
@@ -1306,7 +1213,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
     assert_eq!(status.started_by.as_deref(), Some("alice"));
     assert_eq!(status.counts.published, 0);
     assert!(status.counts.unique > 0);
-    assert_eq!(payments_testkit::topic_record_count(&h.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&h.import_topic), 0);
 
     // Alice cannot approve her own import; Bob cannot approve in Alice's name.
     refused(
@@ -1327,7 +1234,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
         annotate(&bob, &h, "held", serde_json::json!({created_by: "bob"})).await,
         "payments.dev/created-by cannot change",
     );
-    assert_eq!(payments_testkit::topic_record_count(&h.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&h.import_topic), 0);
 
     // Bob approves as himself: the import publishes and lands, and says who approved it.
     annotate(&bob, &h, "held", serde_json::json!({approved_by: "bob"}))
@@ -1345,7 +1252,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
     assert!(status.decided_at.is_some());
     assert!(status.counts.published > 0);
     assert_eq!(status.counts.ingested, status.counts.published);
-    let published = payments_testkit::topic_record_count(&h.topic);
+    let published = payments_testkit::topic_record_count(&h.import_topic);
     assert_eq!(published, status.counts.published);
     let decided_by: Option<String> =
         sqlx::query_scalar("SELECT decided_by FROM imports WHERE id = $1")
@@ -1421,7 +1328,7 @@ async fn a_second_user_approves_or_rejects_through_annotations_checked_at_admiss
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        payments_testkit::topic_record_count(&h.topic),
+        payments_testkit::topic_record_count(&h.import_topic),
         published,
         "nothing more published"
     );
@@ -1495,7 +1402,7 @@ async fn a_file_sharing_rows_with_a_landed_one_holds_them_until_a_second_user_ap
     let created_by = payments_operator::CREATED_BY_ANNOTATION;
     let approved_by = payments_operator::APPROVED_BY_ANNOTATION;
     let create = |name: &str, key: &str| {
-        let mut import = PaymentImport::new(name, spec_of(s3(key), false));
+        let mut import = PaymentImport::new(name, spec_of(Source::s3(key), false));
         import.metadata.annotations = Some([(created_by.to_owned(), "alice".to_owned())].into());
         let api = Api::<PaymentImport>::namespaced(alice.clone(), &h.namespace);
         async move { api.create(&PostParams::default(), &import).await }

@@ -12,7 +12,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, CustomResourceExt};
 use payments_operator::{
-    ImportCounts, PaymentImport, PaymentImportSpec, PaymentImportStatus, S3Object, Source,
+    ImportCounts, PaymentImport, PaymentImportSpec, PaymentImportStatus, Source,
 };
 
 const START: &str =
@@ -79,18 +79,8 @@ fn import(name: &str, threshold: Option<&str>) -> PaymentImport {
     PaymentImport::new(
         name,
         PaymentImportSpec {
-            source: Source {
-                s3: Some(S3Object {
-                    bucket: None,
-                    key: "regular_transactions.csv".into(),
-                }),
-                config_map: None,
-            },
             suspicious_threshold: threshold.map(str::to_owned),
-            dry_run: false,
-            expected_totals: None,
-            invalid_rows: None,
-            require_approval: false,
+            ..PaymentImportSpec::of(Source::s3("regular_transactions.csv"))
         },
     )
 }

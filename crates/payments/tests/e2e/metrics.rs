@@ -11,7 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, CustomResourceExt};
-use payments_operator::{PaymentImport, PaymentImportSpec, S3Object, Source};
+use payments_operator::{PaymentImport, PaymentImportSpec, Source};
 use payments_testkit::{create_topics, stack, unique_name, wait_for, TestDb};
 
 use crate::{free_addr, spawn_role, wait_ready, Roles, SERIAL};
@@ -80,23 +80,7 @@ impl Cluster {
 
 /// A PaymentImport of `key` in the controller's bucket.
 pub(crate) fn s3_import(name: &str, key: &str) -> PaymentImport {
-    PaymentImport::new(
-        name,
-        PaymentImportSpec {
-            source: Source {
-                s3: Some(S3Object {
-                    bucket: None,
-                    key: key.into(),
-                }),
-                config_map: None,
-            },
-            suspicious_threshold: None,
-            dry_run: false,
-            expected_totals: None,
-            invalid_rows: None,
-            require_approval: false,
-        },
-    )
+    PaymentImport::new(name, PaymentImportSpec::of(Source::s3(key)))
 }
 
 /// A scrape, or `None` while the role is not answering.

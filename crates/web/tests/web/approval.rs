@@ -69,14 +69,14 @@ async fn nothing_is_published_until_a_second_identity_approves() {
         .as_str()
         .unwrap_or_default()
         .contains("someone other than alice"));
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
 
     // Anonymous, then the uploader herself: refused, still nothing published.
     let (status, body) = api_decide(&app, &id, "approve", None).await;
     assert_eq!(status, 401, "{body}");
     let (status, body) = api_decide(&app, &id, "approve", Some("alice")).await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
     assert_eq!(
         app.status(&id).await["status"],
         named(ImportStatus::AwaitingApproval)
@@ -90,13 +90,16 @@ async fn nothing_is_published_until_a_second_identity_approves() {
     assert_eq!(done["decided_by"], "bob");
     assert!(done["decided_at"].is_string(), "{done}");
     assert_eq!(done["ingested"], done["published"]);
-    let published = payments_testkit::topic_record_count(&app.topic);
+    let published = payments_testkit::topic_record_count(&app.import_topic);
     assert_eq!(published, done["published"].as_i64().expect("published"));
 
     // Deciding again, by anyone, changes nothing.
     let (status, _) = api_decide(&app, &id, "reject", Some("carol")).await;
     assert_eq!(status, 409);
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), published);
+    assert_eq!(
+        payments_testkit::topic_record_count(&app.import_topic),
+        published
+    );
     app.stop().await;
 }
 
@@ -166,7 +169,7 @@ async fn a_rejected_import_never_publishes_and_the_form_needs_its_token() {
     // Final: approving afterwards is refused and nothing is ever published.
     let (status, _) = api_decide(&app, &id, "approve", Some("carol")).await;
     assert_eq!(status, 409);
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
     let (_, page) = app.page(&format!("/imports/{id}")).await;
     assert!(page.contains("Rejected by") && page.contains("amounts look wrong"));
     // Every row is listed as not landed, with why.

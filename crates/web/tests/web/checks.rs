@@ -205,7 +205,7 @@ async fn a_mismatched_expected_total_publishes_nothing_and_says_by_how_much() {
     let status = app.status(id).await;
     assert_eq!(status["failure"], "totals_mismatch");
     assert_eq!(status["published"], 0);
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
 
     // Right totals: published.
     let (code, report) = upload_with(
@@ -216,7 +216,7 @@ async fn a_mismatched_expected_total_publishes_nothing_and_says_by_how_much() {
     .await;
     assert_eq!(code, 201, "{report}");
     app.wait_done(report["id"].as_str().expect("id")).await;
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 2);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 2);
 
     // Unreadable expected totals are refused before the file is read.
     let (code, report) = upload_with(&app, csv(&rows), &[("expected_totals", "USD")]).await;
@@ -286,7 +286,7 @@ async fn a_file_of_only_invalid_rows_publishes_nothing_and_lists_every_reason() 
     }
     let status = app.status(report["id"].as_str().expect("id")).await;
     assert_eq!(status["failure"], "invalid_rows");
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
     app.stop().await;
 }
 
@@ -300,7 +300,7 @@ async fn the_hold_policy_publishes_nothing_while_any_row_is_invalid() {
         .as_str()
         .unwrap_or_default()
         .contains("holds the whole file"));
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 0);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 0);
 
     // Held: every row is listed to correct, the valid one with why it did not land either.
     let held = report["id"].as_str().expect("id");
@@ -322,7 +322,7 @@ async fn the_hold_policy_publishes_nothing_while_any_row_is_invalid() {
         (done["published"].as_i64(), done["ingested"].as_i64()),
         (Some(1), Some(1))
     );
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 1);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 1);
     app.stop().await;
 }
 

@@ -145,7 +145,10 @@ async fn a_file_sharing_rows_with_an_earlier_file_holds_exactly_those_rows_until
         }
     };
     assert_eq!(landed_rows(id.clone()).await, vec![1, 3, 5]);
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 5 + 3);
+    assert_eq!(
+        payments_testkit::topic_record_count(&app.import_topic),
+        5 + 3
+    );
 
     // What did not land: exactly the held rows, each with where its payment was seen.
     let (_, listed) = app.page(&format!("/imports/{id}/not-landed.csv")).await;
@@ -175,7 +178,10 @@ async fn a_file_sharing_rows_with_an_earlier_file_holds_exactly_those_rows_until
     assert_eq!(done["decided_by"], "bob");
     assert_eq!(done["cross_file_duplicates"], 2);
     assert_eq!(landed_rows(id.clone()).await, vec![1, 2, 3, 4, 5]);
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 5 + 5);
+    assert_eq!(
+        payments_testkit::topic_record_count(&app.import_topic),
+        5 + 5
+    );
     let (_, listed) = app.page(&format!("/imports/{id}/not-landed.csv")).await;
     assert_eq!(listed.lines().count(), 1, "nothing left out: {listed}");
     app.stop().await;
@@ -205,7 +211,10 @@ async fn rejected_cross_file_duplicates_never_land_and_the_rest_does() {
         ),
         "{page}"
     );
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 5 + 3);
+    assert_eq!(
+        payments_testkit::topic_record_count(&app.import_topic),
+        5 + 3
+    );
     let total = app.count("SELECT count(*) FROM transactions").await;
     assert_eq!(total, 8);
     let (_, listed) = app.page(&format!("/imports/{id}/not-landed.csv")).await;

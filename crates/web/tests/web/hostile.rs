@@ -69,7 +69,7 @@ async fn refused_files_get_a_clear_error_and_publish_nothing() {
         assert_eq!(view["published"], 0);
     }
     assert_eq!(
-        payments_testkit::topic_record_count(&app.topic),
+        payments_testkit::topic_record_count(&app.import_topic),
         0,
         "nothing of a refused file is published"
     );
@@ -227,6 +227,6 @@ async fn an_upload_over_the_limit_gets_413_and_the_form_needs_its_token() {
         .to_str()
         .unwrap()
         .starts_with("/imports/"));
-    assert_eq!(payments_testkit::topic_record_count(&app.topic), 1);
+    assert_eq!(payments_testkit::topic_record_count(&app.import_topic), 1);
     app.stop().await;
 }

@@ -20,10 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments_imports::ImportStatus;
-use payments_imports::Pipeline;
-use payments_ingester::{Ingester, IngesterConfig};
 use payments_objectstore::ObjectStore;
-use payments_testkit::{create_topics, unique_name, TestDb};
+use payments_testkit::TestPlatform;
 use payments_web::{AppState, ImportHook, WebConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -46,16 +44,21 @@ pub fn named(status: ImportStatus) -> Value {
     serde_json::to_value(status).expect("a status serialises")
 }
 
+/// The app served over HTTP on a [`TestPlatform`] (its database, topics, bucket, pipeline and
+/// ingester); `app.db`, `app.objects` and the topics are the platform's.
 pub struct App {
     pub addr: SocketAddr,
-    pub db: TestDb,
-    pub topic: String,
-    /// The ingester's `payments-events` topic.
-    pub stream_topic: String,
-    pub objects: ObjectStore,
     pub client: reqwest::Client,
-    ingester: Option<Ingester>,
+    platform: TestPlatform,
     shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestPlatform;
+
+    fn deref(&self) -> &TestPlatform {
+        &self.platform
+    }
 }
 
 pub async fn spawn_app(max_upload_bytes: usize) -> App {
@@ -81,21 +84,8 @@ pub async fn spawn_app_storing(
     hook: Option<ImportHook>,
     store: impl FnOnce(&ObjectStore) -> ObjectStore,
 ) -> App {
-    let db = TestDb::create().await;
-    let topic = unique_name("import-payments-events");
-    let stream_topic = unique_name("payments-events");
-    create_topics(&[&topic, &stream_topic], 3).await;
-    // A bucket per test, so listings only show this test's files.
-    let objects = payments_testkit::object_store(&unique_name("files-imported"));
-    objects.ensure_bucket().await.expect("bucket");
-    let pipeline = Pipeline::new(
-        db.pool.clone(),
-        store(&objects),
-        payments_testkit::producer(),
-        topic.clone(),
-        payments_csv::Options::default(),
-    );
-    let mut state = AppState::new(pipeline, config);
+    let platform = TestPlatform::start_storing("web-test", store).await;
+    let mut state = AppState::new(platform.pipeline.clone(), config);
     if let Some(hook) = hook {
         state = state.with_import_hook(hook);
     }
@@ -114,37 +104,14 @@ pub async fn spawn_app_storing(
             .await
             .expect("serve");
     });
-    let config = IngesterConfig {
-        group_id: unique_name("ingester"),
-        stream_topic: stream_topic.clone(),
-        import_topic: topic.clone(),
-        batch_size: 1000,
-        linger: Duration::from_millis(50),
-        http_addr: None,
-        max_backoff: Duration::from_millis(500),
-        finalise_interval: Duration::from_millis(100),
-        ..Default::default()
-    };
-    let ingester = payments_ingester::start(
-        config,
-        db.pool.clone(),
-        payments_testkit::kafka("web-test"),
-        shutdown.clone(),
-    )
-    .await
-    .expect("ingester");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     App {
         addr,
-        db,
-        topic,
-        stream_topic,
-        objects,
         client,
-        ingester: Some(ingester),
+        platform,
         shutdown,
     }
 }
@@ -226,11 +193,8 @@ impl App {
             .expect(sql)
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         self.shutdown.cancel();
-        if let Some(ingester) = self.ingester.take() {
-            ingester.wait().await.expect("ingester stops");
-        }
-        self.db.drop_database().await;
+        self.platform.stop().await;
     }
 }

@@ -484,7 +484,7 @@ async fn a_form_post_without_the_right_token_is_refused_and_records_nothing() {
         "no import recorded"
     );
     assert_eq!(
-        payments_testkit::topic_record_count(&app.topic),
+        payments_testkit::topic_record_count(&app.import_topic),
         0,
         "nothing published"
     );

@@ -62,7 +62,7 @@ async fn an_uploads_trace_follows_its_rows_into_the_ingester() {
         .expect("an `import` span for the upload");
     let trace: TraceId = import.span_context.trace_id();
 
-    let records = payments_testkit::read_topic_records(&app.topic);
+    let records = payments_testkit::read_topic_records(&app.import_topic);
     assert_eq!(records.len(), 40);
     for record in &records {
         let traceparent = record.header("traceparent").expect("a traceparent header");
