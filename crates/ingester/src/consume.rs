@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use opentelemetry::trace::SpanContext;
 use payments_domain::{validate, Payment, ReferenceData, Rejection, Source, Suspicions};
 use payments_store::{Batch, PgPool, Record, RecordOutcome, StoreError};
 use payments_stream::trace::TraceLinks;
@@ -16,7 +15,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::rebalance::ResumeFromDatabase;
-use crate::{behind, write, Health, IngesterConfig, IngesterError, Result};
+use crate::write::{self, Collected};
+use crate::{behind, Health, IngesterConfig, IngesterError, Result};
 
 /// Reference data is reloaded on a miss, but not more often than this.
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(1);
@@ -249,15 +249,6 @@ struct References {
 /// Most traces one batch span links to; a batch of generator events would otherwise carry
 /// thousands.
 const MAX_LINKS: usize = 64;
-
-/// A batch and the traces (from `traceparent` headers) of the records in it.
-pub(crate) struct Collected {
-    pub batch: Batch,
-    pub traces: Vec<SpanContext>,
-    /// Each record's Kafka timestamp (ms since the epoch, as its producer set it), for the
-    /// produce-to-commit latency; one per record, in the same order.
-    pub produced_at: Vec<Option<i64>>,
-}
 
 /// Reads until the batch is full, the linger time after its first record has passed, or shutdown.
 async fn collect(

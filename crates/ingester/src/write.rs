@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry::trace::SpanContext;
 use payments_runtime::backon::Retryable;
 use payments_store::{write_batch_after, Batch, PgPool, RecordOutcome, StoreError, WritePath};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -15,10 +16,19 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::behind::{self, Committed};
-use crate::consume::Collected;
 use crate::health::ReasonLabel;
 use crate::rebalance::ResumeFromDatabase;
 use crate::{Health, Result};
+
+/// A batch and the traces (from `traceparent` headers) of the records in it: what the consumer
+/// hands a writer.
+pub(crate) struct Collected {
+    pub batch: Batch,
+    pub traces: Vec<SpanContext>,
+    /// Each record's Kafka timestamp (ms since the epoch, as its producer set it), for the
+    /// produce-to-commit latency; one per record, in the same order.
+    pub produced_at: Vec<Option<i64>>,
+}
 
 /// Retries database work with capped exponential backoff until it succeeds or shutdown.
 #[derive(Clone)]
