@@ -706,7 +706,7 @@ pub async fn import_steps(pool: &PgPool, id: Uuid) -> Result<Option<ImportSteps>
 }
 
 /// What names an import to a person: its file and when it was received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ImportName {
     pub id: Uuid,
     pub file_name: String,
