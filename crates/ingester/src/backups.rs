@@ -1,12 +1,14 @@
 //! The backups' health on `/metrics`. The ingester is the role always connected to the
-//! database, so it reads PostgreSQL's archiver statistics and the newest recorded base backup
-//! and exports them; the chart's alerts watch them (`monitoring.prometheusRule`).
+//! database, so it reads PostgreSQL's archiver statistics, the newest recorded base backup and
+//! the replication slots (the lakehouse replicator's: what a stopped replicator keeps on the
+//! disk is seen even while it is stopped) and exports them; the chart's alerts watch them
+//! (`monitoring.prometheusRule`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use payments_runtime::Counter;
-use payments_store::{BackupHealth, PgPool};
+use payments_runtime::{Counter, EncodeLabelSet, Gauge};
+use payments_store::{BackupHealth, PgPool, ReplicationSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::Health;
@@ -31,6 +33,41 @@ payments_runtime::metrics! {
         wal_unarchived_bytes: Gauge,
         /// When the newest completed base backup ended, in seconds since the epoch; 0 if none is recorded.
         base_backup_last_completed_timestamp_seconds: Gauge,
+        /// Bytes of WAL a replication slot keeps on the database's disk.
+        replication_slot_retained_wal_bytes: Family<SlotLabels, Gauge>,
+        /// Whether a reader is connected to a replication slot.
+        replication_slot_active: Family<SlotLabels, Gauge>,
+        /// Whether a replication slot lost its WAL (past max_slot_wal_keep_size): its reader must rebuild.
+        replication_slot_lost: Family<SlotLabels, Gauge>,
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SlotLabels {
+    pub slot: String,
+}
+
+/// Exports the slots read now; a slot no longer there is removed from the metrics.
+pub(crate) fn export_slots(slots: &[ReplicationSlot], metrics: &BackupMetrics) {
+    metrics.replication_slot_retained_wal_bytes.clear();
+    metrics.replication_slot_active.clear();
+    metrics.replication_slot_lost.clear();
+    for slot in slots {
+        let labels = SlotLabels {
+            slot: slot.slot_name.clone(),
+        };
+        metrics
+            .replication_slot_retained_wal_bytes
+            .get_or_create(&labels)
+            .set(slot.retained_bytes.unwrap_or(0));
+        metrics
+            .replication_slot_active
+            .get_or_create(&labels)
+            .set(i64::from(slot.active));
+        metrics
+            .replication_slot_lost
+            .get_or_create(&labels)
+            .set(i64::from(slot.lost()));
     }
 }
 
@@ -105,6 +142,10 @@ pub(crate) async fn watch(pool: PgPool, health: Arc<Health>, shutdown: Cancellat
             Ok(read) => exporter.export(&read, &health.backups),
             Err(e) => tracing::debug!(error = %e, "reading the backups' health failed"),
         }
+        match payments_store::replication_slots(&pool).await {
+            Ok(slots) => export_slots(&slots, &health.backups),
+            Err(e) => tracing::debug!(error = %e, "reading the replication slots failed"),
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(INTERVAL) => {}
@@ -135,6 +176,32 @@ mod tests {
         f.advance(10);
         assert_eq!(f.advance(2), 2);
         assert_eq!(f.advance(5), 3);
+    }
+
+    #[test]
+    fn slots_are_exported_by_name_and_a_dropped_one_goes() {
+        let metrics = BackupMetrics::default();
+        let slot = |name: &str, status: &str, bytes: i64| ReplicationSlot {
+            slot_name: name.into(),
+            active: false,
+            wal_status: Some(status.into()),
+            retained_bytes: Some(bytes),
+        };
+        export_slots(&[slot("a", "reserved", 10), slot("b", "lost", 0)], &metrics);
+        let get = |family: &payments_runtime::Family<SlotLabels, Gauge>, s: &str| {
+            family.get_or_create(&SlotLabels { slot: s.into() }).get()
+        };
+        assert_eq!(get(&metrics.replication_slot_retained_wal_bytes, "a"), 10);
+        assert_eq!(get(&metrics.replication_slot_lost, "b"), 1);
+        export_slots(&[slot("a", "reserved", 20)], &metrics);
+        let mut registry = payments_runtime::Registry::default();
+        metrics.register(&mut registry);
+        let text = payments_runtime::render(&registry);
+        assert!(
+            text.contains("replication_slot_retained_wal_bytes{slot=\"a\"} 20"),
+            "{text}"
+        );
+        assert!(!text.contains("slot=\"b\""), "{text}");
     }
 
     #[test]

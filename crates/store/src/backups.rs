@@ -70,6 +70,39 @@ pub async fn backup_health(pool: &PgPool) -> Result<BackupHealth> {
     Ok(health)
 }
 
+/// A replication slot of this database (the lakehouse replicator's), as PostgreSQL reports it:
+/// a slot nobody reads keeps WAL on the database's disk until `max_slot_wal_keep_size`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReplicationSlot {
+    pub slot_name: String,
+    /// Whether a reader is connected.
+    pub active: bool,
+    /// `reserved`, `extended`, `unreserved`, or `lost` (its WAL is gone).
+    pub wal_status: Option<String>,
+    /// Bytes of WAL kept for it: the current position minus its restart position.
+    pub retained_bytes: Option<i64>,
+}
+
+impl ReplicationSlot {
+    pub fn lost(&self) -> bool {
+        self.wal_status.as_deref() == Some("lost")
+    }
+}
+
+/// The replication slots of the connected database.
+pub async fn replication_slots(pool: &PgPool) -> Result<Vec<ReplicationSlot>> {
+    let slots = sqlx::query_as::<_, ReplicationSlot>(
+        "SELECT slot_name::text, active, wal_status,
+                (pg_current_wal_lsn() - restart_lsn)::int8 AS retained_bytes
+           FROM pg_replication_slots
+          WHERE database = current_database()
+          ORDER BY slot_name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(slots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

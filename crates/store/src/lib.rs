@@ -12,7 +12,7 @@ mod reference;
 mod reporting;
 mod users;
 
-pub use backups::{backup_health, BackupHealth};
+pub use backups::{backup_health, replication_slots, BackupHealth, ReplicationSlot};
 pub use cross_file::{
     find_landed_elsewhere, fingerprint_key, held_rows, imports_of_file, release_abandoned,
     release_reservations, reserve, save_held_rows, OwnImport, SeenBefore,
