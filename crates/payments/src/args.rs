@@ -126,6 +126,19 @@ pub struct S3Args {
     pub(crate) bucket: String,
 }
 
+impl S3Args {
+    /// Client options for `bucket` on this store.
+    pub fn options_for(&self, bucket: &str) -> payments_objectstore::S3Options {
+        payments_objectstore::S3Options {
+            endpoint: self.endpoint.clone().filter(|e| !e.is_empty()),
+            region: self.region.clone(),
+            access_key: self.access_key.clone(),
+            secret_key: SecretString::from(self.secret_key.clone()),
+            bucket: bucket.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
     #[command(flatten)]
@@ -174,13 +187,7 @@ impl PipelineArgs {
                 .kafka
                 .create_topics
                 .then_some(self.kafka.topic_partitions),
-            s3: payments_objectstore::S3Options {
-                endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
-                region: self.s3.region.clone(),
-                access_key: self.s3.access_key.clone(),
-                secret_key: SecretString::from(self.s3.secret_key.clone()),
-                bucket: self.s3.bucket.clone(),
-            },
+            s3: self.s3.options_for(&self.s3.bucket),
             topic: self.import_topic.clone(),
             suspicious_threshold: self.suspicious_threshold,
             invalid_rows: self.invalid_rows,

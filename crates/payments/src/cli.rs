@@ -8,7 +8,8 @@ use crate::commands::*;
 use crate::commands::{
     controller::ControllerArgs, decide::DecideArgs, generator::GeneratorArgs, import::ImportArgs,
     importer::ImporterArgs, ingester::IngesterArgs, metabase_setup::MetabaseSetupArgs,
-    migrate::MigrateArgs, sample_csvs::SampleCsvsArgs, users::UsersCommand,
+    migrate::MigrateArgs, replicate::ReplicateArgs, sample_csvs::SampleCsvsArgs,
+    users::UsersCommand,
 };
 
 #[derive(Debug, Parser)]
@@ -66,6 +67,9 @@ enum Command {
     /// Give Metabase a read-only database login and set it up: admin, the payments database,
     /// the Overview questions and dashboard. Converges: running it again changes nothing.
     MetabaseSetup(MetabaseSetupArgs),
+    /// Copy every committed change of the platform's tables into Delta Lake tables on the
+    /// object store (the lakehouse), exactly once, in commit order.
+    Replicate(ReplicateArgs),
 }
 
 /// `PAYMENTS_HTTP_ADDR` was once read by every role, so one setting reached all of them and
@@ -87,6 +91,7 @@ fn http_addr_var(role: &str) -> Option<&'static str> {
         "ingester" => Some("PAYMENTS_INGESTER_ADDR"),
         "controller" => Some("PAYMENTS_CONTROLLER_ADDR"),
         "generator" => Some("PAYMENTS_GENERATOR_ADDR"),
+        "replicate" => Some("PAYMENTS_REPLICATE_ADDR"),
         _ => None,
     }
 }
@@ -107,6 +112,7 @@ impl Cli {
             Command::Controller(_) => "controller",
             Command::Crd => "crd",
             Command::MetabaseSetup(_) => "metabase-setup",
+            Command::Replicate(_) => "replicate",
         }
     }
 
@@ -125,6 +131,7 @@ impl Cli {
             Command::Controller(args) => controller::exec(args).await,
             Command::Crd => crd::exec(),
             Command::MetabaseSetup(args) => metabase_setup::exec(args).await,
+            Command::Replicate(args) => replicate::exec(args).await,
         }
     }
 }
@@ -149,6 +156,7 @@ mod tests {
             ("ingester", "PAYMENTS_INGESTER_ADDR", "0.0.0.0:8081"),
             ("controller", "PAYMENTS_CONTROLLER_ADDR", "0.0.0.0:8082"),
             ("generator", "PAYMENTS_GENERATOR_ADDR", "0.0.0.0:8083"),
+            ("replicate", "PAYMENTS_REPLICATE_ADDR", "0.0.0.0:8084"),
         ];
         for (role, var, default) in roles {
             let sub = command.find_subcommand(role).expect(role);

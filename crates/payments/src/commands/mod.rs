@@ -9,5 +9,6 @@ pub mod importer;
 pub mod ingester;
 pub mod metabase_setup;
 pub mod migrate;
+pub mod replicate;
 pub mod sample_csvs;
 pub mod users;

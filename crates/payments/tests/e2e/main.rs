@@ -5,6 +5,7 @@ mod cli;
 mod concurrent;
 mod crash;
 mod faults;
+mod lakehouse;
 mod messages;
 mod metrics;
 mod outage;
@@ -55,6 +56,7 @@ pub fn addr_var(role: &str) -> &'static str {
         "ingester" => "PAYMENTS_INGESTER_ADDR",
         "controller" => "PAYMENTS_CONTROLLER_ADDR",
         "generator" => "PAYMENTS_GENERATOR_ADDR",
+        "replicate" => "PAYMENTS_REPLICATE_ADDR",
         other => panic!("{other} serves no HTTP address"),
     }
 }

@@ -178,8 +178,15 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
             .map(|(k, v)| (*k, (*v).to_owned()))
             .collect()
     };
-    let (ingester, importer, generator, controller) =
-        (free_addr(), free_addr(), free_addr(), free_addr());
+    let (ingester, importer, generator, controller, replicate) = (
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+    );
+    let slot = format!("metrics_{}", uuid::Uuid::new_v4().simple());
+    let lake = unique_name("metrics-lake");
     let group = unique_name("metrics-group");
     let lease = unique_name("metrics-lease");
     let spawn = |role: &str, env: Vec<(&str, String)>| {
@@ -205,6 +212,15 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
             ]),
         ),
         spawn(
+            "replicate",
+            with(&[
+                ("PAYMENTS_REPLICATE_ADDR", &replicate),
+                ("PAYMENTS_REPLICATION_SLOT", &slot),
+                ("PAYMENTS_LAKE_BUCKET", &lake),
+                ("PAYMENTS_REPLICATE_LINGER", "200ms"),
+            ]),
+        ),
+        spawn(
             "controller",
             with(&[
                 ("PAYMENTS_CONTROLLER_ADDR", &controller),
@@ -220,6 +236,7 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         ("ingester", &ingester),
         ("importer", &importer),
         ("controller", &controller),
+        ("replicate", &replicate),
     ] {
         wait_ready(
             addr,
@@ -304,18 +321,39 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         sample(&controller_text, "payments_controller_leader"),
         Some(1.0)
     );
-    // librdkafka reports lag every 5 s; the gauge exists once it has.
-    let lagged = wait_for("consumer lag reported", Duration::from_secs(30), || async {
-        let text = scrape(&http, &ingester).await;
-        text.contains("payments_ingester_consumer_lag{")
-            .then_some(text)
-    })
+    // The replicator has written the imports' and the stream's rows to the lake; the ingester
+    // reports the replicator's slot, and librdkafka's consumer lag (reported every 5 s).
+    let replicate_text = wait_for(
+        "the replicator to write changes to the lake",
+        Duration::from_secs(60),
+        || async {
+            let text = try_scrape(&http, &replicate).await?;
+            (total(&text, "payments_replicator_changes_applied_total") > 0.0).then_some(text)
+        },
+    )
     .await;
-
-    let scraped: BTreeSet<String> = [&lagged, &importer_text, &generator_text, &controller_text]
-        .iter()
-        .flat_map(|text| sample_names(text))
-        .collect();
+    let lagged = wait_for(
+        "the slot on the ingester's /metrics",
+        Duration::from_secs(30),
+        || async {
+            let text = scrape(&http, &ingester).await;
+            (text.contains(&format!(
+                "payments_postgresql_replication_slot_retained_wal_bytes{{slot=\"{slot}\"}}"
+            )) && text.contains("payments_ingester_consumer_lag{"))
+            .then_some(text)
+        },
+    )
+    .await;
+    let scraped: BTreeSet<String> = [
+        &lagged,
+        &importer_text,
+        &generator_text,
+        &controller_text,
+        &replicate_text,
+    ]
+    .iter()
+    .flat_map(|text| sample_names(text))
+    .collect();
     let path =
         payments_testkit::repo_root().join("charts/payments/files/grafana/payments-overview.json");
     let dashboard: serde_json::Value =
@@ -347,9 +385,25 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         "payments_ingester_records_rejected_total",
         "payments_ingester_imports",
         "payments_controller_reconcile_errors_total",
+        "payments_replicator_lag_seconds",
+        "payments_postgresql_replication_slot_retained_wal_bytes",
     ] {
         assert!(queried.contains(needed), "the dashboard shows {needed}");
     }
+    drop(_roles);
+    wait_for(
+        "the replicator's slot to be dropped",
+        Duration::from_secs(30),
+        || async {
+            sqlx::query("SELECT pg_drop_replication_slot($1)")
+                .bind(&slot)
+                .execute(&db.pool)
+                .await
+                .ok()
+                .map(|_| ())
+        },
+    )
+    .await;
     db.drop_database().await;
 }
 
