@@ -12,11 +12,12 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # Builder: the official Rust image (Debian bookworm). rdkafka builds its bundled librdkafka with
 # the mklove `configure` + make (needs make, gcc, g++, perl, python3; zlib through the `libz`
-# feature); aws-lc-rs (the S3 client's TLS) needs cmake on some targets, so it is installed too.
+# feature); aws-lc-rs (the S3 client's TLS) needs cmake on some targets, so it is installed too;
+# the lakehouse replicator's logical-replication client links libpq.
 FROM ${BUILDER_IMAGE} AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake perl python3 pkg-config zlib1g-dev \
+      build-essential cmake perl python3 pkg-config zlib1g-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build needs (see .dockerignore): the workspace manifests, the crates and the
@@ -32,11 +33,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p payments \
  && install -D -m 0755 target/release/payments /out/payments
 
-# Runtime: Debian slim (libz and the C/C++ runtime that librdkafka links against), CA
-# certificates for HTTPS to S3, a non-root user with the distroless `nonroot` uid/gid 65532.
+# Runtime: Debian slim (libz and the C/C++ runtime that librdkafka links against, libpq for the
+# replicator), CA certificates for HTTPS to S3, a non-root user with the distroless `nonroot`
+# uid/gid 65532.
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+ && apt-get install -y --no-install-recommends ca-certificates zlib1g libpq5 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --home-dir /home/nonroot --create-home \
