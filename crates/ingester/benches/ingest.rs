@@ -15,7 +15,7 @@ use payments_domain::{validate, Payment, Source};
 use payments_generator::{EventFactory, Participants};
 use payments_ingester::{IngesterConfig, WritePath};
 use payments_testkit::report::{env_or, Figure};
-use payments_testkit::{create_topics, produce, producer, unique_name, wait_for, TestDb};
+use payments_testkit::{create_topics, produce, producer, unique_name, TestDb};
 use tokio_util::sync::CancellationToken;
 
 fn main() {
@@ -155,17 +155,7 @@ async fn ingest(
     let started = Instant::now();
     let ingester =
         payments_testkit::start_ingester(config, db.pool.clone(), "bench", shutdown.clone()).await;
-    let pool = db.pool.clone();
-    wait_for(
-        "the ingester to apply every event",
-        Duration::from_secs(1800),
-        || async {
-            payments_testkit::applied_records(&pool)
-                .await
-                .filter(|done| *done >= events as i64)
-        },
-    )
-    .await;
+    payments_testkit::wait_applied(&db.pool, events as u64, Duration::from_secs(1800)).await;
     let took = started.elapsed();
     shutdown.cancel();
     ingester.wait().await.expect("ingester stops");

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use payments_generator::GeneratorConfig;
 use payments_ingester::IngesterConfig;
-use payments_testkit::report::{env_or, Figure};
-use payments_testkit::{create_topics, unique_name, wait_for, TestDb};
+use payments_testkit::report::{env_or, percentiles, Figure};
+use payments_testkit::{create_topics, unique_name, TestDb};
 use tokio_util::sync::CancellationToken;
 
 fn main() {
@@ -77,17 +77,7 @@ async fn run() {
     .await
     .expect("generator");
     assert_eq!(delivered, events, "the broker took every event");
-    let pool = db.pool.clone();
-    wait_for(
-        "the ingester to apply every event",
-        Duration::from_secs(120),
-        || async {
-            payments_testkit::applied_records(&pool)
-                .await
-                .filter(|done| *done >= events as i64)
-        },
-    )
-    .await;
+    payments_testkit::wait_applied(&db.pool, events, Duration::from_secs(120)).await;
     shutdown.cancel();
     ingester.wait().await.expect("ingester stops");
 
@@ -146,13 +136,6 @@ async fn run() {
     .target("<= 1000 ms", over_a_second == 0)
     .note(format!("{over_a_second} events over 1 s"))
     .record();
-}
-
-/// p50, p99 and max, in the values' unit.
-fn percentiles(values: &mut [f64]) -> [f64; 3] {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    [at(0.50), at(0.99), at(1.0)]
 }
 
 /// A plain consumer of the topic from its end, started before the generator: for each of the

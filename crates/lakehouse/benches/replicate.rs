@@ -22,8 +22,8 @@ use payments_ingester::IngesterConfig;
 use payments_lakehouse::catalog::{self, Table};
 use payments_lakehouse::delta::TablePair;
 use payments_lakehouse::health::Metrics;
-use payments_lakehouse::{read, upkeep, DeltaLocation, ReplicatorConfig, UpkeepConfig};
-use payments_testkit::report::{env_or, Figure};
+use payments_lakehouse::{read, upkeep, DeltaLocation, ReplicatorConfig, S3Access, UpkeepConfig};
+use payments_testkit::report::{env_or, percentiles, Figure};
 use payments_testkit::{create_topics, produce, producer, stack, unique_name, wait_for, TestDb};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -60,18 +60,17 @@ impl Bench {
             .await
             .expect("lake bucket");
         let s = stack();
-        let location = DeltaLocation {
-            root: url::Url::parse(&format!("s3://{bucket}/payments")).expect("url"),
-            storage: HashMap::from([
-                ("AWS_ENDPOINT_URL".into(), s.s3_endpoint.clone()),
-                ("AWS_REGION".into(), s.s3_region.clone()),
-                ("AWS_ACCESS_KEY_ID".into(), s.s3_access_key.clone()),
-                ("AWS_SECRET_ACCESS_KEY".into(), s.s3_secret_key.clone()),
-                ("AWS_ALLOW_HTTP".into(), "true".into()),
-                ("AWS_S3_ALLOW_UNSAFE_RENAME".into(), "true".into()),
-                ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST".into(), "false".into()),
-            ]),
-        };
+        let location = DeltaLocation::s3(
+            &bucket,
+            "payments",
+            S3Access {
+                endpoint: Some(&s.s3_endpoint),
+                region: &s.s3_region,
+                access_key: &s.s3_access_key,
+                secret_key: &s.s3_secret_key,
+            },
+        )
+        .expect("lake location");
         Bench {
             db,
             stream_topic,
@@ -82,18 +81,11 @@ impl Bench {
 
     /// The replicator as `payments replicate` runs it by default (no HTTP endpoints).
     async fn replicator(&self, shutdown: CancellationToken) -> payments_lakehouse::Replicator {
-        let config = ReplicatorConfig {
-            database_url: self.db.url.clone(),
-            slot: self.slot.clone(),
-            publication: payments_lakehouse::PUBLICATION.to_owned(),
-            location: self.location.clone(),
-            batch_changes: 50_000,
-            linger: Duration::from_secs(1),
-            http_addr: None,
-            max_backoff: Duration::from_secs(5),
-            heartbeat: Duration::from_secs(60),
-            upkeep: UpkeepConfig::default(),
-        };
+        let config = ReplicatorConfig::new(
+            self.db.url.clone(),
+            self.slot.clone(),
+            self.location.clone(),
+        );
         payments_lakehouse::start(config, shutdown)
             .await
             .expect("start the replicator")
@@ -154,17 +146,7 @@ impl Bench {
     }
 
     async fn wait_applied(&self, events: u64) {
-        let pool = self.db.pool.clone();
-        wait_for(
-            "the ingester to apply every event",
-            Duration::from_secs(1800),
-            || async {
-                payments_testkit::applied_records(&pool)
-                    .await
-                    .filter(|done| *done >= events as i64)
-            },
-        )
-        .await;
+        payments_testkit::wait_applied(&self.db.pool, events, Duration::from_secs(1800)).await;
     }
 
     async fn transactions(&self) -> Table {
@@ -177,11 +159,7 @@ impl Bench {
     }
 
     async fn finish(self) {
-        sqlx::query("SELECT pg_drop_replication_slot($1)")
-            .bind(&self.slot)
-            .execute(&self.db.pool)
-            .await
-            .expect("drop the slot");
+        payments_testkit::drop_replication_slot(&self.db.pool, &self.slot).await;
         self.db.drop_database().await;
     }
 }
@@ -384,11 +362,4 @@ fn number_pairs(rows: Vec<Vec<Option<String>>>) -> Vec<(String, i64)> {
             (text, number)
         })
         .collect()
-}
-
-/// p50, p99 and max, in the values' unit.
-fn percentiles(values: &mut [f64]) -> [f64; 3] {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    [at(0.50), at(0.99), at(1.0)]
 }

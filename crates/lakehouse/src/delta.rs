@@ -29,7 +29,45 @@ pub struct DeltaLocation {
     pub storage: HashMap<String, String>,
 }
 
+/// An S3-compatible object store and the keys to it.
+#[derive(Debug, Clone, Copy)]
+pub struct S3Access<'a> {
+    /// The store's URL for MinIO or s3s-fs (addressed by path, plain HTTP allowed); `None`
+    /// for AWS itself.
+    pub endpoint: Option<&'a str>,
+    pub region: &'a str,
+    pub access_key: &'a str,
+    pub secret_key: &'a str,
+}
+
 impl DeltaLocation {
+    /// The tables under `s3://<bucket>/<prefix>`.
+    pub fn s3(bucket: &str, prefix: &str, access: S3Access<'_>) -> Result<DeltaLocation> {
+        let prefix = prefix.trim_matches('/');
+        let root = Url::parse(&format!("s3://{bucket}/{prefix}"))?;
+        let mut storage = HashMap::from([
+            ("AWS_REGION".to_owned(), access.region.to_owned()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), access.access_key.to_owned()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                access.secret_key.to_owned(),
+            ),
+            // One writer per slot (a slot admits one reader), so no lock service is needed
+            // for Delta's log commits.
+            ("AWS_S3_ALLOW_UNSAFE_RENAME".to_owned(), "true".to_owned()),
+        ]);
+        if let Some(endpoint) = access.endpoint.filter(|e| !e.is_empty()) {
+            storage.insert("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned());
+            storage.insert("AWS_ALLOW_HTTP".to_owned(), "true".to_owned());
+            // MinIO and s3s-fs address buckets by path.
+            storage.insert(
+                "AWS_VIRTUAL_HOSTED_STYLE_REQUEST".to_owned(),
+                "false".to_owned(),
+            );
+        }
+        Ok(DeltaLocation { root, storage })
+    }
+
     pub fn table_url(&self, name: &str) -> Result<Url> {
         let root = self.root.as_str().trim_end_matches('/');
         Ok(Url::parse(&format!("{root}/{name}"))?)
@@ -125,34 +163,10 @@ impl TablePair {
         })
     }
 
-    /// The last commit LSN both tables hold (the lower of the two).
-    pub fn applied_through(&self) -> Option<Lsn> {
-        match (self.current_version, self.log_version) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            _ => None,
-        }
-    }
-
-    pub fn versions(&self) -> (Option<Lsn>, Option<Lsn>) {
-        (self.current_version, self.log_version)
-    }
-
     /// Delta table versions (commits) of the current-state and change-log tables.
     pub fn table_versions(&self) -> (i64, i64) {
         let v = |t: &DeltaTable| t.version().map_or(-1, |v| v as i64);
         (v(&self.current), v(&self.log))
-    }
-
-    pub fn current(&self) -> &DeltaTable {
-        &self.current
-    }
-
-    pub fn log(&self) -> &DeltaTable {
-        &self.log
-    }
-
-    pub fn app_id(&self) -> &str {
-        &self.app_id
     }
 
     /// Applies `changes` (in commit order, all of this table) to both tables, skipping what
@@ -308,16 +322,8 @@ impl TablePair {
 impl TablePair {
     /// OPTIMIZE (compaction) and VACUUM of both tables.
     pub async fn maintain(&mut self, retention: std::time::Duration) -> Result<()> {
-        let retention =
-            chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
         for table in [&mut self.current, &mut self.log] {
-            let (optimized, _) = table.clone().optimize().await?;
-            let (vacuumed, _) = optimized
-                .vacuum()
-                .with_retention_period(retention)
-                .with_enforce_retention_duration(false)
-                .await?;
-            *table = vacuumed;
+            *table = compact(table, retention).await?;
         }
         Ok(())
     }
@@ -414,16 +420,24 @@ impl PositionTable {
         Ok(())
     }
 
+    /// OPTIMIZE (compaction) and VACUUM.
     pub async fn maintain(&mut self, retention: std::time::Duration) -> Result<()> {
-        let retention =
-            chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
-        let (optimized, _) = self.table.clone().optimize().await?;
-        let (vacuumed, _) = optimized
-            .vacuum()
-            .with_retention_period(retention)
-            .with_enforce_retention_duration(false)
-            .await?;
-        self.table = vacuumed;
+        self.table = compact(&self.table, retention).await?;
         Ok(())
     }
+}
+
+/// OPTIMIZE (small files into larger ones), then VACUUM of the files no version younger than
+/// `retention` uses. Delta's own 7-day floor is off: the replicator refuses anything under an
+/// hour (`UpkeepConfig`).
+async fn compact(table: &DeltaTable, retention: std::time::Duration) -> Result<DeltaTable> {
+    let retention =
+        chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
+    let (optimized, _) = table.clone().optimize().await?;
+    let (vacuumed, _) = optimized
+        .vacuum()
+        .with_retention_period(retention)
+        .with_enforce_retention_duration(false)
+        .await?;
+    Ok(vacuumed)
 }

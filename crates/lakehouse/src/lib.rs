@@ -15,7 +15,7 @@ pub mod source;
 pub mod upkeep;
 
 pub use catalog::PUBLICATION;
-pub use delta::DeltaLocation;
+pub use delta::{DeltaLocation, S3Access};
 pub use error::{LakehouseError, Result};
 pub use replicator::{slot_status, start, Replicator, ReplicatorConfig, SlotStatus};
 pub use upkeep::UpkeepConfig;

@@ -156,3 +156,32 @@ pub async fn stored_position(location: &DeltaLocation, slot: &str) -> Result<Opt
         .await?
         .and_then(|v| u64::try_from(v).ok()))
 }
+
+/// Whether every table's current state in the lake equals PostgreSQL's, row for row.
+pub async fn lake_equals_postgres(
+    db: &PgPool,
+    location: &DeltaLocation,
+    tables: &[Table],
+) -> Result<bool> {
+    for table in tables {
+        if postgres_rows(db, table).await? != lake_rows(location, table).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The (key, commit LSN) pairs `table`'s change log holds more than once: none when every
+/// change landed exactly once.
+pub async fn duplicate_changes(location: &DeltaLocation, table: &Table) -> Result<Vec<TextRow>> {
+    let keys: Vec<String> = table
+        .key_columns()
+        .map(|(_, column)| format!("\"{}\"", column.name))
+        .collect();
+    let log = format!("{}_changes", table.name);
+    let sql = format!(
+        "SELECT {keys}, _commit_lsn FROM \"{log}\" GROUP BY {keys}, _commit_lsn HAVING count(*) > 1",
+        keys = keys.join(", ")
+    );
+    query(location, &[log.as_str()], &sql).await
+}

@@ -47,6 +47,26 @@ pub struct ReplicatorConfig {
     pub upkeep: UpkeepConfig,
 }
 
+impl ReplicatorConfig {
+    /// The role's defaults (`payments replicate --help`): the platform's publication, batches
+    /// of up to 50,000 changes lingering 1 s, no HTTP endpoints, retries up to 5 s apart, a
+    /// heartbeat after a minute idle, upkeep every 10 minutes keeping 7 days.
+    pub fn new(database_url: String, slot: String, location: DeltaLocation) -> Self {
+        ReplicatorConfig {
+            database_url,
+            slot,
+            publication: catalog::PUBLICATION.to_owned(),
+            location,
+            batch_changes: 50_000,
+            linger: Duration::from_secs(1),
+            http_addr: None,
+            max_backoff: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(60),
+            upkeep: UpkeepConfig::default(),
+        }
+    }
+}
+
 /// A running replicator.
 pub struct Replicator {
     pub http_addr: Option<SocketAddr>,
@@ -247,10 +267,9 @@ async fn run_once(
         Opened::Resumed(source) => source,
         Opened::Created(backfill) => {
             let consistent_point = backfill.consistent_point();
+            let snapshot_lsn = backfill.snapshot_lsn();
             let (source, rows) = copy_snapshot(*backfill, &mut pairs, metrics).await?;
-            position
-                .record(consistent_point.saturating_sub(1), Utc::now(), 0, rows)
-                .await?;
+            position.record(snapshot_lsn, Utc::now(), 0, rows).await?;
             marker.write(consistent_point).await?;
             metrics.backfills.inc();
             source
@@ -281,11 +300,10 @@ async fn copy_snapshot(
     pairs: &mut [TablePair],
     metrics: &Metrics,
 ) -> Result<(WalSource, usize)> {
-    let consistent_point = backfill.consistent_point();
-    let done = consistent_point.saturating_sub(1);
+    let done = backfill.snapshot_lsn();
     let commit_time = Utc::now();
     tracing::info!(
-        consistent_point = %lsn_text(consistent_point),
+        consistent_point = %lsn_text(backfill.consistent_point()),
         "backfilling every table from the slot's snapshot"
     );
     let mut chunks: Vec<Vec<Change>> = vec![Vec::new(); pairs.len()];
@@ -406,11 +424,7 @@ async fn stream(
                         heartbeat_refused = true;
                     }
                 }
-                if last_upkeep.elapsed() >= config.upkeep.interval {
-                    upkeep::run(lake.pairs, &config.upkeep, metrics).await?;
-                    lake.position.maintain(config.upkeep.retention).await?;
-                    last_upkeep = Instant::now();
-                }
+                upkeep_if_due(lake, &config.upkeep, metrics, &mut last_upkeep).await?;
                 continue;
             }
             None => {}
@@ -419,12 +433,23 @@ async fn stream(
         batch_changes = 0;
         apply(&transactions, source, lake, metrics).await?;
         // Under a steady load the stream is never idle: upkeep also runs between batches.
-        if last_upkeep.elapsed() >= config.upkeep.interval {
-            upkeep::run(lake.pairs, &config.upkeep, metrics).await?;
-            lake.position.maintain(config.upkeep.retention).await?;
-            last_upkeep = Instant::now();
-        }
+        upkeep_if_due(lake, &config.upkeep, metrics, &mut last_upkeep).await?;
     }
+}
+
+/// Compacts and vacuums every table once `upkeep.interval` has passed since the last time.
+async fn upkeep_if_due(
+    lake: &mut Lake<'_>,
+    upkeep: &UpkeepConfig,
+    metrics: &Metrics,
+    last_upkeep: &mut Instant,
+) -> Result<()> {
+    if last_upkeep.elapsed() >= upkeep.interval {
+        upkeep::run(lake.pairs, upkeep, metrics).await?;
+        lake.position.maintain(upkeep.retention).await?;
+        *last_upkeep = Instant::now();
+    }
+    Ok(())
 }
 
 /// A transactional logical-decoding message: an empty transaction in the slot's stream.

@@ -107,6 +107,12 @@ impl Backfill {
         self.consistent_point
     }
 
+    /// The commit LSN the snapshot's rows are tagged with: just before the consistent point,
+    /// so that every change streamed after it is newer.
+    pub fn snapshot_lsn(&self) -> Lsn {
+        self.consistent_point.saturating_sub(1)
+    }
+
     /// The next copied row with the index of its table, or `None` at the end.
     pub async fn next_row(&mut self) -> Result<Option<(usize, Vec<Cell>)>> {
         loop {

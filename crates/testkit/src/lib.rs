@@ -294,6 +294,26 @@ where
     }
 }
 
+/// Drops a replication slot once its reader has let go of it (PostgreSQL refuses to drop an
+/// active slot); no slot of that name is fine.
+pub async fn drop_replication_slot(db: &PgPool, slot: &str) {
+    wait_for(
+        &format!("replication slot {slot} to be dropped"),
+        Duration::from_secs(30),
+        || async {
+            sqlx::query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+            )
+            .bind(slot)
+            .execute(db)
+            .await
+            .ok()
+            .map(|_| ())
+        },
+    )
+    .await;
+}
+
 /// Every record's payload currently in `topic`, read from the start of each partition.
 pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
     read_topic_records(topic)
@@ -395,6 +415,16 @@ pub async fn applied_records(pool: &PgPool) -> Option<i64> {
         .fetch_one(pool)
         .await
         .ok()
+}
+
+/// Waits until the ingester committed the offsets of `records` records (over every topic).
+pub async fn wait_applied(pool: &PgPool, records: u64, timeout: Duration) {
+    wait_for("the ingester to apply every record", timeout, || async {
+        applied_records(pool)
+            .await
+            .filter(|done| *done >= records as i64)
+    })
+    .await;
 }
 
 /// The runtime benchmarks run on: two workers, like the machine.

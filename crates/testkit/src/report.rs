@@ -89,6 +89,13 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// p50, p99 and max of `values` (sorted in place), in the values' unit.
+pub fn percentiles(values: &mut [f64]) -> [f64; 3] {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    [at(0.50), at(0.99), at(1.0)]
+}
+
 /// The highest resident set size of process `pid` so far, in MiB (`VmHWM`).
 pub fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

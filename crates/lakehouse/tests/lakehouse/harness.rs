@@ -1,10 +1,11 @@
 //! One lake per test: a database, a replication slot, a bucket, and a replicator in process.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use payments_lakehouse::catalog::Table;
-use payments_lakehouse::{read, DeltaLocation, ReplicatorConfig, UpkeepConfig, PUBLICATION};
+use payments_lakehouse::{
+    read, DeltaLocation, ReplicatorConfig, S3Access, UpkeepConfig, PUBLICATION,
+};
 use payments_testkit::{stack, unique_name, wait_for, TestDb};
 use sqlx::PgPool;
 use tokio::sync::RwLock;
@@ -22,19 +23,18 @@ pub struct Lake {
 }
 
 pub fn location(bucket: &str) -> DeltaLocation {
-    let stack = stack();
-    DeltaLocation {
-        root: url::Url::parse(&format!("s3://{bucket}/payments")).expect("lake url"),
-        storage: HashMap::from([
-            ("AWS_ENDPOINT_URL".into(), stack.s3_endpoint.clone()),
-            ("AWS_REGION".into(), stack.s3_region.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), stack.s3_access_key.clone()),
-            ("AWS_SECRET_ACCESS_KEY".into(), stack.s3_secret_key.clone()),
-            ("AWS_ALLOW_HTTP".into(), "true".into()),
-            ("AWS_S3_ALLOW_UNSAFE_RENAME".into(), "true".into()),
-            ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST".into(), "false".into()),
-        ]),
-    }
+    let s = stack();
+    DeltaLocation::s3(
+        bucket,
+        "payments",
+        S3Access {
+            endpoint: Some(&s.s3_endpoint),
+            region: &s.s3_region,
+            access_key: &s.s3_access_key,
+            secret_key: &s.s3_secret_key,
+        },
+    )
+    .expect("lake location")
 }
 
 impl Lake {
@@ -61,11 +61,8 @@ impl Lake {
     }
 
     pub fn config(&self) -> ReplicatorConfig {
+        // Small batches, quick retries and heartbeats: the tests see each behaviour in seconds.
         ReplicatorConfig {
-            database_url: self.db.url.clone(),
-            slot: self.slot.clone(),
-            publication: PUBLICATION.to_owned(),
-            location: self.location.clone(),
             batch_changes: 10_000,
             linger: Duration::from_millis(200),
             http_addr: Some("127.0.0.1:0".parse().expect("addr")),
@@ -73,8 +70,13 @@ impl Lake {
             heartbeat: Duration::from_secs(1),
             upkeep: UpkeepConfig {
                 interval: Duration::from_secs(3600),
-                retention: Duration::from_secs(7 * 24 * 3600),
+                ..UpkeepConfig::default()
             },
+            ..ReplicatorConfig::new(
+                self.db.url.clone(),
+                self.slot.clone(),
+                self.location.clone(),
+            )
         }
     }
 
@@ -102,14 +104,11 @@ impl Lake {
             "every lake table to equal its PostgreSQL table",
             Duration::from_secs(120),
             || async {
-                for table in &tables {
-                    let expected = read::postgres_rows(&self.db.pool, table).await.ok()?;
-                    let actual = read::lake_rows(&self.location, table).await.ok()?;
-                    if expected != actual {
-                        return None;
-                    }
-                }
-                Some(())
+                read::lake_equals_postgres(&self.db.pool, &self.location, &tables)
+                    .await
+                    .ok()
+                    .filter(|equal| *equal)
+                    .map(|_| ())
             },
         )
         .await;
@@ -132,49 +131,26 @@ impl Lake {
     /// No change log holds a (key, commit LSN) twice.
     pub async fn assert_change_logs_have_no_duplicates(&self) {
         for table in self.tables().await {
-            let keys: Vec<String> = table
-                .key_columns()
-                .map(|(_, c)| format!("\"{}\"", c.name))
-                .collect();
-            let log = format!("{}_changes", table.name);
-            let sql = format!(
-                "SELECT count(*) FROM (SELECT {keys}, _commit_lsn FROM \"{log}\" GROUP BY {keys}, _commit_lsn HAVING count(*) > 1)",
-                keys = keys.join(", ")
-            );
-            let rows = read::query(&self.location, &[log.as_str()], &sql)
+            let duplicates = read::duplicate_changes(&self.location, &table)
                 .await
                 .expect("change log");
             assert_eq!(
-                rows,
-                vec![vec![Some("0".to_owned())]],
-                "duplicate changes in {log}"
+                duplicates,
+                Vec::<read::TextRow>::new(),
+                "duplicate changes of {}",
+                table.name
             );
         }
     }
 
     pub async fn drop_slot(&self) {
-        drop_slot(&self.db.pool, &self.slot).await;
+        payments_testkit::drop_replication_slot(&self.db.pool, &self.slot).await;
     }
 
     pub async fn finish(self) {
         self.drop_slot().await;
         self.db.drop_database().await;
     }
-}
-
-/// Drops the slot once its reader let go of it.
-pub async fn drop_slot(db: &PgPool, slot: &str) {
-    wait_for("the slot to be dropped", Duration::from_secs(30), || async {
-        sqlx::query(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-        )
-        .bind(slot)
-        .execute(db)
-        .await
-        .ok()
-        .map(|_| ())
-    })
-    .await;
 }
 
 pub struct Running {

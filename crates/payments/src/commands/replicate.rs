@@ -1,13 +1,12 @@
 //! `payments replicate`: every committed change of the platform's tables into Delta Lake
 //! tables on the object store (the lakehouse), exactly once, in commit order.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use payments_lakehouse::{DeltaLocation, ReplicatorConfig, UpkeepConfig};
+use payments_lakehouse::{DeltaLocation, ReplicatorConfig, S3Access, UpkeepConfig};
 
 use crate::args::{parse_duration, S3Args};
 use crate::shutdown::shutdown_on_signal;
@@ -71,30 +70,14 @@ pub struct ReplicateArgs {
 
 impl ReplicateArgs {
     fn location(&self) -> anyhow::Result<DeltaLocation> {
-        let prefix = self.lake_prefix.trim_matches('/');
-        let root = url::Url::parse(&format!("s3://{}/{prefix}", self.lake_bucket))
-            .context("--lake-bucket/--lake-prefix do not form an s3:// URL")?;
-        let mut storage = HashMap::from([
-            ("AWS_REGION".to_owned(), self.s3.region.clone()),
-            ("AWS_ACCESS_KEY_ID".to_owned(), self.s3.access_key.clone()),
-            (
-                "AWS_SECRET_ACCESS_KEY".to_owned(),
-                self.s3.secret_key.clone(),
-            ),
-            // One writer per slot (a slot admits one reader), so no lock service is needed
-            // for Delta's log commits.
-            ("AWS_S3_ALLOW_UNSAFE_RENAME".to_owned(), "true".to_owned()),
-        ]);
-        if let Some(endpoint) = self.s3.endpoint.as_deref().filter(|e| !e.is_empty()) {
-            storage.insert("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned());
-            storage.insert("AWS_ALLOW_HTTP".to_owned(), "true".to_owned());
-            // MinIO and s3s-fs address buckets by path.
-            storage.insert(
-                "AWS_VIRTUAL_HOSTED_STYLE_REQUEST".to_owned(),
-                "false".to_owned(),
-            );
-        }
-        Ok(DeltaLocation { root, storage })
+        let access = S3Access {
+            endpoint: self.s3.endpoint.as_deref(),
+            region: &self.s3.region,
+            access_key: &self.s3.access_key,
+            secret_key: &self.s3.secret_key,
+        };
+        DeltaLocation::s3(&self.lake_bucket, &self.lake_prefix, access)
+            .context("--lake-bucket/--lake-prefix do not form an s3:// URL")
     }
 }
 

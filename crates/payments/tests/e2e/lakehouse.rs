@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments_domain::demo::demo_users;
-use payments_lakehouse::{read, slot_status, DeltaLocation, PUBLICATION};
+use payments_lakehouse::{read, slot_status, DeltaLocation, S3Access, PUBLICATION};
 use payments_testkit::{
     applied_records, create_topics, produce, producer, quick_ingester, stack, start_ingester,
     unique_name, wait_for, TestDb,
@@ -28,18 +28,17 @@ const KILLS: usize = 20;
 
 fn location(bucket: &str) -> DeltaLocation {
     let s = stack();
-    DeltaLocation {
-        root: url::Url::parse(&format!("s3://{bucket}/payments")).expect("url"),
-        storage: HashMap::from([
-            ("AWS_ENDPOINT_URL".into(), s.s3_endpoint.clone()),
-            ("AWS_REGION".into(), s.s3_region.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), s.s3_access_key.clone()),
-            ("AWS_SECRET_ACCESS_KEY".into(), s.s3_secret_key.clone()),
-            ("AWS_ALLOW_HTTP".into(), "true".into()),
-            ("AWS_S3_ALLOW_UNSAFE_RENAME".into(), "true".into()),
-            ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST".into(), "false".into()),
-        ]),
-    }
+    DeltaLocation::s3(
+        bucket,
+        "payments",
+        S3Access {
+            endpoint: Some(&s.s3_endpoint),
+            region: &s.s3_region,
+            access_key: &s.s3_access_key,
+            secret_key: &s.s3_secret_key,
+        },
+    )
+    .expect("lake location")
 }
 
 fn spawn_replicator(database_url: &str, bucket: &str, slot: &str, addr: &str) -> Child {
@@ -268,14 +267,11 @@ async fn twenty_sigkills_of_the_replicator_lose_and_duplicate_nothing() {
         "the lake to equal PostgreSQL",
         CAUGHT_UP_TIMEOUT,
         || async {
-            for table in &tables {
-                let expected = read::postgres_rows(&db.pool, table).await.ok()?;
-                let actual = read::lake_rows(&lake, table).await.ok()?;
-                if expected != actual {
-                    return None;
-                }
-            }
-            Some(())
+            read::lake_equals_postgres(&db.pool, &lake, &tables)
+                .await
+                .ok()
+                .filter(|equal| *equal)
+                .map(|_| ())
         },
     )
     .await;
@@ -288,22 +284,15 @@ async fn twenty_sigkills_of_the_replicator_lose_and_duplicate_nothing() {
             .expect("postgres");
         let actual = read::lake_rows(&lake, table).await.expect("lake");
         assert_eq!(actual, expected, "{} equals PostgreSQL", table.name);
-        let keys: Vec<String> = table
-            .key_columns()
-            .map(|(_, c)| format!("\"{}\"", c.name))
-            .collect();
-        let log = format!("{}_changes", table.name);
-        let duplicates = read::query(
-            &lake,
-            &[log.as_str()],
-            &format!(
-                "SELECT count(*) FROM (SELECT {k}, _commit_lsn FROM \"{log}\" GROUP BY {k}, _commit_lsn HAVING count(*) > 1)",
-                k = keys.join(", ")
-            ),
-        )
-        .await
-        .expect("change log");
-        assert_eq!(duplicates, vec![vec![Some("0".to_owned())]], "{log}");
+        let duplicates = read::duplicate_changes(&lake, table)
+            .await
+            .expect("change log");
+        assert_eq!(
+            duplicates,
+            Vec::<read::TextRow>::new(),
+            "duplicate changes of {}",
+            table.name
+        );
     }
     // The workload's kinds of change all reached the change logs: stream inserts, updates of
     // existing payments (upserts, the out-of-order pairs), import rows, rejected events.
@@ -357,10 +346,6 @@ async fn twenty_sigkills_of_the_replicator_lose_and_duplicate_nothing() {
         }
     }
 
-    sqlx::query("SELECT pg_drop_replication_slot($1)")
-        .bind(&slot)
-        .execute(&db.pool)
-        .await
-        .expect("drop slot");
+    payments_testkit::drop_replication_slot(&db.pool, &slot).await;
     db.drop_database().await;
 }

@@ -391,19 +391,7 @@ async fn every_role_counts_its_work_and_the_grafana_dashboard_queries_only_real_
         assert!(queried.contains(needed), "the dashboard shows {needed}");
     }
     drop(_roles);
-    wait_for(
-        "the replicator's slot to be dropped",
-        Duration::from_secs(30),
-        || async {
-            sqlx::query("SELECT pg_drop_replication_slot($1)")
-                .bind(&slot)
-                .execute(&db.pool)
-                .await
-                .ok()
-                .map(|_| ())
-        },
-    )
-    .await;
+    payments_testkit::drop_replication_slot(&db.pool, &slot).await;
     db.drop_database().await;
 }
 
