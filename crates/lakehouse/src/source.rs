@@ -160,7 +160,7 @@ impl WalSource {
                 .with_protocol_version(1)
                 // Heartbeats arrive as (empty) transactions.
                 .with_messages(true)
-                .with_feedback_interval(Duration::from_secs(1));
+                .with_feedback_interval(FEEDBACK_INTERVAL);
         let stream =
             LogicalReplicationStream::new(&config.replication_url(), stream_config).await?;
         let tables = Tables::new(tables);
@@ -256,16 +256,26 @@ async fn read_transactions(
     sender: mpsc::Sender<Result<Transaction>>,
     cancel: CancellationToken,
 ) {
+    let ticks = Ticks::start(&cancel);
     let mut open: Option<Open> = None;
     loop {
-        let event = match stream.next_event(&cancel).await {
+        let event = match stream.next_event(&ticks.current()).await {
             Ok(event) => event,
+            Err(pg_walstream::ReplicationError::Cancelled(_)) if !cancel.is_cancelled() => {
+                // A tick while no WAL arrives: acknowledge what was applied meanwhile.
+                stream.maybe_send_feedback().await;
+                continue;
+            }
             Err(pg_walstream::ReplicationError::Cancelled(_)) => break,
             Err(e) => {
                 let _ = sender.send(Err(e.into())).await;
                 break;
             }
         };
+        // pg_walstream itself looks at the feedback only every 128 messages: under a light
+        // load that kept the slot's confirmed position (and the WAL it retains) minutes
+        // behind the lake. Checked here on every event, sent at most once per interval.
+        stream.maybe_send_feedback().await;
         match on_event(&tables, &mut open, event) {
             Ok(Some(transaction)) => {
                 if sender.send(Ok(transaction)).await.is_err() {
@@ -281,6 +291,53 @@ async fn read_transactions(
     }
     // Sends the last acknowledged position.
     let _ = stream.stop().await;
+}
+
+/// How often the applied position is acknowledged to PostgreSQL (when it moved).
+const FEEDBACK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A child of the reader's token, cancelled and replaced every `FEEDBACK_INTERVAL`: waiting on
+/// it wakes the reader when no WAL arrives, so that it can still acknowledge. pg_walstream
+/// leaves the stream usable after such a cancellation (it only stops waiting for the socket).
+struct Ticks {
+    current: Arc<std::sync::Mutex<CancellationToken>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Ticks {
+    fn start(parent: &CancellationToken) -> Ticks {
+        let current = Arc::new(std::sync::Mutex::new(parent.child_token()));
+        let task = tokio::spawn({
+            let current = current.clone();
+            let parent = parent.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        () = parent.cancelled() => break,
+                        () = tokio::time::sleep(FEEDBACK_INTERVAL) => {}
+                    }
+                    if let Ok(mut token) = current.lock() {
+                        token.cancel();
+                        *token = parent.child_token();
+                    }
+                }
+            }
+        });
+        Ticks { current, task }
+    }
+
+    fn current(&self) -> CancellationToken {
+        match self.current.lock() {
+            Ok(token) => token.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl Drop for Ticks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 fn on_event(

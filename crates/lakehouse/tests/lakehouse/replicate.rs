@@ -2,7 +2,10 @@
 //! an out-of-line value an update leaves alone, and transactions committing out of start
 //! order; across a restart the lake converges without a duplicate change.
 
+use std::time::Duration;
+
 use payments_lakehouse::{read, slot_status};
+use payments_testkit::wait_for;
 use uuid::Uuid;
 
 use crate::harness::{insert_payments, Lake, SERVER_SETTINGS};
@@ -100,6 +103,21 @@ async fn every_committed_change_lands_once_and_the_lake_equals_postgres() {
         0.0,
         "a resumed slot is not copied again"
     );
+    // While it runs, the slot is acknowledged up to what the lake holds (seconds, not the
+    // minutes pg_walstream's own 128-message rhythm took under a light load): the slot
+    // releases its WAL as the lake advances.
+    wait_for(
+        "the slot's confirmed position to reach the lake's",
+        Duration::from_secs(10),
+        || async {
+            let stored = read::stored_position(&lake.location, &lake.slot)
+                .await
+                .ok()?;
+            let status = slot_status(db, &lake.slot).await.ok()??;
+            (stored.is_some() && status.confirmed_flush == stored).then_some(())
+        },
+    )
+    .await;
     running.stop().await;
     lake.assert_equal().await;
     lake.assert_change_logs_have_no_duplicates().await;
