@@ -44,10 +44,9 @@ def with_duckdb(root):
     return {str(c): {"count": n, "sum": str(Decimal(s))} for c, n, s in rows}
 
 
-def with_deltalake(root):
-    from deltalake import DeltaTable
-
-    storage = {
+def storage_options():
+    """The `deltalake` package's S3 options from the AWS_* environment."""
+    return {
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
         "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
@@ -55,7 +54,12 @@ def with_deltalake(root):
         "AWS_ALLOW_HTTP": "true",
         "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
     }
-    table = DeltaTable(f"{root}/transactions", storage_options=storage)
+
+
+def with_deltalake(root):
+    from deltalake import DeltaTable
+
+    table = DeltaTable(f"{root}/transactions", storage_options=storage_options())
     data = table.to_pyarrow_table(columns=["currency_id", "amount"])
     totals = {}
     for currency, amount in zip(data["currency_id"].to_pylist(), data["amount"].to_pylist()):
