@@ -140,12 +140,13 @@ impl Lookup {
 pub(crate) struct Matches(Vec<(SeenBefore, CsvRow)>);
 
 impl Matches {
-    /// Without the rows seen at the same row of an import of the same bytes (`same_file`):
-    /// those are this row's own transaction id, not another payment.
+    /// Without the rows seen in an import of the same bytes (`same_file`): at the same row that
+    /// is this row's own transaction id; at another row it is a payment this file repeats,
+    /// which one import of the file does not hold either (its own reservation). A re-run after a
+    /// failed import once held such a row against its own earlier attempt.
     pub(crate) fn without_same_transactions(mut self, same_file: &[Uuid]) -> Matches {
-        self.0.retain(|(seen, _)| {
-            !(seen.seen_row == seen.row && same_file.contains(&seen.seen_import_id))
-        });
+        self.0
+            .retain(|(seen, _)| !same_file.contains(&seen.seen_import_id));
         self
     }
 
@@ -193,5 +194,50 @@ impl CrossFile {
         summary.cross_file = self.listed.clone();
         summary.totals.held = self.totals.clone();
         summary.lists_truncated |= (self.listed.len() as u64) < summary.cross_file_duplicates;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(row: u64, seen_import_id: Uuid, seen_row: u64) -> (SeenBefore, CsvRow) {
+        let values = CsvRow {
+            username_sender: "alice".into(),
+            username_receiver: "bob".into(),
+            amount: "10.00".into(),
+            currency: "EUR".into(),
+            transaction_date: "2024-01-01T00:00:00Z".into(),
+            status: "completed".into(),
+        };
+        (
+            SeenBefore {
+                row,
+                seen_import_id,
+                seen_row,
+            },
+            values,
+        )
+    }
+
+    #[test]
+    fn an_earlier_import_of_the_same_bytes_is_never_another_payment() {
+        let (earlier, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let matches = Matches(vec![
+            // The same row of the same file: its own transaction id.
+            seen(7, earlier, 7),
+            // A payment the file itself repeats, reserved by the earlier attempt at its other
+            // row: one import of the file would not hold it either.
+            seen(4978, earlier, 5200),
+            // Another file's payment: held.
+            seen(9, other, 3),
+        ])
+        .without_same_transactions(&[earlier]);
+        let left: Vec<(u64, Uuid, u64)> = matches
+            .0
+            .iter()
+            .map(|(s, _)| (s.row, s.seen_import_id, s.seen_row))
+            .collect();
+        assert_eq!(left, vec![(9, other, 3)]);
     }
 }
