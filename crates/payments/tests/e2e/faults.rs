@@ -482,15 +482,25 @@ async fn a_database_restart_during_an_import_lands_each_row_once() {
 
     let _ingester = Roles(vec![setup.spawn_ingester("fault-pg-import")]);
     let unique = unique_rows(&csv).len() as i64;
-    wait_for("every unique row stored", CAUGHT_UP_TIMEOUT, || async {
-        count(
-            &db.pool,
-            "SELECT count(DISTINCT transaction_id) FROM transactions",
-        )
-        .await
-        .filter(|n| *n >= unique)
-    })
-    .await;
+    // Polled by hand rather than with wait_for: a timeout says how far the ingester got.
+    let deadline = Instant::now() + CAUGHT_UP_TIMEOUT;
+    let stored = "SELECT count(DISTINCT transaction_id) FROM transactions";
+    while count(&db.pool, stored).await.unwrap_or(0) < unique && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let landed = count(&db.pool, stored).await.unwrap_or(0);
+    assert!(
+        landed >= unique,
+        "after {CAUGHT_UP_TIMEOUT:?}: {landed} of {unique} unique rows stored, {:?} records applied, \
+         {:?} rejected; imports: {:?}\n(first run: {:?}\n{first_log})",
+        count(&db.pool, "SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_offsets").await,
+        count(&db.pool, "SELECT count(*) FROM rejected_events").await,
+        sqlx::query_as::<_, (String, i64)>("SELECT status::text, published FROM imports")
+            .fetch_all(&db.pool)
+            .await
+            .ok(),
+        first.status,
+    );
     assert_import_landed_exactly(&db.pool, &csv).await;
     eprintln!(
         "first run during the restart: {:?}; second run: {}",
