@@ -370,8 +370,25 @@ impl<'o, R: Read> Rows<'o, R> {
                 .and_then(|text| text.trim().parse::<u64>().ok())
                 .filter(|row| (1..=ROW_MASK).contains(row))
         });
+        // A line split in place is checked for UTF-8 once; any other record field by field.
+        let text = self.records.text();
         let mut values = [""; 6];
         for (k, slot) in values.iter_mut().enumerate() {
+            if let Some(text) = &text {
+                let value = text.field(self.header.order[k]);
+                if value.len() > self.options.max_field_bytes {
+                    return Err(malformed(
+                        at,
+                        Malformed::FieldTooLong {
+                            column: COLUMNS[k].to_owned(),
+                            bytes: value.len(),
+                            max: self.options.max_field_bytes,
+                        },
+                    ));
+                }
+                *slot = value;
+                continue;
+            }
             let bytes = self.records.field(self.header.order[k]);
             if bytes.len() > self.options.max_field_bytes {
                 return Err(malformed(

@@ -37,10 +37,14 @@ impl<R: Read> HashingReader<R> {
 
     /// The digest of the bytes read so far.
     pub fn finish(self) -> Digest {
-        Digest {
-            sha256: hex::encode(self.hasher.finalize()),
-            size_bytes: self.bytes,
-        }
+        digest_of(self.hasher, self.bytes)
+    }
+}
+
+pub(crate) fn digest_of(hasher: Sha256, bytes: u64) -> Digest {
+    Digest {
+        sha256: hex::encode(hasher.finalize()),
+        size_bytes: bytes,
     }
 }
 
