@@ -276,14 +276,17 @@ impl Spill {
             resolve_group(&mut recs, &mut out, &mut listed, &mut log, &mut on_repeat)?;
         } else {
             self.flush()?;
-            self.pending = Vec::new();
+            // The flushed records' memory holds each bucket in turn: a fresh allocation per
+            // bucket costs its page faults.
+            let mut recs = std::mem::take(&mut self.pending);
             log = ValuesLog::open(self.values_file.take())?;
             let buckets = std::mem::take(&mut self.buckets);
             for (writer, count) in buckets {
                 let mut file = writer.into_inner().map_err(|e| e.into_error())?;
                 file.seek(SeekFrom::Start(0))?;
                 let mut reader = BufReader::with_capacity(WRITE_BUFFER, file);
-                let mut recs = Vec::with_capacity(count as usize);
+                recs.clear();
+                recs.reserve(count as usize);
                 let mut buf = [0u8; RECORD];
                 for _ in 0..count {
                     reader.read_exact(&mut buf)?;
