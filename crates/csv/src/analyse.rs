@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 use payments_domain::event::import_transaction_id;
 use payments_domain::money::shorten;
 use payments_domain::{
-    Fingerprint, ImportEvent, ImportFields, ImportTotals, ReferenceData, RowFigures, Suspicions,
-    TotalsBuilder,
+    Fingerprint, ImportEvent, ImportFields, ImportTotals, ReferenceData, Suspicions,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -21,6 +20,7 @@ use crate::error::{ImportError, Location, Malformed, Result};
 use crate::records::{RecordError, Records};
 use crate::spill::{Bitset, Spill, INVALID, ROW_MASK, SUSPICIOUS};
 use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicious};
+use crate::totals::{plain_cents, Figure, TotalsBuilders};
 
 pub use payments_domain::fields::COLUMNS;
 
@@ -592,7 +592,17 @@ where
             hash = xxhash_rust::xxh3::xxh3_128_with_seed(&canonical, seed);
         }
         let mut flags = 0;
-        let reasons = suspicions(&fields, options.suspicious_threshold);
+        // One read of the amount for the suspicion rule and the totals when it is plain.
+        let cents = plain_cents(fields.amount);
+        let reasons = match cents {
+            Some(cents) => Suspicions::of(
+                fields.username_sender,
+                fields.username_receiver,
+                Some(Decimal::new(cents, 2)),
+                options.suspicious_threshold,
+            ),
+            None => suspicions(&fields, options.suspicious_threshold),
+        };
         if reasons.any() {
             flags |= SUSPICIOUS;
             suspicious_rows += 1;
@@ -612,7 +622,7 @@ where
                 values: CsvRow::from(&fields),
             });
         }
-        totals.add(&fields, flags);
+        totals.add(&fields, Figure::of(fields.amount, cents), flags);
         spill
             .push(hash, (row & ROW_MASK) | flags, &canonical)
             .map_err(ImportError::Scratch)?;
@@ -656,55 +666,6 @@ where
         sha256: digest.sha256,
     };
     Ok((summary, resolved))
-}
-
-/// The control totals of one analysis: every row goes in as it is read, repeats are taken
-/// back once duplicates are resolved.
-#[derive(Default)]
-struct TotalsBuilders {
-    file: TotalsBuilder,
-    unique: TotalsBuilder,
-    suspicious: TotalsBuilder,
-    invalid: TotalsBuilder,
-    publishable: TotalsBuilder,
-}
-
-impl TotalsBuilders {
-    fn add(&mut self, fields: &ImportFields<'_>, flags: u64) {
-        let row = RowFigures::of(fields.currency, fields.amount);
-        self.file.add(&row, 1);
-        self.unique.add(&row, 1);
-        self.by_flags(flags, |t| t.add(&row, 1));
-    }
-
-    fn remove_repeats(&mut self, values: &CsvRow, repeats: u64, flags: u64) {
-        let row = RowFigures::of(&values.currency, &values.amount);
-        self.unique.remove(&row, repeats);
-        self.by_flags(flags, |t| t.remove(&row, repeats));
-    }
-
-    fn by_flags(&mut self, flags: u64, mut change: impl FnMut(&mut TotalsBuilder)) {
-        if flags & SUSPICIOUS != 0 {
-            change(&mut self.suspicious);
-        }
-        if flags & INVALID != 0 {
-            change(&mut self.invalid);
-        } else {
-            change(&mut self.publishable);
-        }
-    }
-
-    fn build(self) -> ImportTotals {
-        ImportTotals {
-            file: self.file.build(),
-            unique: self.unique.build(),
-            suspicious: self.suspicious.build(),
-            invalid: self.invalid.build(),
-            publishable: self.publishable.build(),
-            held: Default::default(),
-            ingested: Default::default(),
-        }
-    }
 }
 
 /// An unparsable amount is not suspicious here: the row checks refuse it with their reason.

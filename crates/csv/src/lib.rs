@@ -25,6 +25,7 @@ mod records;
 pub mod samples;
 mod spill;
 mod summary;
+mod totals;
 
 pub use analyse::{
     for_each_row, publish_resolved, row_problems, Analysis, ImportRef, OnValid, Options, Resolved,
