@@ -64,12 +64,35 @@ pub struct KafkaArgs {
         value_parser = parse_duration
     )]
     pub(crate) delivery_timeout: Duration,
+    /// Extra librdkafka properties, `key=value`, applied after the role's own (security
+    /// settings, or memory against throughput: docs/capacity.md). Repeat the flag, or separate
+    /// them with commas in the variable.
+    #[arg(
+        long = "kafka-property",
+        env = "PAYMENTS_KAFKA_PROPERTIES",
+        value_delimiter = ',',
+        value_parser = parse_property
+    )]
+    pub(crate) properties: Vec<(String, String)>,
+}
+
+/// `key=value`, both non-empty.
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "`{text}` is not a librdkafka property: write key=value, e.g. queued.max.messages.kbytes=16384"
+        )),
+    }
 }
 
 impl KafkaArgs {
     pub fn options(&self, client_id: &str) -> KafkaOptions {
         KafkaOptions {
             delivery_timeout: self.delivery_timeout,
+            extra: self.properties.clone(),
             ..KafkaOptions::new(&self.brokers, client_id)
         }
     }
@@ -274,5 +297,21 @@ mod tests {
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("2 parsecs").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn kafka_properties() {
+        assert_eq!(
+            parse_property("queued.max.messages.kbytes=16384"),
+            Ok(("queued.max.messages.kbytes".into(), "16384".into()))
+        );
+        assert_eq!(
+            parse_property(" sasl.mechanism = SCRAM-SHA-512 "),
+            Ok(("sasl.mechanism".into(), "SCRAM-SHA-512".into()))
+        );
+        for bad in ["", "key", "key=", "=value"] {
+            let error = parse_property(bad).expect_err(bad);
+            assert!(error.contains("key=value"), "{error}");
+        }
     }
 }
