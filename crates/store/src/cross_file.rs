@@ -109,10 +109,16 @@ const ROWS: &str = "unnest($2::int8[], $3::uuid[], $4::uuid[], $5::numeric[], $6
                          transaction_date, status, fingerprint_key)";
 
 /// The earliest transaction another import landed with `q`'s payment (not one of `$1`, the
-/// import's own ids).
+/// import's own ids): found by the fingerprint's hash (the index, migration
+/// `fingerprint_hash_index`), then compared column by column.
 const LANDED_ELSEWHERE: &str = "SELECT t.import_id, COALESCE(t.import_row, 0) AS import_row
                   FROM transactions t
-                 WHERE t.import_id IS NOT NULL AND t.import_id <> ALL($1)
+                 WHERE t.import_id IS NOT NULL
+                   AND payment_fingerprint_hash(t.sender_id, t.receiver_id, t.amount,
+                                                t.currency_id, t.transaction_date, t.status)
+                     = payment_fingerprint_hash(q.sender_id, q.receiver_id, q.amount,
+                                                q.currency_id, q.transaction_date, q.status)
+                   AND t.import_id <> ALL($1)
                    AND t.sender_id = q.sender_id AND t.receiver_id = q.receiver_id
                    AND t.amount = q.amount AND t.currency_id = q.currency_id
                    AND t.transaction_date = q.transaction_date AND t.status = q.status
