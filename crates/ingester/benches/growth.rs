@@ -477,10 +477,10 @@ impl Bulk {
         let date = (self.start + self.step * i32::try_from(n).unwrap_or(i32::MAX))
             .to_rfc3339_opts(SecondsFormat::Micros, true);
         let id = self.random.uuid();
-        let suspicious = self.random.next() % 100 == 0;
+        let suspicious = self.random.next().is_multiple_of(100);
         // Half the rows came from imports of IMPORT_ROWS rows each.
         let imported = n % 2 == 1;
-        if imported && (n / 2) % IMPORT_ROWS == 0 {
+        if imported && (n / 2).is_multiple_of(IMPORT_ROWS) {
             self.import = self.random.uuid();
         }
         let (source, import_id, import_row) = if imported {
