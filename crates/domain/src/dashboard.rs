@@ -12,6 +12,8 @@
 //! Totals over all payments read `daily_payment_totals` and `user_payment_totals`, which
 //! triggers keep exact as rows land (migration `payment_totals`): a few thousand rows whatever
 //! the size of `transactions`, so every question stays within its budget after years of data.
+//! Such a question also has its scan of `transactions` ([`Question::sql_in_range`]) for the
+//! web dashboard's date ranges; a test holds both to the same answer over all time.
 
 use serde::Serialize;
 
@@ -57,7 +59,12 @@ pub struct Question {
     /// One sentence shown under the title.
     pub description: &'static str,
     pub display: Visualization,
+    /// The question over all time (Metabase runs this).
     pub sql: &'static str,
+    /// The same question for a date range, where it differs: the totals have no time finer
+    /// than a day (and none per user), so a range reads `transactions` through its
+    /// `transaction_date` index instead; a short range reads few rows. `None`: `sql` serves.
+    pub sql_in_range: Option<&'static str>,
 }
 
 /// The Overview dashboard, in reading order.
@@ -72,6 +79,12 @@ pub const OVERVIEW: &[Question] = &[
               GROUP BY 1\n\
               HAVING sum(payments) > 0\n\
               ORDER BY 1",
+        sql_in_range: Some(
+            "SELECT (transaction_date AT TIME ZONE 'UTC')::date AS day, count(*) AS payments\n\
+              FROM transactions\n\
+              GROUP BY 1\n\
+              ORDER BY 1",
+        ),
     },
     Question {
         slug: "volume-per-day",
@@ -83,6 +96,12 @@ pub const OVERVIEW: &[Question] = &[
               GROUP BY 1\n\
               HAVING sum(payments) > 0\n\
               ORDER BY 1",
+        sql_in_range: Some(
+            "SELECT (transaction_date AT TIME ZONE 'UTC')::date AS day, sum(amount) AS volume\n\
+              FROM transactions\n\
+              GROUP BY 1\n\
+              ORDER BY 1",
+        ),
     },
     Question {
         slug: "volume-by-currency",
@@ -95,6 +114,13 @@ pub const OVERVIEW: &[Question] = &[
               GROUP BY 1\n\
               HAVING sum(t.payments) > 0\n\
               ORDER BY 2 DESC",
+        sql_in_range: Some(
+            "SELECT c.currency, sum(t.amount) AS volume\n\
+              FROM transactions t\n\
+              JOIN currencies c USING (currency_id)\n\
+              GROUP BY 1\n\
+              ORDER BY 2 DESC",
+        ),
     },
     Question {
         slug: "payments-by-status",
@@ -106,6 +132,12 @@ pub const OVERVIEW: &[Question] = &[
               GROUP BY 1\n\
               HAVING sum(payments) > 0\n\
               ORDER BY 2 DESC",
+        sql_in_range: Some(
+            "SELECT status, count(*) AS payments\n\
+              FROM transactions\n\
+              GROUP BY 1\n\
+              ORDER BY 2 DESC",
+        ),
     },
     Question {
         slug: "top-senders",
@@ -118,6 +150,14 @@ pub const OVERVIEW: &[Question] = &[
               WHERE t.sent > 0\n\
               ORDER BY 2 DESC, 1\n\
               LIMIT 10",
+        sql_in_range: Some(
+            "SELECT u.username AS sender, count(*) AS payments\n\
+              FROM transactions t\n\
+              JOIN users u ON u.user_id = t.sender_id\n\
+              GROUP BY 1\n\
+              ORDER BY 2 DESC, 1\n\
+              LIMIT 10",
+        ),
     },
     Question {
         slug: "top-receivers",
@@ -130,6 +170,14 @@ pub const OVERVIEW: &[Question] = &[
               WHERE t.received > 0\n\
               ORDER BY 2 DESC, 1\n\
               LIMIT 10",
+        sql_in_range: Some(
+            "SELECT u.username AS receiver, count(*) AS payments\n\
+              FROM transactions t\n\
+              JOIN users u ON u.user_id = t.receiver_id\n\
+              GROUP BY 1\n\
+              ORDER BY 2 DESC, 1\n\
+              LIMIT 10",
+        ),
     },
     Question {
         slug: "suspicious-payments",
@@ -138,6 +186,11 @@ pub const OVERVIEW: &[Question] = &[
         display: Visualization::Scalar,
         sql: "SELECT coalesce(sum(suspicious), 0)::int8 AS suspicious\n\
               FROM daily_payment_totals",
+        sql_in_range: Some(
+            "SELECT count(*) AS suspicious\n\
+              FROM transactions\n\
+              WHERE suspicious",
+        ),
     },
     Question {
         slug: "latest-suspicious",
@@ -153,6 +206,7 @@ pub const OVERVIEW: &[Question] = &[
               WHERE t.suspicious\n\
               ORDER BY t.transaction_date DESC\n\
               LIMIT 20",
+        sql_in_range: None,
     },
     Question {
         slug: "rejected-by-reason",
@@ -164,6 +218,7 @@ pub const OVERVIEW: &[Question] = &[
               GROUP BY 1\n\
               ORDER BY 2 DESC, 1\n\
               LIMIT 20",
+        sql_in_range: None,
     },
     Question {
         slug: "recent-imports",
@@ -176,5 +231,6 @@ pub const OVERVIEW: &[Question] = &[
               FROM imports\n\
               ORDER BY created_at DESC\n\
               LIMIT 50",
+        sql_in_range: None,
     },
 ];
