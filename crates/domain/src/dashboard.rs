@@ -9,8 +9,9 @@
 //! value; a [`Visualization::Table`] may have any columns; a [`Visualization::Scalar`] returns one
 //! row with one number. No rows means "no data yet".
 //!
-//! Totals over all payments read `daily_payment_totals` and `user_payment_totals`, which
-//! triggers keep exact as rows land (migration `payment_totals`): a few thousand rows whatever
+//! Totals over all payments sum `daily_payment_totals` and `user_payment_totals`, which
+//! triggers keep exact as rows land (migration `payment_totals`; a key may have several rows
+//! until they are compacted, so every question sums per key): a few thousand rows whatever
 //! the size of `transactions`, so every question stays within its budget after years of data.
 //! Such a question also has its scan of `transactions` ([`Question::sql_in_range`]) for the
 //! web dashboard's date ranges; a test holds both to the same answer over all time.
@@ -144,10 +145,12 @@ pub const OVERVIEW: &[Question] = &[
         name: "Top senders",
         description: "The ten users who sent the most payments.",
         display: Visualization::Row,
-        sql: "SELECT u.username AS sender, t.sent AS payments\n\
-              FROM user_payment_totals t\n\
+        sql: "SELECT u.username AS sender, t.payments\n\
+              FROM (SELECT user_id, sum(sent)::int8 AS payments\n\
+                    FROM user_payment_totals\n\
+                    GROUP BY 1\n\
+                    HAVING sum(sent) > 0) t\n\
               JOIN users u USING (user_id)\n\
-              WHERE t.sent > 0\n\
               ORDER BY 2 DESC, 1\n\
               LIMIT 10",
         sql_in_range: Some(
@@ -164,10 +167,12 @@ pub const OVERVIEW: &[Question] = &[
         name: "Top receivers",
         description: "The ten users who received the most payments.",
         display: Visualization::Row,
-        sql: "SELECT u.username AS receiver, t.received AS payments\n\
-              FROM user_payment_totals t\n\
+        sql: "SELECT u.username AS receiver, t.payments\n\
+              FROM (SELECT user_id, sum(received)::int8 AS payments\n\
+                    FROM user_payment_totals\n\
+                    GROUP BY 1\n\
+                    HAVING sum(received) > 0) t\n\
               JOIN users u USING (user_id)\n\
-              WHERE t.received > 0\n\
               ORDER BY 2 DESC, 1\n\
               LIMIT 10",
         sql_in_range: Some(

@@ -117,6 +117,15 @@ pub async fn answer_since(
     }
 }
 
+/// Folds the dashboard totals' pending rows into one row per key (migration `payment_totals`),
+/// so the questions sum few rows; returns how many rows went. The answers are the same
+/// before and after; only their cost changes.
+pub async fn compact_totals(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT compact_payment_totals()")
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Runs one question in a read-only transaction and decodes its rows.
 pub async fn answer(pool: &PgPool, question: &Question) -> Result<Answer> {
     run(pool, question, question.sql, None).await

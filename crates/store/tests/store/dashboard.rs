@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use payments_domain::dashboard::{Question, Visualization, OVERVIEW};
-use payments_store::dashboard::{answer, answer_since, Cell};
+use payments_store::dashboard::{answer, answer_since, compact_totals, Cell};
 use payments_store::StoreError;
 use payments_testkit::TestDb;
 use rust_decimal::Decimal;
@@ -126,7 +126,33 @@ async fn the_totals_answer_as_a_scan_of_every_transaction_would() {
         .expect("delete");
 
     // Every question kept in totals against its own scan of `transactions` (the form a date
-    // range uses) over all time.
+    // range uses) over all time: with the totals as appended, then folded, then appended to
+    // again after the fold.
+    assert_eq!(totals_match_scans(&db.pool).await, 7);
+    let folded = compact_totals(&db.pool).await.expect("compact");
+    assert!(folded > 0, "the writers' rows were folded");
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM daily_payment_totals WHERE pending)
+              + (SELECT count(*) FROM user_payment_totals WHERE pending)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("pending");
+    assert_eq!(pending, 0, "nothing pending after the fold");
+    assert_eq!(compact_totals(&db.pool).await.expect("compact"), 0);
+    assert_eq!(totals_match_scans(&db.pool).await, 7);
+    sqlx::query(insert)
+        .bind(9000)
+        .execute(&db.pool)
+        .await
+        .expect("insert after the fold");
+    assert_eq!(totals_match_scans(&db.pool).await, 7);
+    db.drop_database().await;
+}
+
+/// Compares every question kept in totals with its scan of `transactions` over all time;
+/// returns how many it compared.
+async fn totals_match_scans(pool: &sqlx::PgPool) -> usize {
     let long_ago = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
     let mut compared = 0;
     for q in OVERVIEW.iter().filter(|q| q.sql_in_range.is_some()) {
@@ -135,9 +161,9 @@ async fn the_totals_answer_as_a_scan_of_every_transaction_would() {
             rows.sort_by_key(|row| format!("{row:?}"));
             rows
         };
-        let from_totals = rows(answer(&db.pool, q).await.expect(q.slug).rows);
+        let from_totals = rows(answer(pool, q).await.expect(q.slug).rows);
         let from_scan = rows(
-            answer_since(&db.pool, q, Some(long_ago))
+            answer_since(pool, q, Some(long_ago))
                 .await
                 .expect(q.slug)
                 .rows,
@@ -146,6 +172,59 @@ async fn the_totals_answer_as_a_scan_of_every_transaction_would() {
         assert_eq!(from_totals, from_scan, "{}", q.slug);
         compared += 1;
     }
-    assert_eq!(compared, 7, "every totals question was compared");
+    compared
+}
+
+/// The totals are appended, never updated in place: a transaction left open on a payment (an
+/// operator's session, a slow batch) holds up no other writer of the same day, and a fold
+/// meanwhile neither waits for it nor loses its change.
+#[tokio::test]
+async fn an_open_transaction_holds_up_no_other_writer_of_its_day() {
+    let db = TestDb::create().await;
+    let insert = "INSERT INTO transactions (transaction_id, sender_id, receiver_id, amount,
+                         currency_id, transaction_date, status)
+                  SELECT gen_random_uuid(), s.user_id, r.user_id, 10, 840,
+                         TIMESTAMPTZ '2026-03-01 12:00+00', 'completed'
+                    FROM (SELECT user_id FROM users ORDER BY username LIMIT 1) s,
+                         (SELECT user_id FROM users ORDER BY username OFFSET 1 LIMIT 1) r";
+    sqlx::query(insert)
+        .execute(&db.pool)
+        .await
+        .expect("first payment");
+    compact_totals(&db.pool).await.expect("compact");
+
+    let mut open = db.pool.begin().await.expect("begin");
+    sqlx::query("UPDATE transactions SET suspicious = true")
+        .execute(&mut *open)
+        .await
+        .expect("update in the open transaction");
+    // Without the append, this waited for `open` to end: the lock timeout turns a wait
+    // into a failure instead of a hung test.
+    let mut other = db.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *other)
+        .await
+        .expect("lock timeout");
+    sqlx::query(insert)
+        .execute(&mut *other)
+        .await
+        .expect("a second payment of the same day while the first is held");
+    other.commit().await.expect("commit the second");
+    compact_totals(&db.pool)
+        .await
+        .expect("compact beside the open transaction");
+    open.commit().await.expect("commit the first");
+
+    let suspicious = OVERVIEW
+        .iter()
+        .find(|q| q.slug == "suspicious-payments")
+        .expect("question");
+    assert_eq!(
+        answer(&db.pool, suspicious).await.expect("answer").rows,
+        vec![vec![Cell::Int(1)]]
+    );
+    assert_eq!(totals_match_scans(&db.pool).await, 7);
+    compact_totals(&db.pool).await.expect("compact");
+    assert_eq!(totals_match_scans(&db.pool).await, 7);
     db.drop_database().await;
 }
