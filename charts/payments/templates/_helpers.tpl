@@ -178,6 +178,14 @@ one, else the release's PostgreSQL Secret, else one the chart generates.
   value: {{ .Values.topics.stream | quote }}
 - name: PAYMENTS_IMPORT_TOPIC
   value: {{ .Values.topics.import | quote }}
+{{- with .Values.kafkaClient.properties }}
+{{- $properties := list }}
+{{- range $key, $value := . }}
+{{- $properties = append $properties (printf "%s=%v" $key $value) }}
+{{- end }}
+- name: PAYMENTS_KAFKA_PROPERTIES
+  value: {{ join "," $properties | quote }}
+{{- end }}
 {{- if and (not .Values.kafka.enabled) .Values.externalKafka.createTopics }}
 - name: PAYMENTS_CREATE_TOPICS
   value: "true"
