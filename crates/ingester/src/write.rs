@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::SpanContext;
 use payments_runtime::backon::Retryable;
 use payments_store::{write_batch_after, Batch, PgPool, RecordOutcome, StoreError, WritePath};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -179,8 +179,9 @@ fn log_rejections(batch: &Batch, refused: &[(Arc<str>, i32, i64, String)]) {
     }
 }
 
-/// Commits to Kafka what the database already holds. Only for lag metrics and for a faster
-/// resume; correctness does not depend on it, so a failure is logged and ignored.
+/// Stores for Kafka what the database already holds; the consumer commits stored offsets every
+/// few seconds. Only for lag metrics and tools; the database's offsets decide where to resume,
+/// so a failure (the partition revoked meanwhile) is logged and ignored.
 fn acknowledge(consumer: &StreamConsumer<ResumeFromDatabase>, batch: &Batch) {
     let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for record in &batch.records {
@@ -193,7 +194,7 @@ fn acknowledge(consumer: &StreamConsumer<ResumeFromDatabase>, batch: &Batch) {
             tracing::debug!(error = %e, "building kafka commit");
         }
     }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        tracing::debug!(error = %e, "kafka offset commit failed (database offsets still hold)");
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        tracing::debug!(error = %e, "kafka offset store failed (database offsets still hold)");
     }
 }

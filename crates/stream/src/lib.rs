@@ -115,7 +115,8 @@ impl KafkaOptions {
         Ok(self.finish(config).create()?)
     }
 
-    /// A group consumer with auto-commit off: the caller stores progress itself.
+    /// A group consumer that commits to Kafka only the offsets the caller stored
+    /// (`store_offsets`, after its own commit), every few seconds in the background.
     pub fn consumer<C: ConsumerContext + 'static>(
         &self,
         group_id: &str,
@@ -124,7 +125,10 @@ impl KafkaOptions {
         let mut config = self.base();
         config
             .set("group.id", group_id)
-            .set("enable.auto.commit", "false")
+            // One OffsetCommit every 5 s instead of one per batch (tens a second): they share
+            // the coordinator connection with the heartbeats, which the broker answers in order.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "5000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
