@@ -98,6 +98,38 @@ pub fn last_per_key<'a>(
     folded
 }
 
+/// Splits one-change-per-key `folded` into the keys new to the table, whose final rows can be
+/// appended, and the rest, which need a MERGE. A key is new when its first change in `changes`
+/// (commit order, each applied once: the versions skip what a table holds) is an insert: the
+/// row did not exist in PostgreSQL, so it is not in the lake either. A new key whose last
+/// change deletes it is dropped (it never reaches the table); one with a value the change did
+/// not carry (`Cell::Unchanged`) goes to the MERGE, which keeps the table's.
+pub fn split_new_keys(
+    changes: &[Change],
+    folded: Vec<Change>,
+    keys: &[usize],
+) -> (Vec<Change>, Vec<Change>) {
+    let key_of = |change: &Change| -> Vec<Cell> {
+        keys.iter()
+            .map(|&i| change.cells.get(i).cloned().unwrap_or(Cell::Null))
+            .collect()
+    };
+    let mut first: std::collections::HashMap<Vec<Cell>, Op> = std::collections::HashMap::new();
+    for change in changes {
+        first.entry(key_of(change)).or_insert(change.op);
+    }
+    let (mut new, mut known) = (Vec::new(), Vec::new());
+    for change in folded {
+        let inserted_here = first.get(&key_of(&change)) == Some(&Op::Insert);
+        if !inserted_here || change.cells.contains(&Cell::Unchanged) {
+            known.push(change);
+        } else if change.op != Op::Delete {
+            new.push(change);
+        }
+    }
+    (new, known)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +169,47 @@ mod tests {
             change(Op::Update, 2, &[text("a"), text("long text"), text("2")])
         );
         assert_eq!(folded[1].op, Op::Delete);
+    }
+
+    #[test]
+    fn keys_first_inserted_in_the_batch_are_appended_the_others_merged() {
+        let changes = [
+            // New, then updated: appended as updated.
+            change(Op::Insert, 1, &[text("new"), text("v1")]),
+            change(Op::Update, 2, &[text("new"), text("v2")]),
+            // Already in the table: merged.
+            change(Op::Update, 2, &[text("old"), text("v2")]),
+            // Deleted and inserted again: the first change is a delete, so merged.
+            change(Op::Delete, 2, &[text("back"), Cell::Null]),
+            change(Op::Insert, 3, &[text("back"), text("v3")]),
+            // Inserted and deleted within the batch: neither.
+            change(Op::Insert, 3, &[text("gone"), text("v1")]),
+            change(Op::Delete, 4, &[text("gone"), Cell::Null]),
+            // An old key's delete: merged.
+            change(Op::Delete, 4, &[text("dropped"), Cell::Null]),
+        ];
+        let folded = last_per_key(&changes, &[0]);
+        let (new, known) = split_new_keys(&changes, folded, &[0]);
+        assert_eq!(new, vec![change(Op::Update, 2, &[text("new"), text("v2")])]);
+        let known: Vec<(&Cell, Op)> = known.iter().map(|c| (&c.cells[0], c.op)).collect();
+        assert_eq!(
+            known,
+            vec![
+                (&text("old"), Op::Update),
+                (&text("back"), Op::Insert),
+                (&text("dropped"), Op::Delete),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_row_missing_a_value_goes_to_the_merge() {
+        // Cannot happen from PostgreSQL (an insert sends every value), but an appended row
+        // must never hold the marker.
+        let changes = [change(Op::Insert, 1, &[text("k"), Cell::Unchanged])];
+        let (new, known) = split_new_keys(&changes, changes.to_vec(), &[0]);
+        assert!(new.is_empty());
+        assert_eq!(known.len(), 1);
     }
 
     #[test]

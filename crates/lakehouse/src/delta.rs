@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::batch::{self, COMMIT_LSN, OP, UNCHANGED};
 use crate::catalog::Table;
-use crate::change::{last_per_key, Change, Lsn};
+use crate::change::{last_per_key, split_new_keys, Change, Lsn};
 use crate::error::Result;
 
 /// Where the tables live and how to reach the store.
@@ -208,14 +208,41 @@ impl TablePair {
             let keys: Vec<usize> = self.table.key_columns().map(|(i, _)| i).collect();
             let folded = last_per_key(&for_current, &keys);
             applied.current_rows = folded.len();
-            self.merge(&folded, last).await?;
+            let (new, known) = split_new_keys(&for_current, folded.clone(), &keys);
+            if new.is_empty() && known.is_empty() {
+                // Only rows inserted and deleted again: nothing to write but the version.
+                self.merge(&folded, Some(last)).await?;
+                applied.commits += 1;
+            }
+            // The MERGE first, unversioned: replayed after a crash before the append, it
+            // changes nothing (a change applies only over an older `_commit_lsn`). The
+            // append carries the version, so it is written once.
+            if !known.is_empty() {
+                let version = new.is_empty().then_some(last);
+                self.merge(&known, version).await?;
+                applied.commits += 1;
+            }
+            if !new.is_empty() {
+                let rows = batch::current_batch(&self.table, &new, false)?;
+                self.current = self
+                    .current
+                    .clone()
+                    .write([rows])
+                    .with_save_mode(SaveMode::Append)
+                    .with_schema_mode(SchemaMode::Merge)
+                    .with_commit_properties(commit_properties(&self.app_id, last))
+                    .await?;
+                applied.commits += 1;
+            }
             self.current_version = Some(last);
-            applied.commits += 1;
         }
         Ok(applied)
     }
 
-    async fn merge(&mut self, folded: &[Change], version: Lsn) -> Result<()> {
+    /// MERGEs `folded` (one change per key) into the current state, recording `version` with
+    /// the commit when given. A MERGE reads every file of the table (its condition is the key
+    /// alone), so [`TablePair::apply`] sends it only the keys the table may already hold.
+    async fn merge(&mut self, folded: &[Change], version: Option<Lsn>) -> Result<()> {
         let source = batch::current_batch(&self.table, folded, true)?;
         let source = SessionContext::new().read_batch(source)?;
         let on = self
@@ -242,7 +269,10 @@ impl TablePair {
             .with_source_alias("source")
             .with_target_alias("target")
             .with_merge_schema(true)
-            .with_commit_properties(commit_properties(&self.app_id, version))
+            .with_commit_properties(match version {
+                Some(version) => commit_properties(&self.app_id, version),
+                None => CommitProperties::default(),
+            })
             .when_matched_delete(|delete| delete.predicate(format!("{is_delete} AND {newer}")))?
             .when_matched_update(|mut update| {
                 update = update.predicate(format!("NOT ({is_delete}) AND {newer}"));
