@@ -99,16 +99,16 @@ pub fn last_per_key<'a>(
 }
 
 /// Splits one-change-per-key `folded` into the keys new to the table, whose final rows can be
-/// appended, and the rest, which need a MERGE. A key is new when its first change in `changes`
+/// appended, the rest, which need a MERGE, and the new keys deleted again (`gone`). A key is new when its first change in `changes`
 /// (commit order, each applied once: the versions skip what a table holds) is an insert: the
 /// row did not exist in PostgreSQL, so it is not in the lake either. A new key whose last
-/// change deletes it is dropped (it never reaches the table); one with a value the change did
+/// change deletes it goes to `gone` (it never reaches the table); one with a value the change did
 /// not carry (`Cell::Unchanged`) goes to the MERGE, which keeps the table's.
 pub fn split_new_keys(
     changes: &[Change],
     folded: Vec<Change>,
     keys: &[usize],
-) -> (Vec<Change>, Vec<Change>) {
+) -> (Vec<Change>, Vec<Change>, Vec<Change>) {
     let key_of = |change: &Change| -> Vec<Cell> {
         keys.iter()
             .map(|&i| change.cells.get(i).cloned().unwrap_or(Cell::Null))
@@ -118,16 +118,18 @@ pub fn split_new_keys(
     for change in changes {
         first.entry(key_of(change)).or_insert(change.op);
     }
-    let (mut new, mut known) = (Vec::new(), Vec::new());
+    let (mut new, mut known, mut gone) = (Vec::new(), Vec::new(), Vec::new());
     for change in folded {
         let inserted_here = first.get(&key_of(&change)) == Some(&Op::Insert);
         if !inserted_here || change.cells.contains(&Cell::Unchanged) {
             known.push(change);
-        } else if change.op != Op::Delete {
+        } else if change.op == Op::Delete {
+            gone.push(change);
+        } else {
             new.push(change);
         }
     }
-    (new, known)
+    (new, known, gone)
 }
 
 #[cfg(test)]
@@ -189,8 +191,12 @@ mod tests {
             change(Op::Delete, 4, &[text("dropped"), Cell::Null]),
         ];
         let folded = last_per_key(&changes, &[0]);
-        let (new, known) = split_new_keys(&changes, folded, &[0]);
+        let (new, known, gone) = split_new_keys(&changes, folded, &[0]);
         assert_eq!(new, vec![change(Op::Update, 2, &[text("new"), text("v2")])]);
+        assert_eq!(
+            gone,
+            vec![change(Op::Delete, 4, &[text("gone"), Cell::Null])]
+        );
         let known: Vec<(&Cell, Op)> = known.iter().map(|c| (&c.cells[0], c.op)).collect();
         assert_eq!(
             known,
@@ -207,8 +213,8 @@ mod tests {
         // Cannot happen from PostgreSQL (an insert sends every value), but an appended row
         // must never hold the marker.
         let changes = [change(Op::Insert, 1, &[text("k"), Cell::Unchanged])];
-        let (new, known) = split_new_keys(&changes, changes.to_vec(), &[0]);
-        assert!(new.is_empty());
+        let (new, known, gone) = split_new_keys(&changes, changes.to_vec(), &[0]);
+        assert!(new.is_empty() && gone.is_empty());
         assert_eq!(known.len(), 1);
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
@@ -97,9 +98,34 @@ fn quoted(column: &str) -> String {
     format!("\"{}\"", column.replace('"', "\"\""))
 }
 
-fn commit_properties(app_id: &str, version: Lsn) -> CommitProperties {
-    let version = i64::try_from(version).unwrap_or(i64::MAX);
-    CommitProperties::default().with_application_transaction(Transaction::new(app_id, version))
+/// A commit that records `version` as `app_id`'s application-transaction version, when given.
+fn commit_properties(app_id: &str, version: Option<Lsn>) -> CommitProperties {
+    match version {
+        Some(version) => {
+            let version = i64::try_from(version).unwrap_or(i64::MAX);
+            CommitProperties::default()
+                .with_application_transaction(Transaction::new(app_id, version))
+        }
+        None => CommitProperties::default(),
+    }
+}
+
+/// Writes `rows` to `table`, recording `version` with the commit when given. A column a
+/// migration adds to a published table is added to the Delta table.
+async fn write_rows(
+    table: &DeltaTable,
+    rows: RecordBatch,
+    mode: SaveMode,
+    app_id: &str,
+    version: Option<Lsn>,
+) -> Result<DeltaTable> {
+    Ok(table
+        .clone()
+        .write([rows])
+        .with_save_mode(mode)
+        .with_schema_mode(SchemaMode::Merge)
+        .with_commit_properties(commit_properties(app_id, version))
+        .await?)
 }
 
 async fn open_or_create(
@@ -189,15 +215,8 @@ impl TablePair {
         let for_log = newer(self.log_version);
         if !for_log.is_empty() {
             let rows = batch::log_batch(&self.table, &for_log)?;
-            self.log = self
-                .log
-                .clone()
-                .write([rows])
-                .with_save_mode(SaveMode::Append)
-                // A column a migration adds to a published table is added to the Delta table.
-                .with_schema_mode(SchemaMode::Merge)
-                .with_commit_properties(commit_properties(&self.app_id, last))
-                .await?;
+            self.log =
+                write_rows(&self.log, rows, SaveMode::Append, &self.app_id, Some(last)).await?;
             self.log_version = Some(last);
             applied.log_rows = for_log.len();
             applied.commits += 1;
@@ -208,10 +227,10 @@ impl TablePair {
             let keys: Vec<usize> = self.table.key_columns().map(|(i, _)| i).collect();
             let folded = last_per_key(&for_current, &keys);
             applied.current_rows = folded.len();
-            let (new, known) = split_new_keys(&for_current, folded.clone(), &keys);
+            let (new, known, gone) = split_new_keys(&for_current, folded, &keys);
             if new.is_empty() && known.is_empty() {
                 // Only rows inserted and deleted again: nothing to write but the version.
-                self.merge(&folded, Some(last)).await?;
+                self.merge(&gone, Some(last)).await?;
                 applied.commits += 1;
             }
             // The MERGE first, unversioned: replayed after a crash before the append, it
@@ -224,14 +243,14 @@ impl TablePair {
             }
             if !new.is_empty() {
                 let rows = batch::current_batch(&self.table, &new, false)?;
-                self.current = self
-                    .current
-                    .clone()
-                    .write([rows])
-                    .with_save_mode(SaveMode::Append)
-                    .with_schema_mode(SchemaMode::Merge)
-                    .with_commit_properties(commit_properties(&self.app_id, last))
-                    .await?;
+                self.current = write_rows(
+                    &self.current,
+                    rows,
+                    SaveMode::Append,
+                    &self.app_id,
+                    Some(last),
+                )
+                .await?;
                 applied.commits += 1;
             }
             self.current_version = Some(last);
@@ -269,10 +288,7 @@ impl TablePair {
             .with_source_alias("source")
             .with_target_alias("target")
             .with_merge_schema(true)
-            .with_commit_properties(match version {
-                Some(version) => commit_properties(&self.app_id, version),
-                None => CommitProperties::default(),
-            })
+            .with_commit_properties(commit_properties(&self.app_id, version))
             .when_matched_delete(|delete| delete.predicate(format!("{is_delete} AND {newer}")))?
             .when_matched_update(|mut update| {
                 update = update.predicate(format!("NOT ({is_delete}) AND {newer}"));
@@ -317,30 +333,10 @@ impl TablePair {
         } else {
             SaveMode::Append
         };
-        let with_version = |builder: deltalake::operations::write::WriteBuilder| match done {
-            Some(version) => {
-                builder.with_commit_properties(commit_properties(&self.app_id, version))
-            }
-            None => builder,
-        };
         let current = batch::current_batch(&self.table, rows, false)?;
-        self.current = with_version(
-            self.current
-                .clone()
-                .write([current])
-                .with_save_mode(mode)
-                .with_schema_mode(SchemaMode::Merge),
-        )
-        .await?;
+        self.current = write_rows(&self.current, current, mode, &self.app_id, done).await?;
         let log = batch::log_batch(&self.table, rows)?;
-        self.log = with_version(
-            self.log
-                .clone()
-                .write([log])
-                .with_save_mode(SaveMode::Append)
-                .with_schema_mode(SchemaMode::Merge),
-        )
-        .await?;
+        self.log = write_rows(&self.log, log, SaveMode::Append, &self.app_id, done).await?;
         if let Some(version) = done {
             self.current_version = Some(version);
             self.log_version = Some(version);
@@ -421,7 +417,6 @@ impl PositionTable {
         changes: usize,
     ) -> Result<()> {
         use deltalake::arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
-        use deltalake::arrow::record_batch::RecordBatch;
         let micros = |t: chrono::DateTime<chrono::Utc>| {
             TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC")
         };
@@ -444,7 +439,7 @@ impl PositionTable {
             .clone()
             .write([row])
             .with_save_mode(SaveMode::Append)
-            .with_commit_properties(commit_properties(&self.app_id, lsn))
+            .with_commit_properties(commit_properties(&self.app_id, Some(lsn)))
             .await?;
         self.version = Some(lsn);
         Ok(())
