@@ -38,11 +38,32 @@ impl Drop for Telemetry {
     }
 }
 
+/// The log filter under `PAYMENTS_LOG`'s directives. Two of the lake's libraries log normal
+/// events as problems: deltalake warns at every MERGE that a scan metric is missing, and the
+/// Delta kernel logs an ERROR for each table that does not exist yet (the replicator's first
+/// start). Both errors reach our own code as values, which decides what to log.
+const BASE_LOG_FILTER: &str =
+    "info,rdkafka=warn,sqlx=warn,deltalake_core::operations::merge=error,buoyant_kernel::snapshot=off";
+
+/// `PAYMENTS_LOG` added to the base filter: a later directive for the same target replaces the
+/// base's, so `debug` raises the level of everything the base does not name, and
+/// `rdkafka=debug` still reaches librdkafka. An invalid value leaves the base, with the reason.
+fn log_filter(configured: Option<&str>) -> (EnvFilter, Option<String>) {
+    let base = || EnvFilter::new(BASE_LOG_FILTER);
+    match configured.map(str::trim).filter(|v| !v.is_empty()) {
+        None => (base(), None),
+        Some(directives) => match EnvFilter::try_new(format!("{BASE_LOG_FILTER},{directives}")) {
+            Ok(filter) => (filter, None),
+            Err(e) => (base(), Some(format!("PAYMENTS_LOG {directives:?} is not a log filter ({e}); logging with {BASE_LOG_FILTER:?}"))),
+        },
+    }
+}
+
 /// Log level from `PAYMENTS_LOG` (e.g. `info,payments_ingester=debug`); `role` names the
 /// service in traces (`payments-<role>` unless `OTEL_SERVICE_NAME` is set).
 pub fn init(format: &LogFormat, role: &str) -> Telemetry {
-    let filter = EnvFilter::try_from_env("PAYMENTS_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,sqlx=warn"));
+    let configured = std::env::var("PAYMENTS_LOG").ok();
+    let (filter, invalid) = log_filter(configured.as_deref());
     let dispatch = Arc::new(OnceLock::new());
     let logs = log_layer(format, std::io::stderr, dispatch.clone());
     let (provider, problem) = if otlp_configured() {
@@ -65,6 +86,9 @@ pub fn init(format: &LogFormat, role: &str) -> Telemetry {
     subscriber.init();
     if let Some(e) = problem {
         tracing::warn!(error = %e, "traces are not exported");
+    }
+    if let Some(reason) = invalid {
+        tracing::warn!("{reason}");
     }
     Telemetry { provider }
 }
@@ -252,5 +276,91 @@ mod tests {
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["level"], "WARN");
         assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+    }
+
+    /// Which of the events below a filter lets through, as "target level" words.
+    fn passed(filter: EnvFilter) -> Vec<String> {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let cell = Arc::new(OnceLock::new());
+        let dispatch: Dispatch = tracing_subscriber::registry()
+            .with(filter)
+            .with(log_layer(
+                &LogFormat::Json,
+                move || writer.clone(),
+                cell.clone(),
+            ))
+            .into();
+        cell.set(dispatch.downgrade()).expect("set once");
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::warn!(target: "deltalake_core::operations::merge", "merge warning");
+            tracing::error!(target: "deltalake_core::operations::merge", "merge error");
+            tracing::error!(target: "buoyant_kernel::snapshot", "kernel error");
+            tracing::info!(target: "rdkafka::client", "rdkafka info");
+            tracing::debug!(target: "rdkafka::client", "rdkafka debug");
+            tracing::info!(target: "payments_lakehouse", "ours info");
+            tracing::debug!(target: "payments_lakehouse", "ours debug");
+        });
+        lines(&captured)
+            .iter()
+            .map(|line| {
+                format!(
+                    "{} {}",
+                    line["target"].as_str().unwrap_or("?"),
+                    line["level"]
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_base_filter_hides_the_lake_libraries_normal_events_and_keeps_their_errors() {
+        let (filter, invalid) = log_filter(None);
+        assert_eq!(invalid, None);
+        assert_eq!(
+            passed(filter),
+            [
+                "deltalake_core::operations::merge \"ERROR\"",
+                "payments_lakehouse \"INFO\""
+            ]
+        );
+    }
+
+    #[test]
+    fn payments_log_adds_to_the_base_filter() {
+        let (filter, invalid) = log_filter(Some("debug"));
+        assert_eq!(invalid, None);
+        assert_eq!(
+            passed(filter),
+            [
+                "deltalake_core::operations::merge \"ERROR\"",
+                "payments_lakehouse \"INFO\"",
+                "payments_lakehouse \"DEBUG\""
+            ],
+            "debug raises what the base does not name"
+        );
+        let (filter, _) = log_filter(Some("info,rdkafka=debug"));
+        assert_eq!(
+            passed(filter),
+            [
+                "deltalake_core::operations::merge \"ERROR\"",
+                "rdkafka::client \"INFO\"",
+                "rdkafka::client \"DEBUG\"",
+                "payments_lakehouse \"INFO\""
+            ],
+            "a named target replaces the base's directive"
+        );
+    }
+
+    #[test]
+    fn an_invalid_payments_log_keeps_the_base_filter_and_says_why() {
+        let (filter, invalid) = log_filter(Some("info,payments=loud"));
+        let reason = invalid.expect("a reason");
+        assert!(
+            reason.contains("PAYMENTS_LOG \"info,payments=loud\" is not a log filter"),
+            "{reason}"
+        );
+        assert_eq!(passed(filter).len(), 2);
+        assert_eq!(log_filter(Some("  ")).1, None, "blank is unset");
     }
 }
