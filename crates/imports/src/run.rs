@@ -147,6 +147,7 @@ impl Pipeline {
                 },
                 reserve,
                 tokio::runtime::Handle::current(),
+                reading.options.spill_dir.clone(),
             )
         });
         let (stored, analysed) = self
@@ -190,9 +191,16 @@ impl Pipeline {
             Some(matches) if first.is_none() => {
                 let same_file =
                     payments_store::imports_of_file(&self.pool, &summary.sha256, id).await?;
-                let found = matches?
-                    .without_same_transactions(&same_file)
-                    .held(&resolved, reading.options.max_listed);
+                // Matches beyond the first come back from the disk: off the runtime's threads.
+                let (matches, max_listed) = (matches?, reading.options.max_listed);
+                let (found, back) = tokio::task::spawn_blocking(move || {
+                    let found = matches.held(&same_file, &resolved, max_listed);
+                    (found, resolved)
+                })
+                .await
+                .map_err(|e| PipelineError::Task(e.to_string()))?;
+                resolved = back;
+                let found = found?;
                 found.apply(&mut summary, &mut resolved);
                 Some(found)
             }

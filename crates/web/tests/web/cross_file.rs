@@ -227,3 +227,55 @@ async fn rejected_cross_file_duplicates_never_land_and_the_rest_does() {
     );
     app.stop().await;
 }
+
+/// More matches than the importer keeps in memory (10,000): the rest wait on disk and come
+/// back whole, so every one is held, counted in the held totals, and lands once approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_cross_file_duplicates_than_kept_in_memory_are_all_held_and_totalled() {
+    const SHARED: usize = 12_000;
+    let app = spawn_app_with(crate::trusting_localhost(false), None).await;
+    // Distinct payments (by amount), 1.00 to 120.99 USD.
+    let cents = |i: usize| 100 + i as i64;
+    let shared: Vec<String> = (0..SHARED)
+        .map(|i| {
+            let amount = format!("{}.{:02}", cents(i) / 100, cents(i) % 100);
+            payment(i % 5, (i + 1) % 5, &amount, 1 + (i % 28) as u32)
+        })
+        .collect();
+    let report = upload_as(&app, "alice", "big-monday.csv", csv(&shared)).await;
+    let first_id = report["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.wait_done(&first_id).await["ingested"], SHARED as i64);
+
+    // The same payments after one of its own: other bytes, every payment shared but row 1.
+    let mut second = vec![payment(0, 1, "999.99", 28)];
+    second.extend(shared.iter().cloned());
+    let report = upload_as(&app, "alice", "big-tuesday.csv", csv(&second)).await;
+    let id = report["id"].as_str().expect("id").to_owned();
+    let summary = &report["summary"];
+    assert_eq!(
+        report["status"],
+        named(ImportStatus::AwaitingApproval),
+        "{}",
+        report["message"]
+    );
+    assert_eq!(summary["cross_file_duplicates"], SHARED);
+    let listed = summary["cross_file"].as_array().expect("cross_file");
+    assert_eq!(listed.len(), 10_000, "the list is capped");
+    assert_eq!(summary["lists_truncated"], true);
+    assert_eq!(
+        (&listed[0]["row"], &listed[0]["seen_row"]),
+        (&Value::from(2), &Value::from(1))
+    );
+    let held_total: i64 = (0..SHARED).map(cents).sum();
+    assert_eq!(
+        summary["totals"]["held"][0]["amount"],
+        format!("{}.{:02}", held_total / 100, held_total % 100),
+        "the held total counts the rows that waited on disk too"
+    );
+
+    let (code, body) = api_decide(&app, &id, "approve", Some("bob")).await;
+    assert_eq!(code, 200, "{body}");
+    let done = app.wait_done(&id).await;
+    assert_eq!(done["published"], SHARED as i64 + 1, "{done}");
+    assert_eq!(done["ingested"], SHARED as i64 + 1, "{done}");
+}
