@@ -32,8 +32,12 @@ type Analysed = (Summary, Resolved, Option<Result<Matches>>);
 
 /// Attempts at publishing a file, each with a fresh producer after deliveries timed out.
 const PUBLISH_ATTEMPTS: u32 = 3;
-/// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy.
-const MAX_IN_FLIGHT: usize = 50_000;
+/// Deliveries awaited at once while publishing; bounds memory, keeps the producer busy. At a
+/// 1 GiB upload (16.3M rows) the bound only shows when the broker is slower than the file:
+/// then 50,000 in flight peaked at 176-180 MiB and 10,000 at 130 MiB in the same time; with a
+/// broker that keeps up, 50,000, 10,000 and 2,000 all peak at 110-119 MiB in the same time
+/// (docs/benchmarks.md, "Importer memory at a 1 GiB upload").
+const MAX_IN_FLIGHT: usize = 10_000;
 /// Read size of the upload tee.
 const CHUNK: usize = 64 * 1024;
 
