@@ -254,32 +254,8 @@ mod tests {
         assert_eq!(expected.0.len(), 32);
     }
 
-    #[test]
-    fn json_lines_without_traces_are_plain() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let cell = Arc::new(OnceLock::new());
-        let dispatch: Dispatch = tracing_subscriber::registry()
-            .with(log_layer(
-                &LogFormat::Json,
-                move || writer.clone(),
-                cell.clone(),
-            ))
-            .into();
-        cell.set(dispatch.downgrade()).expect("set once");
-        tracing::dispatcher::with_default(&dispatch, || {
-            let span = tracing::info_span!("work");
-            let _entered = span.enter();
-            tracing::warn!("no exporter");
-        });
-        let lines = lines(&captured);
-        assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0]["level"], "WARN");
-        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
-    }
-
-    /// Which of the events below a filter lets through, as "target level" words.
-    fn passed(filter: EnvFilter) -> Vec<String> {
+    /// The JSON lines `events` log through `filter` (none: every level), without traces.
+    fn json_lines_of(filter: Option<EnvFilter>, events: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();
         let writer = captured.clone();
         let cell = Arc::new(OnceLock::new());
@@ -292,7 +268,25 @@ mod tests {
             ))
             .into();
         cell.set(dispatch.downgrade()).expect("set once");
-        tracing::dispatcher::with_default(&dispatch, || {
+        tracing::dispatcher::with_default(&dispatch, events);
+        lines(&captured)
+    }
+
+    #[test]
+    fn json_lines_without_traces_are_plain() {
+        let lines = json_lines_of(None, || {
+            let span = tracing::info_span!("work");
+            let _entered = span.enter();
+            tracing::warn!("no exporter");
+        });
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["level"], "WARN");
+        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+    }
+
+    /// Which of the events below a filter lets through, as "target level" words.
+    fn passed(filter: EnvFilter) -> Vec<String> {
+        json_lines_of(Some(filter), || {
             tracing::warn!(target: "deltalake_core::operations::merge", "merge warning");
             tracing::error!(target: "deltalake_core::operations::merge", "merge error");
             tracing::error!(target: "buoyant_kernel::snapshot", "kernel error");
@@ -300,17 +294,16 @@ mod tests {
             tracing::debug!(target: "rdkafka::client", "rdkafka debug");
             tracing::info!(target: "payments_lakehouse", "ours info");
             tracing::debug!(target: "payments_lakehouse", "ours debug");
-        });
-        lines(&captured)
-            .iter()
-            .map(|line| {
-                format!(
-                    "{} {}",
-                    line["target"].as_str().unwrap_or("?"),
-                    line["level"]
-                )
-            })
-            .collect()
+        })
+        .iter()
+        .map(|line| {
+            format!(
+                "{} {}",
+                line["target"].as_str().unwrap_or("?"),
+                line["level"]
+            )
+        })
+        .collect()
     }
 
     #[test]
