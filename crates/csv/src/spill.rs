@@ -421,15 +421,7 @@ fn read_values<R: io::BufRead>(reader: &mut R) -> io::Result<CsvRow> {
         *field = String::from_utf8(std::mem::take(&mut buf))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
-    let [username_sender, username_receiver, amount, currency, transaction_date, status] = fields;
-    Ok(CsvRow {
-        username_sender,
-        username_receiver,
-        amount,
-        currency,
-        transaction_date,
-        status,
-    })
+    Ok(CsvRow::from_columns(fields))
 }
 
 #[cfg(test)]

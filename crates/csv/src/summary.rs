@@ -14,6 +14,34 @@ pub struct CsvRow {
     pub status: String,
 }
 
+impl CsvRow {
+    /// The values in `payments_domain::COLUMNS` order.
+    pub fn columns(&self) -> [&str; 6] {
+        [
+            &self.username_sender,
+            &self.username_receiver,
+            &self.amount,
+            &self.currency,
+            &self.transaction_date,
+            &self.status,
+        ]
+    }
+
+    /// The row from its values in `payments_domain::COLUMNS` order (as a spill file keeps them).
+    pub fn from_columns(values: [String; 6]) -> CsvRow {
+        let [username_sender, username_receiver, amount, currency, transaction_date, status] =
+            values;
+        CsvRow {
+            username_sender,
+            username_receiver,
+            amount,
+            currency,
+            transaction_date,
+            status,
+        }
+    }
+}
+
 impl From<&ImportFields<'_>> for CsvRow {
     fn from(fields: &ImportFields<'_>) -> Self {
         CsvRow {

@@ -263,7 +263,7 @@ fn write_match(out: &mut impl Write, seen: &SeenBefore, values: &CsvRow) -> io::
     out.write_all(&seen.row.to_le_bytes())?;
     out.write_all(&seen.seen_row.to_le_bytes())?;
     out.write_all(seen.seen_import_id.as_bytes())?;
-    for value in columns(values) {
+    for value in values.columns() {
         out.write_all(&(value.len() as u32).to_le_bytes())?;
         out.write_all(value.as_bytes())?;
     }
@@ -281,38 +281,22 @@ fn read_match(input: &mut impl Read) -> io::Result<Option<(SeenBefore, CsvRow)>>
     input.read_exact(&mut seen_row)?;
     let mut id = [0; 16];
     input.read_exact(&mut id)?;
-    let mut value = || -> io::Result<String> {
+    let mut values: [String; 6] = Default::default();
+    for value in &mut values {
         let mut len = [0; 4];
         input.read_exact(&mut len)?;
         let mut bytes = vec![0; u32::from_le_bytes(len) as usize];
         input.read_exact(&mut bytes)?;
-        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    };
-    let values = CsvRow {
-        username_sender: value()?,
-        username_receiver: value()?,
-        amount: value()?,
-        currency: value()?,
-        transaction_date: value()?,
-        status: value()?,
-    };
+        *value =
+            String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    let values = CsvRow::from_columns(values);
     let seen = SeenBefore {
         row: u64::from_le_bytes(row),
         seen_import_id: Uuid::from_bytes(id),
         seen_row: u64::from_le_bytes(seen_row),
     };
     Ok(Some((seen, values)))
-}
-
-fn columns(values: &CsvRow) -> [&str; 6] {
-    [
-        &values.username_sender,
-        &values.username_receiver,
-        &values.amount,
-        &values.currency,
-        &values.transaction_date,
-        &values.status,
-    ]
 }
 
 /// What an import holds as cross-file duplicates.

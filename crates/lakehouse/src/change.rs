@@ -99,11 +99,12 @@ pub fn last_per_key<'a>(
 }
 
 /// Splits one-change-per-key `folded` into the keys new to the table, whose final rows can be
-/// appended, the rest, which need a MERGE, and the new keys deleted again (`gone`). A key is new when its first change in `changes`
-/// (commit order, each applied once: the versions skip what a table holds) is an insert: the
-/// row did not exist in PostgreSQL, so it is not in the lake either. A new key whose last
-/// change deletes it goes to `gone` (it never reaches the table); one with a value the change did
-/// not carry (`Cell::Unchanged`) goes to the MERGE, which keeps the table's.
+/// appended, the rest, which need a MERGE, and the new keys deleted again (`gone`). A key is
+/// new when its first change in `changes` (commit order, each applied once: the versions skip
+/// what a table holds) is an insert: the row did not exist in PostgreSQL, so it is not in the
+/// lake either. A new key whose last change deletes it goes to `gone` (it never reaches the
+/// table); one with a value the change did not carry (`Cell::Unchanged`) goes to the MERGE,
+/// which keeps the table's.
 pub fn split_new_keys(
     changes: &[Change],
     folded: Vec<Change>,
