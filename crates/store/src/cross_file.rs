@@ -110,7 +110,7 @@ const ROWS: &str = "unnest($2::int8[], $3::uuid[], $4::uuid[], $5::numeric[], $6
 
 /// The earliest transaction another import landed with `q`'s payment (not one of `$1`, the
 /// import's own ids): found by the fingerprint's hash (the index, migration
-/// `fingerprint_hash_index`), then compared column by column.
+/// `fingerprint_date_index`: the date, then the hash), then compared column by column.
 const LANDED_ELSEWHERE: &str = "SELECT t.import_id, COALESCE(t.import_row, 0) AS import_row
                   FROM transactions t
                  WHERE t.import_id IS NOT NULL
