@@ -5,7 +5,10 @@
 //! - produce → commit latency at 1,000 events/s for 60 s (`PAYMENTS_BENCH_RATE`,
 //!   `PAYMENTS_BENCH_SECONDS`), exact per event as in the latency benchmark;
 //! - the cross-file duplicate lookup of 1,000,000 new payments (`PAYMENTS_BENCH_ROWS`) in
-//!   statements of 5,000, as an import does it: seconds per 1M rows;
+//!   statements of 5,000, as an import does it: seconds per 1M rows, for payments dated
+//!   anywhere in five years (the worst case) and for files of one week each (as files come);
+//! - for the ingest and the lookups, why they cost what they do: WAL written and blocks of
+//!   `transactions` (heap, indexes) that were not in shared buffers, per event or per row;
 //! - every dashboard question, best of two runs each: the slowest one;
 //! - and, as the baseline at that size, `COPY` of 1,000,000 rows into the same table.
 //!
@@ -37,6 +40,12 @@ const IMPORT_ROWS: u64 = 10_000;
 const LOOKUP_BATCH: usize = 5_000;
 /// The history the largest size spreads over.
 const HISTORY: TimeDelta = TimeDelta::days(5 * 365);
+/// The dates one file of the lookup covers.
+const FILE_SPAN: TimeDelta = TimeDelta::days(7);
+/// How long a backend may keep its counters before the statistics views show them: flushed
+/// when it goes idle, at most once a second, else within 10 s (PostgreSQL 15 documentation,
+/// "The Cumulative Statistics System": `PGSTAT_MIN_INTERVAL`, `PGSTAT_IDLE_INTERVAL`).
+const STATS_FLUSH: Duration = Duration::from_secs(11);
 
 fn main() {
     payments_testkit::bench_runtime().block_on(run());
@@ -49,9 +58,13 @@ struct Level {
     loaded: u64,
     disk_bytes: i64,
     ingest_rate: f64,
+    ingest_io: Io,
     p99_ms: f64,
     p50_ms: f64,
     lookup_secs_per_million: f64,
+    lookup_io: Io,
+    lookup_week_secs_per_million: f64,
+    lookup_week_io: Io,
     slowest_question: (&'static str, f64),
     copy_rate: f64,
 }
@@ -98,13 +111,29 @@ async fn run() {
             users: users.clone(),
             currencies: currencies.clone(),
         };
+        let before = Io::now(&db.pool).await;
         let ingest_rate = ingest(&db.pool, participants, events, seed).await;
-        eprintln!("  ingest: {ingest_rate:.0} ev/s");
+        let ingest_io = Io::now(&db.pool).await.since(&before, events);
+        eprintln!("  ingest: {ingest_rate:.0} ev/s; per event {ingest_io}");
         // Another seed: the latency events must be new payments, not the ingest's again.
         let (p50_ms, p99_ms) = latency(&db.pool, seed + 1000).await;
         eprintln!("  latency: p50 {p50_ms:.1} ms, p99 {p99_ms:.1} ms");
-        let lookup_secs_per_million = lookup(&db.pool, &users, &currencies, lookups).await;
-        eprintln!("  cross-file lookup: {lookup_secs_per_million:.2} s per 1M rows");
+        let before = Io::now(&db.pool).await;
+        let lookup_secs_per_million =
+            lookup(&db.pool, &users, &currencies, lookups, Dates::Anywhere).await;
+        let lookup_io = Io::now(&db.pool).await.since(&before, lookups);
+        eprintln!(
+            "  cross-file lookup, anywhere in {} days: {lookup_secs_per_million:.2} s per 1M rows; per row {lookup_io}",
+            HISTORY.num_days()
+        );
+        let before = Io::now(&db.pool).await;
+        let lookup_week_secs_per_million =
+            lookup(&db.pool, &users, &currencies, lookups, Dates::Files).await;
+        let lookup_week_io = Io::now(&db.pool).await.since(&before, lookups);
+        eprintln!(
+            "  cross-file lookup, files of {} days: {lookup_week_secs_per_million:.2} s per 1M rows; per row {lookup_week_io}",
+            FILE_SPAN.num_days()
+        );
         let slowest_question = dashboard(&db.pool).await;
         eprintln!(
             "  dashboard: slowest {} {:.2} s",
@@ -120,9 +149,13 @@ async fn run() {
             loaded,
             disk_bytes,
             ingest_rate,
+            ingest_io,
             p99_ms,
             p50_ms,
             lookup_secs_per_million,
+            lookup_io,
+            lookup_week_secs_per_million,
+            lookup_week_io,
             slowest_question,
             copy_rate,
         });
@@ -158,9 +191,10 @@ fn report(levels: &[Level], events: usize, lookups: usize) {
             ingest_ratio,
         )
         .note(format!(
-            "{:.2}x the same size's COPY ({:.0} rows/s); table {:.1} GiB, bulk of {:.1}M rows loaded in {:.0} s",
+            "{:.2}x the same size's COPY ({:.0} rows/s); per event {}; table {:.1} GiB, bulk of {:.1}M rows loaded in {:.0} s",
             level.ingest_rate / level.copy_rate,
             level.copy_rate,
+            level.ingest_io,
             level.disk_bytes as f64 / (1u64 << 30) as f64,
             level.loaded as f64 / 1e6,
             level.load_secs
@@ -195,23 +229,36 @@ fn report(levels: &[Level], events: usize, lookups: usize) {
         .target("<= 100 ms", level.p99_ms <= 100.0)
         .note(format!("p50 {:.1} ms", level.p50_ms))
         .record();
-        let lookup_ratio = level.lookup_secs_per_million / first.lookup_secs_per_million;
-        let mut figure = Figure::new(
-            format!("growth: cross-file lookup at {size}"),
-            format!("{:.2} s per 1M rows", level.lookup_secs_per_million),
-        )
-        .baseline(
-            format!(
-                "{:.2} s at {:.1}M",
+        let lookups = [
+            (
+                "anywhere in 5 years",
+                level.lookup_secs_per_million,
                 first.lookup_secs_per_million,
-                first.rows as f64 / 1e6
+                level.lookup_io,
             ),
-            lookup_ratio,
-        );
-        if last {
-            figure = figure.target("<= 1.5x empty", lookup_ratio <= 1.5);
+            (
+                "files of one week",
+                level.lookup_week_secs_per_million,
+                first.lookup_week_secs_per_million,
+                level.lookup_week_io,
+            ),
+        ];
+        for (dates, secs, first_secs, io) in lookups {
+            let ratio = secs / first_secs;
+            let mut figure = Figure::new(
+                format!("growth: cross-file lookup, {dates}, at {size}"),
+                format!("{secs:.2} s per 1M rows"),
+            )
+            .baseline(
+                format!("{first_secs:.2} s at {:.1}M", first.rows as f64 / 1e6),
+                ratio,
+            )
+            .note(format!("per row {io}"));
+            if last {
+                figure = figure.target("<= 1.5x empty", ratio <= 1.5);
+            }
+            figure.record();
         }
-        figure.record();
         let (question, secs) = level.slowest_question;
         Figure::new(
             format!("growth: slowest dashboard question at {size}"),
@@ -355,19 +402,51 @@ async fn latency(pool: &PgPool, seed: u64) -> (f64, f64) {
     (p50, p99)
 }
 
+/// Where the looked-up payments' dates fall.
+#[derive(Clone, Copy)]
+enum Dates {
+    /// Anywhere in the five years, each payment on its own: every probe lands somewhere else
+    /// in the indexes (the worst case).
+    Anywhere,
+    /// Files of [`IMPORT_ROWS`] payments, each file within one [`FILE_SPAN`] somewhere in the
+    /// landed history (in random order within the file): what statements look like.
+    Files,
+}
+
 /// Looks up `rows` new payments (none landed before) as one import would, in statements of
 /// [`LOOKUP_BATCH`]; returns the seconds per 1M rows.
-async fn lookup(pool: &PgPool, users: &[Uuid], currencies: &[i32], rows: usize) -> f64 {
+async fn lookup(
+    pool: &PgPool,
+    users: &[Uuid],
+    currencies: &[i32],
+    rows: usize,
+    dates: Dates,
+) -> f64 {
     let mut random = SplitMix(rows as u64);
-    // Payments from anywhere in the history, in whole seconds as files carry them, so every
-    // probe lands somewhere in the indexes, not at their end; an amount with a tenth of a cent
-    // more than any landed one makes each a miss, as for a file of new payments.
-    let start = Utc::now() - HISTORY;
+    let (start, span) = match dates {
+        Dates::Anywhere => (Utc::now() - HISTORY, HISTORY),
+        Dates::Files => landed_dates(pool).await,
+    };
+    let seconds = |delta: TimeDelta| delta.num_seconds().max(1) as u64;
+    let mut file_start = start;
+    // Whole seconds, as files carry them; an amount with a tenth of a cent more than any
+    // landed one makes each a miss, as for a file of new payments.
     let fingerprints: Vec<(u64, Fingerprint)> = (0..rows)
         .map(|row| {
             let (sender_id, receiver_id, amount, currency_code, status) =
                 random.payment(users, currencies);
-            let second = (random.next() % HISTORY.num_seconds().max(1) as u64) as i64;
+            let date = match dates {
+                Dates::Anywhere => {
+                    start + TimeDelta::seconds((random.next() % seconds(span)) as i64)
+                }
+                Dates::Files => {
+                    if (row as u64).is_multiple_of(IMPORT_ROWS) {
+                        let room = seconds(span - FILE_SPAN.min(span));
+                        file_start = start + TimeDelta::seconds((random.next() % room) as i64);
+                    }
+                    file_start + TimeDelta::seconds((random.next() % seconds(FILE_SPAN)) as i64)
+                }
+            };
             (
                 row as u64 + 1,
                 Fingerprint {
@@ -375,7 +454,7 @@ async fn lookup(pool: &PgPool, users: &[Uuid], currencies: &[i32], rows: usize) 
                     receiver_id,
                     amount: amount + Decimal::new(1, 3),
                     currency_code,
-                    transaction_date: start + TimeDelta::seconds(second),
+                    transaction_date: date,
                     status,
                 },
             )
@@ -393,6 +472,70 @@ async fn lookup(pool: &PgPool, users: &[Uuid], currencies: &[i32], rows: usize) 
         assert!(seen.is_empty(), "a new payment was found landed");
     }
     started.elapsed().as_secs_f64() / (rows as f64 / 1e6)
+}
+
+/// The first imported payment's date and the span to the last one (five years back from now
+/// while nothing is landed).
+async fn landed_dates(pool: &PgPool) -> (DateTime<Utc>, TimeDelta) {
+    let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT min(transaction_date), max(transaction_date) FROM transactions
+          WHERE import_id IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("landed dates");
+    match (first, last) {
+        (Some(first), Some(last)) => (first, last - first),
+        _ => (Utc::now() - HISTORY, HISTORY),
+    }
+}
+
+/// What a piece of work cost `transactions` below the SQL: WAL written, and blocks of its heap
+/// and of its indexes that were not in shared buffers (read from the OS), as running totals or,
+/// after [`Io::since`], per unit of work.
+#[derive(Clone, Copy, Default)]
+struct Io {
+    wal_bytes: f64,
+    heap_reads: f64,
+    index_reads: f64,
+}
+
+impl Io {
+    async fn now(pool: &PgPool) -> Io {
+        tokio::time::sleep(STATS_FLUSH).await;
+        let (wal_bytes, heap_reads, index_reads): (f64, f64, f64) = sqlx::query_as(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8,
+                    COALESCE(s.heap_blks_read, 0)::float8, COALESCE(s.idx_blks_read, 0)::float8
+               FROM pg_statio_user_tables s WHERE s.relname = 'transactions'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("statistics");
+        Io {
+            wal_bytes,
+            heap_reads,
+            index_reads,
+        }
+    }
+
+    fn since(&self, before: &Io, units: usize) -> Io {
+        let per = |now: f64, then: f64| (now - then) / units.max(1) as f64;
+        Io {
+            wal_bytes: per(self.wal_bytes, before.wal_bytes),
+            heap_reads: per(self.heap_reads, before.heap_reads),
+            index_reads: per(self.index_reads, before.index_reads),
+        }
+    }
+}
+
+impl std::fmt::Display for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WAL {:.0} B, blocks read: heap {:.2}, indexes {:.2}",
+            self.wal_bytes, self.heap_reads, self.index_reads
+        )
+    }
 }
 
 /// Every dashboard question, best of two runs each; the slowest one and its seconds.
