@@ -66,21 +66,23 @@ pub struct KafkaArgs {
     pub(crate) delivery_timeout: Duration,
     /// Extra librdkafka properties, `key=value`, applied after the role's own (security
     /// settings, or memory against throughput: docs/capacity.md). Repeat the flag, or separate
-    /// them with commas in the variable.
+    /// them with commas in the variable; an empty one (a variable set to nothing) means none.
     #[arg(
         long = "kafka-property",
         env = "PAYMENTS_KAFKA_PROPERTIES",
         value_delimiter = ',',
         value_parser = parse_property
     )]
-    pub(crate) properties: Vec<(String, String)>,
+    pub(crate) properties: Vec<Option<(String, String)>>,
 }
 
-/// `key=value`, both non-empty.
-fn parse_property(text: &str) -> Result<(String, String), String> {
+/// `key=value`, both non-empty; nothing at all is no property (`PAYMENTS_KAFKA_PROPERTIES=`, or
+/// a trailing comma).
+fn parse_property(text: &str) -> Result<Option<(String, String)>, String> {
     match text.split_once('=') {
+        None if text.trim().is_empty() => Ok(None),
         Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.trim().to_owned()))
+            Ok(Some((key.trim().to_owned(), value.trim().to_owned())))
         }
         _ => Err(format!(
             "`{text}` is not a librdkafka property: write key=value, e.g. queued.max.messages.kbytes=16384"
@@ -92,7 +94,7 @@ impl KafkaArgs {
     pub fn options(&self, client_id: &str) -> KafkaOptions {
         KafkaOptions {
             delivery_timeout: self.delivery_timeout,
-            extra: self.properties.clone(),
+            extra: self.properties.iter().flatten().cloned().collect(),
             ..KafkaOptions::new(&self.brokers, client_id)
         }
     }
@@ -300,16 +302,38 @@ mod tests {
     }
 
     #[test]
+    fn empty_kafka_properties_mean_none() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            kafka: KafkaArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "payments",
+            "--kafka-property=",
+            "--kafka-property",
+            "linger.ms=5,",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.kafka.options("test").extra,
+            vec![("linger.ms".to_owned(), "5".to_owned())]
+        );
+    }
+
+    #[test]
     fn kafka_properties() {
         assert_eq!(
             parse_property("queued.max.messages.kbytes=16384"),
-            Ok(("queued.max.messages.kbytes".into(), "16384".into()))
+            Ok(Some(("queued.max.messages.kbytes".into(), "16384".into())))
         );
         assert_eq!(
             parse_property(" sasl.mechanism = SCRAM-SHA-512 "),
-            Ok(("sasl.mechanism".into(), "SCRAM-SHA-512".into()))
+            Ok(Some(("sasl.mechanism".into(), "SCRAM-SHA-512".into())))
         );
-        for bad in ["", "key", "key=", "=value"] {
+        assert_eq!(parse_property(""), Ok(None));
+        assert_eq!(parse_property("  "), Ok(None));
+        for bad in ["key", "key=", "=value", " = "] {
             let error = parse_property(bad).expect_err(bad);
             assert!(error.contains("key=value"), "{error}");
         }
