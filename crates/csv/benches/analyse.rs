@@ -44,11 +44,56 @@ fn report(name: &str, rows: usize, bytes: usize, time: Duration) -> f64 {
     rate
 }
 
+/// Set for a child run of this bench: generate the file, analyse it once with this many
+/// `memory_rows` (`none`: do not analyse), print the process's peak RSS in MiB and exit. A
+/// process of its own per setting, since memory freed by one analysis stays with the allocator
+/// and would hide the next one's.
+const PEAK_CHILD: &str = "ANALYSE_PEAK_MEMORY_ROWS";
+
+/// This process's peak RSS (`VmHWM`), in MiB.
+fn own_peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The peak RSS of a child run generating `rows` rows and analysing them with `memory_rows`.
+fn child_peak_mib(rows: usize, memory_rows: Option<usize>) -> f64 {
+    let setting = memory_rows.map_or("none".to_owned(), |n| n.to_string());
+    let output = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .env(PEAK_CHILD, setting)
+        .env("ROWS", rows.to_string())
+        .output()
+        .expect("a child run");
+    assert!(output.status.success(), "child run: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the child's peak RSS")
+}
+
 fn main() {
     let rows: usize = std::env::var("ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    if let Ok(setting) = std::env::var(PEAK_CHILD) {
+        let data = generate(rows);
+        if let Ok(memory_rows) = setting.parse() {
+            let options = Options {
+                memory_rows,
+                ..Options::default()
+            };
+            Analysis::new(&options)
+                .run(&data[..])
+                .expect("the analysis");
+        }
+        println!("{:.1}", own_peak_mib());
+        return;
+    }
     let data = generate(rows);
     println!(
         "{rows} rows, {:.1} MB generated; best of {RUNS} runs each",
@@ -134,6 +179,26 @@ fn main() {
     );
     // What no analysis can skip: splitting the rows and the file's SHA-256 (its identity).
     let floor = 1.0 / (1.0 / baseline + 1.0 / sha);
+
+    // Memory against speed: past `memory_rows` the rows' records and values go to files.
+    println!();
+    let mut curve = Vec::new();
+    for memory_rows in [1 << 16, Options::default().memory_rows, rows + 1] {
+        let options = Options {
+            memory_rows,
+            ..Options::default()
+        };
+        let (time, _) = best(|| Analysis::new(&options).run(&data[..]).map(|_| ()));
+        let peak = child_peak_mib(rows, Some(memory_rows));
+        let rate = report(
+            &format!("analyse, memory_rows {memory_rows}"),
+            rows,
+            data.len(),
+            time,
+        );
+        curve.push((memory_rows, rate, peak));
+    }
+    let holding_the_file = child_peak_mib(rows, None);
     println!();
     Figure::new(
         format!("analyse a {}M-row CSV, one core", rows as f64 / 1e6),
@@ -150,6 +215,30 @@ fn main() {
         floor / 1e6
     ))
     .record();
+    for (memory_rows, rate, peak) in curve {
+        let default = memory_rows == Options::default().memory_rows;
+        Figure::new(
+            format!(
+                "analyse, records in memory up to {memory_rows} rows{}",
+                if default { " (default)" } else { "" }
+            ),
+            format!("{:.2}M rows/s", rate / 1e6),
+        )
+        .baseline(
+            format!("{:.1}M rows/s csv split + SHA-256", floor / 1e6),
+            rate / floor,
+        )
+        .target(">= 0.5x the floor", rate >= 0.5 * floor)
+        .note(format!(
+            "peak RSS {peak:.0} MiB analysing it, {holding_the_file:.0} MiB holding the file{}",
+            if memory_rows > rows {
+                ": nothing spilled"
+            } else {
+                ""
+            }
+        ))
+        .record();
+    }
     Figure::new(
         format!(
             "analyse a {}M-row CSV checking every row (uploads), one core",
