@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::error::{ImportError, Location, Malformed, Result};
 use crate::records::{RecordError, Records};
-use crate::spill::{Bitset, Spill, INVALID, ROW_MASK, SUSPICIOUS};
+use crate::spill::{Bitset, Spill, SpillThread, INVALID, ROW_MASK, SUSPICIOUS};
 use crate::summary::{CsvRow, Duplicate, InvalidRow, Summary, Suspicious};
 use crate::totals::{plain_cents, Figure, TotalsBuilders};
 
@@ -53,7 +53,8 @@ impl Default for Options {
             suspicious_threshold: Decimal::from(8000),
             max_listed: 10_000,
             spill_dir: None,
-            memory_rows: 1 << 18,
+            // Measured (docs/benchmarks.md): no slower than 2^18 rows, and 25 MiB less memory.
+            memory_rows: 1 << 14,
             correction: false,
         }
     }
@@ -440,15 +441,24 @@ pub(crate) fn seed() -> u64 {
     RandomState::new().hash_one(0u8)
 }
 
-/// 128-bit hash of a row's fields; `canonical` is left holding the bytes hashed (each value,
-/// in [`COLUMNS`] order, followed by 0xFF, which never occurs in UTF-8, so it separates fields
-/// unambiguously).
+/// 128-bit hash of a row's fields; `canonical` is left holding the bytes hashed.
+#[cfg(test)]
 pub(crate) fn row_hash(fields: &ImportFields<'_>, seed: u64, canonical: &mut Vec<u8>) -> u128 {
     canonical.clear();
+    append_canonical(fields, canonical);
+    hash_canonical(canonical, seed)
+}
+
+/// Appends a row's canonical bytes: each value, in [`COLUMNS`] order, followed by 0xFF, which
+/// never occurs in UTF-8, so it separates fields unambiguously.
+fn append_canonical(fields: &ImportFields<'_>, out: &mut Vec<u8>) {
     for value in fields.columns() {
-        canonical.extend_from_slice(value.as_bytes());
-        canonical.push(0xFF);
+        out.extend_from_slice(value.as_bytes());
+        out.push(0xFF);
     }
+}
+
+pub(crate) fn hash_canonical(canonical: &[u8], seed: u64) -> u128 {
     xxhash_rust::xxh3::xxh3_128_with_seed(canonical, seed)
 }
 
@@ -555,8 +565,9 @@ impl<T> FirstFlagged<T> {
         }
     }
 
-    fn offer(&mut self, hash: u128, item: impl FnOnce() -> T) {
-        if self.list.len() < self.max && self.seen.insert(hash) {
+    /// `hash` is only computed while the list has room.
+    fn offer(&mut self, hash: impl FnOnce() -> u128, item: impl FnOnce() -> T) {
+        if self.list.len() < self.max && self.seen.insert(hash()) {
             self.list.push(item());
         }
     }
@@ -571,8 +582,11 @@ where
 {
     let mut rows = Rows::open(reader, options)?;
     let seed = seed();
-    let mut spill = Spill::new(options.spill_dir.clone(), options.memory_rows);
-    let mut canonical: Vec<u8> = Vec::with_capacity(256);
+    let spill = Spill::new(options.spill_dir.clone(), options.memory_rows);
+    // The rows' records are hashed and kept by a thread of their own; this one hashes only the
+    // rows it lists (the same bytes, so the same hash).
+    let mut spill = SpillThread::start(spill, move |canonical| hash_canonical(canonical, seed))
+        .map_err(ImportError::Scratch)?;
     let max = options.max_listed;
     let mut suspicious = FirstFlagged::new(max);
     let mut invalid = FirstFlagged::new(max);
@@ -585,12 +599,15 @@ where
         original,
     }) = rows.next()?
     {
-        let mut hash = row_hash(&fields, seed, &mut canonical);
+        let batch = spill.batch();
+        let start = batch.row_start();
+        append_canonical(&fields, batch.values());
         if let Some(original) = original {
             // Corrections of two different rows are two payments, whatever their values.
-            canonical.extend_from_slice(&original.to_le_bytes());
-            hash = xxhash_rust::xxh3::xxh3_128_with_seed(&canonical, seed);
+            batch.values().extend_from_slice(&original.to_le_bytes());
         }
+        let canonical = &batch.values()[start..];
+        let hash = || hash_canonical(canonical, seed);
         let mut flags = 0;
         // One read of the amount for the suspicion rule and the totals when it is plain.
         let cents = plain_cents(fields.amount);
@@ -624,7 +641,7 @@ where
         }
         totals.add(&fields, Figure::of(fields.amount, cents), flags);
         spill
-            .push(hash, (row & ROW_MASK) | flags, &canonical)
+            .end_row((row & ROW_MASK) | flags)
             .map_err(ImportError::Scratch)?;
     }
     let row_count = rows.row;

@@ -1,12 +1,17 @@
 //! Exact duplicate detection in bounded memory.
 //!
 //! Pass 1 appends a 32-byte record `(hash: u128, row|flags: u64, offset: u64)` per row and the
-//! row's canonical bytes (the six values, each followed by `0xFF`) to a values log. Records and
-//! values stay in memory up to [`Options::memory_rows`](crate::Options::memory_rows) rows; past
-//! that they go to temporary files: the records to one of [`BUCKETS`] bucket files chosen by the
-//! top bits of the hash, the values to one sequential file.
+//! row's canonical bytes (the six values, each followed by `0xFF`) to a values log. Each record
+//! belongs to one of [`BUCKETS`] buckets, chosen by the top bits of its hash. Records and values
+//! stay in memory up to [`Options::memory_rows`](crate::Options::memory_rows) rows; past that
+//! they go to temporary files: the records to their bucket's file, the values to one sequential
+//! file.
 //!
-//! Resolving reads one bucket at a time, sorts it, and for each group of equal hashes marks every
+//! Pass 1's records are made on a thread of their own ([`SpillThread`]): the reading thread hands
+//! it each row's canonical bytes in batches, and it hashes them, keeps them and spills them, so
+//! reading the next rows and keeping the last ones overlap.
+//!
+//! Resolving takes one bucket at a time (from memory or its file), sorts it, and for each group of equal hashes marks every
 //! occurrence but the first in a duplicate bitset (1 bit per row), counts, and offers every
 //! occurrence to a collector keeping the `max_listed` smallest row numbers. Only those listed
 //! rows' values are read back from the values log (by offset).
@@ -16,8 +21,16 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
 
 use crate::summary::CsvRow;
+
+/// Rows handed to the spill thread at once: few enough that a batch stays in the caches
+/// (about 300 KB of values), many enough that the hand-over costs nothing per row.
+const BATCH_ROWS: usize = 4096;
+/// Batches queued for the spill thread before the reading thread waits for it.
+const BATCHES_QUEUED: usize = 2;
 
 /// Bucket files, chosen by the top `BUCKET_BITS` bits of the hash.
 pub(crate) const BUCKETS: usize = 64;
@@ -167,7 +180,10 @@ impl<T> Smallest<T> {
 pub(crate) struct Spill {
     dir: Option<PathBuf>,
     memory_rows: usize,
-    pending: Vec<Rec>,
+    /// The records in memory, already split into their buckets: each is sorted on its own,
+    /// small enough to stay in the caches, and spilled in one write.
+    pending: Vec<Vec<Rec>>,
+    pending_rows: usize,
     buckets: Vec<(BufWriter<File>, u64)>,
     values: Vec<u8>,
     values_file: Option<BufWriter<File>>,
@@ -192,7 +208,8 @@ impl Spill {
         Spill {
             dir,
             memory_rows,
-            pending: Vec::with_capacity(memory_rows.min(1 << 16)),
+            pending: vec![Vec::new(); BUCKETS],
+            pending_rows: 0,
             buckets: Vec::new(),
             values: Vec::new(),
             values_file: None,
@@ -214,14 +231,15 @@ impl Spill {
         row_and_flags: u64,
         canonical: &[u8],
     ) -> io::Result<()> {
-        self.pending.push(Rec {
+        self.pending[bucket(hash)].push(Rec {
             hash,
             row: row_and_flags,
             offset: self.offset,
         });
+        self.pending_rows += 1;
         self.values.extend_from_slice(canonical);
         self.offset += canonical.len() as u64;
-        if self.pending.len() >= self.memory_rows {
+        if self.pending_rows >= self.memory_rows {
             self.flush()?;
         }
         Ok(())
@@ -238,11 +256,13 @@ impl Spill {
             let file = self.tempfile()?;
             self.values_file = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
         }
-        for rec in self.pending.drain(..) {
-            let (writer, count) = &mut self.buckets[bucket(rec.hash)];
-            writer.write_all(&rec.encode())?;
-            *count += 1;
+        for (recs, (writer, count)) in self.pending.iter_mut().zip(&mut self.buckets) {
+            *count += recs.len() as u64;
+            for rec in recs.drain(..) {
+                writer.write_all(&rec.encode())?;
+            }
         }
+        self.pending_rows = 0;
         if let Some(file) = &mut self.values_file {
             file.write_all(&self.values)?;
         }
@@ -253,53 +273,311 @@ impl Spill {
     /// Finds every duplicate among rows `1..=rows`, listing the `max_listed` smallest rows of
     /// repeated groups with their values. `on_repeat` sees each repeated group once: the
     /// row's values, how many repeats (occurrences after the first) and its flags.
+    #[cfg(test)]
+    pub(crate) fn resolve(
+        self,
+        rows: u64,
+        max_listed: usize,
+        mut on_repeat: impl FnMut(&CsvRow, u64, u64),
+    ) -> io::Result<Resolution> {
+        let mut resolver = None;
+        self.into_sorted(|sorted| {
+            Resolver::take(&mut resolver, sorted, rows, max_listed, &mut on_repeat)?;
+            Ok(true)
+        })?;
+        resolver.ok_or_else(thread_gone)?.finish()
+    }
+
+    /// Ends pass 1: hands `each` the values log, then each bucket sorted, one at a time (until
+    /// `each` returns false).
+    fn into_sorted(mut self, mut each: impl FnMut(Sorted) -> io::Result<bool>) -> io::Result<()> {
+        if self.buckets.is_empty() {
+            if !each(Sorted::Log(ValuesLog::Memory(std::mem::take(
+                &mut self.values,
+            ))))? {
+                return Ok(());
+            }
+            for mut recs in std::mem::take(&mut self.pending) {
+                recs.sort_unstable();
+                if !each(Sorted::Bucket(recs))? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        self.flush()?;
+        if !each(Sorted::Log(ValuesLog::open(self.values_file.take())?))? {
+            return Ok(());
+        }
+        for (writer, count) in std::mem::take(&mut self.buckets) {
+            let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.seek(SeekFrom::Start(0))?;
+            let mut reader = BufReader::with_capacity(WRITE_BUFFER, file);
+            let mut recs = Vec::with_capacity(count as usize);
+            let mut buf = [0u8; RECORD];
+            for _ in 0..count {
+                reader.read_exact(&mut buf)?;
+                recs.push(Rec::decode(&buf));
+            }
+            recs.sort_unstable();
+            if !each(Sorted::Bucket(recs))? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the end of pass 1 hands to resolving, in this order: the values log, then the buckets.
+enum Sorted {
+    Log(ValuesLog),
+    /// One bucket's records, sorted (so equal hashes are together, rows ascending).
+    Bucket(Vec<Rec>),
+}
+
+/// Resolves the sorted buckets as they come.
+struct Resolver {
+    out: Resolution,
+    /// (row, (first_row, offset of the values))
+    listed: Smallest<(u64, u64)>,
+    log: ValuesLog,
+}
+
+impl Resolver {
+    /// Takes the next of what pass 1 hands over; the log starts the resolver.
+    fn take(
+        resolver: &mut Option<Resolver>,
+        sorted: Sorted,
+        rows: u64,
+        max_listed: usize,
+        on_repeat: &mut impl FnMut(&CsvRow, u64, u64),
+    ) -> io::Result<()> {
+        match (sorted, resolver.as_mut()) {
+            (Sorted::Log(log), _) => {
+                *resolver = Some(Resolver {
+                    out: Resolution {
+                        duplicate: Bitset::new(rows + 1),
+                        duplicate_rows: 0,
+                        suspicious_duplicates: 0,
+                        invalid_duplicates: 0,
+                        listed: Vec::new(),
+                        truncated: false,
+                    },
+                    listed: Smallest::new(max_listed),
+                    log,
+                });
+                Ok(())
+            }
+            (Sorted::Bucket(recs), Some(resolver)) => resolver.bucket(&recs, on_repeat),
+            (Sorted::Bucket(_), None) => Err(thread_gone()),
+        }
+    }
+
+    /// Resolves every group of equal hashes in one sorted bucket.
+    fn bucket(
+        &mut self,
+        recs: &[Rec],
+        on_repeat: &mut impl FnMut(&CsvRow, u64, u64),
+    ) -> io::Result<()> {
+        let out = &mut self.out;
+        let mut i = 0;
+        while i < recs.len() {
+            let hash = recs[i].hash;
+            let mut j = i + 1;
+            while j < recs.len() && recs[j].hash == hash {
+                j += 1;
+            }
+            if j - i > 1 {
+                let first = recs[i];
+                let first_row = first.row & ROW_MASK;
+                let repeats = (j - i - 1) as u64;
+                out.duplicate_rows += repeats;
+                if first.row & SUSPICIOUS != 0 {
+                    out.suspicious_duplicates += repeats;
+                }
+                if first.row & INVALID != 0 {
+                    out.invalid_duplicates += repeats;
+                }
+                on_repeat(
+                    &self.log.read(first.offset)?,
+                    repeats,
+                    first.row & !ROW_MASK,
+                );
+                let mut listing = true;
+                for (k, rec) in recs[i..j].iter().enumerate() {
+                    let row = rec.row & ROW_MASK;
+                    if k > 0 {
+                        out.duplicate.set(row);
+                    }
+                    // Rows of a group ascend: once one is refused, so are the rest.
+                    if listing {
+                        listing = self.listed.offer(row, || (first_row, first.offset));
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<Resolution> {
+        self.out.truncated = self.listed.truncated;
+        let listed = self.listed.into_sorted();
+        self.out.listed = values_of(&mut self.log, listed)?;
+        Ok(self.out)
+    }
+}
+
+/// Rows on their way to the spill thread: each row's canonical bytes, one after another.
+#[derive(Default)]
+pub(crate) struct Batch {
+    values: Vec<u8>,
+    /// Each row's number and flags, and where its bytes end in `values`.
+    rows: Vec<(u64, usize)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            values: Vec::with_capacity(BATCH_ROWS * 80),
+            rows: Vec::with_capacity(BATCH_ROWS),
+        }
+    }
+
+    /// The canonical bytes of the rows so far; the next row's are appended to it, then ended
+    /// with [`SpillThread::end_row`].
+    pub(crate) fn values(&mut self) -> &mut Vec<u8> {
+        &mut self.values
+    }
+
+    /// Where the row being appended starts in [`Batch::values`].
+    pub(crate) fn row_start(&self) -> usize {
+        self.rows.last().map_or(0, |&(_, end)| end)
+    }
+}
+
+/// A [`Spill`] kept by a thread of its own, which also hashes each row's canonical bytes
+/// (`hash`, the same function the reading thread uses for the rows it lists). At the end it
+/// sorts the buckets too, one ahead of the reading thread resolving them.
+pub(crate) struct SpillThread {
+    batch: Batch,
+    to_thread: Option<SyncSender<Batch>>,
+    /// Batches the thread is done with, to be filled again (no allocation per batch).
+    returned: Receiver<Batch>,
+    sorted: Option<Receiver<Sorted>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl SpillThread {
+    pub(crate) fn start(
+        mut spill: Spill,
+        hash: impl Fn(&[u8]) -> u128 + Send + 'static,
+    ) -> io::Result<SpillThread> {
+        let (to_thread, batches) = mpsc::sync_channel::<Batch>(BATCHES_QUEUED);
+        let (back, returned): (Sender<Batch>, _) = mpsc::channel();
+        // One bucket sorted ahead: the memory of two more buckets at most.
+        let (to_resolve, sorted) = mpsc::sync_channel::<Sorted>(1);
+        let thread = std::thread::Builder::new()
+            .name("payments-spill".into())
+            .spawn(move || {
+                for mut batch in batches {
+                    let mut start = 0;
+                    for &(row_and_flags, end) in &batch.rows {
+                        let bytes = &batch.values[start..end];
+                        spill.push(hash(bytes), row_and_flags, bytes)?;
+                        start = end;
+                    }
+                    batch.values.clear();
+                    batch.rows.clear();
+                    // The reader may be gone (it failed); the batch is then simply dropped.
+                    let _ = back.send(batch);
+                }
+                // The reader stops taking them when it fails.
+                spill.into_sorted(|sorted| Ok(to_resolve.send(sorted).is_ok()))
+            })?;
+        Ok(SpillThread {
+            batch: Batch::new(),
+            to_thread: Some(to_thread),
+            returned,
+            sorted: Some(sorted),
+            thread: Some(thread),
+        })
+    }
+
+    /// The batch being filled.
+    pub(crate) fn batch(&mut self) -> &mut Batch {
+        &mut self.batch
+    }
+
+    /// Ends the row whose canonical bytes were just appended to [`SpillThread::batch`].
+    pub(crate) fn end_row(&mut self, row_and_flags: u64) -> io::Result<()> {
+        let end = self.batch.values.len();
+        self.batch.rows.push((row_and_flags, end));
+        if self.batch.rows.len() >= BATCH_ROWS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let next = self.returned.try_recv().unwrap_or_else(|_| Batch::new());
+        let full = std::mem::replace(&mut self.batch, next);
+        let sent = match &self.to_thread {
+            Some(to_thread) => to_thread.send(full).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped on an error of its own: that error is the one to report.
+            Err(self.join().err().unwrap_or_else(thread_gone))
+        }
+    }
+
+    /// Hands over the last rows, then resolves the buckets as the thread sorts them: as
+    /// [`Spill::resolve`] on every row pushed.
     pub(crate) fn resolve(
         mut self,
         rows: u64,
         max_listed: usize,
         mut on_repeat: impl FnMut(&CsvRow, u64, u64),
     ) -> io::Result<Resolution> {
-        let mut out = Resolution {
-            duplicate: Bitset::new(rows + 1),
-            duplicate_rows: 0,
-            suspicious_duplicates: 0,
-            invalid_duplicates: 0,
-            listed: Vec::new(),
-            truncated: false,
-        };
-        // (row, first_row, offset of the values)
-        let mut listed = Smallest::<(u64, u64)>::new(max_listed);
-        let mut log;
-        if self.buckets.is_empty() {
-            let mut recs = std::mem::take(&mut self.pending);
-            log = ValuesLog::Memory(std::mem::take(&mut self.values));
-            resolve_group(&mut recs, &mut out, &mut listed, &mut log, &mut on_repeat)?;
-        } else {
-            self.flush()?;
-            // The flushed records' memory holds each bucket in turn: a fresh allocation per
-            // bucket costs its page faults.
-            let mut recs = std::mem::take(&mut self.pending);
-            log = ValuesLog::open(self.values_file.take())?;
-            let buckets = std::mem::take(&mut self.buckets);
-            for (writer, count) in buckets {
-                let mut file = writer.into_inner().map_err(|e| e.into_error())?;
-                file.seek(SeekFrom::Start(0))?;
-                let mut reader = BufReader::with_capacity(WRITE_BUFFER, file);
-                recs.clear();
-                recs.reserve(count as usize);
-                let mut buf = [0u8; RECORD];
-                for _ in 0..count {
-                    reader.read_exact(&mut buf)?;
-                    recs.push(Rec::decode(&buf));
-                }
-                resolve_group(&mut recs, &mut out, &mut listed, &mut log, &mut on_repeat)?;
+        if !self.batch.rows.is_empty() {
+            self.send()?;
+        }
+        // The thread ends its batches and starts sorting.
+        self.to_thread = None;
+        let mut resolver = None;
+        if let Some(sorted) = &self.sorted {
+            for sorted in sorted {
+                Resolver::take(&mut resolver, sorted, rows, max_listed, &mut on_repeat)?;
             }
         }
-        out.truncated = listed.truncated;
-        let listed = listed.into_sorted();
-        out.listed = values_of(&mut log, listed)?;
-        Ok(out)
+        // Everything came, or the thread stopped on an error: that is the one to report.
+        self.join()?;
+        resolver.ok_or_else(thread_gone)?.finish()
     }
+
+    fn join(&mut self) -> io::Result<()> {
+        self.to_thread = None;
+        // A thread waiting to hand over a sorted bucket is released.
+        self.sorted = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(done)) => done,
+            _ => Err(thread_gone()),
+        }
+    }
+}
+
+impl Drop for SpillThread {
+    /// An analysis that stops early (a rejected file) still ends its thread before it returns.
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+fn thread_gone() -> io::Error {
+    io::Error::other("the thread keeping the rows' records stopped")
 }
 
 /// The rows' canonical bytes, read back by offset.
@@ -358,51 +636,6 @@ fn values_of(
 
 fn bucket(hash: u128) -> usize {
     (hash >> (128 - BUCKET_BITS)) as usize
-}
-
-/// Sorts `recs` and resolves every group of equal hashes in it.
-fn resolve_group(
-    recs: &mut [Rec],
-    out: &mut Resolution,
-    listed: &mut Smallest<(u64, u64)>,
-    log: &mut ValuesLog,
-    on_repeat: &mut impl FnMut(&CsvRow, u64, u64),
-) -> io::Result<()> {
-    recs.sort_unstable();
-    let mut i = 0;
-    while i < recs.len() {
-        let hash = recs[i].hash;
-        let mut j = i + 1;
-        while j < recs.len() && recs[j].hash == hash {
-            j += 1;
-        }
-        if j - i > 1 {
-            let first = recs[i];
-            let first_row = first.row & ROW_MASK;
-            let repeats = (j - i - 1) as u64;
-            out.duplicate_rows += repeats;
-            if first.row & SUSPICIOUS != 0 {
-                out.suspicious_duplicates += repeats;
-            }
-            if first.row & INVALID != 0 {
-                out.invalid_duplicates += repeats;
-            }
-            on_repeat(&log.read(first.offset)?, repeats, first.row & !ROW_MASK);
-            let mut listing = true;
-            for (k, rec) in recs[i..j].iter().enumerate() {
-                let row = rec.row & ROW_MASK;
-                if k > 0 {
-                    out.duplicate.set(row);
-                }
-                // Rows of a group ascend: once one is refused, so are the rest.
-                if listing {
-                    listing = listed.offer(row, || (first_row, first.offset));
-                }
-            }
-        }
-        i = j;
-    }
-    Ok(())
 }
 
 /// Six values, each ending in `0xFF`.

@@ -1062,3 +1062,38 @@ fn a_correction_replaces_the_rows_it_names() {
         .unwrap_err();
     assert!(e.to_string().contains("row_number"), "{e}");
 }
+
+/// The rows' records are kept by a thread of their own: its failure to spill is the analysis'
+/// error, and a bad row after many batches still stops the analysis with that row's error
+/// (the thread is ended, not waited on forever).
+#[test]
+fn the_spill_thread_reports_its_error_and_ends_with_the_analysis() {
+    let rows = 20_000;
+    let good = samples::large_csv(rows);
+    let nowhere = Options {
+        memory_rows: 1,
+        spill_dir: Some(std::env::temp_dir().join("payments-no-such-directory")),
+        ..Options::default()
+    };
+    match Analysis::new(&nowhere).run(&good[..]) {
+        Err(ImportError::Scratch(e)) => assert_eq!(e.kind(), io::ErrorKind::NotFound),
+        other => panic!(
+            "expected the spill's error, got {:?}",
+            other.map(|(s, _)| s)
+        ),
+    }
+
+    // Row 15,000 has a seventh field: many batches have gone to the thread by then.
+    let text = String::from_utf8(good).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let bad = format!("{},extra", lines[15_000]);
+    lines[15_000] = &bad;
+    let bad_file = lines.join("\n") + "\n";
+    for memory_rows in [1, 1 << 14, rows + 1] {
+        let options = spilling(10, memory_rows);
+        let result = Analysis::new(&options).run(bad_file.as_bytes());
+        let (at, problem, _) = malformed_at(result.map(|(summary, _)| summary));
+        assert_eq!(at, Location::Row(15_000));
+        assert!(matches!(problem, Malformed::FieldCount { found: 7, .. }));
+    }
+}
