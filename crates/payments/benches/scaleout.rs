@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use payments_domain::{validate, Source};
 use payments_generator::{EventFactory, Participants};
-use payments_testkit::report::{env_or, peak_rss_mib, CpuTimes, Figure};
+use payments_testkit::report::{anon_rss_mib, env_or, peak_rss_mib, CpuTimes, Figure};
 use payments_testkit::{create_topics, produce, producer, stack, unique_name, TestDb};
 use rust_decimal::Decimal;
 
@@ -93,11 +93,19 @@ async fn run() {
                 .target("grows until PostgreSQL/CPU is the limit", true);
         }
         figure.record();
+        // Issue 24's goal: at most 96 MiB, at 0.9x the default's throughput or better.
         Figure::new(
             format!("ingester peak RSS ({processes} x {writers} run)"),
             format!("{:.0} MiB", run.peak_rss_mib),
         )
-        .target("<= 64 MiB", run.peak_rss_mib <= 64.0)
+        .target("<= 96 MiB", run.peak_rss_mib <= 96.0)
+        .note(format!(
+            "anonymous (without the binary's code) {:.0} MiB at most{}",
+            run.peak_anon_mib,
+            kafka_properties()
+                .map(|p| format!("; PAYMENTS_KAFKA_PROPERTIES={p}"))
+                .unwrap_or_default()
+        ))
         .record();
     }
     let run = drain(
@@ -126,6 +134,8 @@ struct Drained {
     took: Duration,
     cpu_busy: f64,
     peak_rss_mib: f64,
+    /// The largest `RssAnon` sampled (every 50 ms): the peak without the binary's code.
+    peak_anon_mib: f64,
     rows: i64,
     sum: Decimal,
 }
@@ -147,7 +157,7 @@ async fn drain(
     let mut children: Vec<Child> = (0..processes)
         .map(|_| spawn_ingester(&db.url, &group, topics, writers))
         .collect();
-    let mut peak: f64 = 0.0;
+    let (mut peak, mut peak_anon): (f64, f64) = (0.0, 0.0);
     let (mut joined, mut left) = (false, false);
     loop {
         let applied = payments_testkit::applied_records(&db.pool)
@@ -155,6 +165,7 @@ async fn drain(
             .unwrap_or(0) as usize;
         for child in &children {
             peak = peak.max(peak_rss_mib(child.id()));
+            peak_anon = peak_anon.max(anon_rss_mib(child.id()));
         }
         if applied >= events {
             break;
@@ -201,9 +212,16 @@ async fn drain(
         took,
         cpu_busy,
         peak_rss_mib: peak,
+        peak_anon_mib: peak_anon,
         rows,
         sum,
     }
+}
+
+fn kafka_properties() -> Option<String> {
+    std::env::var("PAYMENTS_KAFKA_PROPERTIES")
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 fn spawn_ingester(database_url: &str, group: &str, topics: &Topics, writers: usize) -> Child {
@@ -218,6 +236,8 @@ fn spawn_ingester(database_url: &str, group: &str, topics: &Topics, writers: usi
         .env("PAYMENTS_IMPORT_TOPIC", &topics.import)
         .env("PAYMENTS_INGESTER_ADDR", "127.0.0.1:0")
         .env("PAYMENTS_LOG", "warn")
+        // What the memory curve varies (librdkafka's queue), when set.
+        .envs(kafka_properties().map(|p| ("PAYMENTS_KAFKA_PROPERTIES", p)))
         // One connection per process: scale-out by processes, as a sink connector scales.
         .env("PAYMENTS_WRITERS", writers.to_string())
         .stdin(Stdio::null())

@@ -106,6 +106,17 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The process's anonymous memory now (`RssAnon`), in MiB: its RSS without the pages mapped
+/// from files (the binary's code), which the kernel can drop and other processes share.
+pub fn anon_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// The machine's CPU time counters (`/proc/stat`), to say how busy every core was between two
 /// points of a benchmark.
 #[derive(Debug, Clone, Copy)]
