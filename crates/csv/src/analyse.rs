@@ -53,7 +53,7 @@ impl Default for Options {
             suspicious_threshold: Decimal::from(8000),
             max_listed: 10_000,
             spill_dir: None,
-            // Measured (docs/benchmarks.md): no slower than 2^18 rows, and 25 MiB less memory.
+            // Measured (docs/benchmarks.md): no slower than 2^18 rows, and 26 MiB less memory.
             memory_rows: 1 << 14,
             correction: false,
         }

@@ -429,7 +429,6 @@ impl Resolver {
 }
 
 /// Rows on their way to the spill thread: each row's canonical bytes, one after another.
-#[derive(Default)]
 pub(crate) struct Batch {
     values: Vec<u8>,
     /// Each row's number and flags, and where its bytes end in `values`.
