@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use payments_csv::{publish_resolved, sha256_of, Analysis, ImportRef, Options};
-use payments_testkit::report::Figure;
+use payments_testkit::report::{peak_rss_mib, Figure};
 use uuid::Uuid;
 
 const RUNS: usize = 3;
@@ -50,16 +50,6 @@ fn report(name: &str, rows: usize, bytes: usize, time: Duration) -> f64 {
 /// and would hide the next one's.
 const PEAK_CHILD: &str = "ANALYSE_PEAK_MEMORY_ROWS";
 
-/// This process's peak RSS (`VmHWM`), in MiB.
-fn own_peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 /// The peak RSS of a child run generating `rows` rows and analysing them with `memory_rows`.
 fn child_peak_mib(rows: usize, memory_rows: Option<usize>) -> f64 {
     let setting = memory_rows.map_or("none".to_owned(), |n| n.to_string());
@@ -91,7 +81,7 @@ fn main() {
                 .run(&data[..])
                 .expect("the analysis");
         }
-        println!("{:.1}", own_peak_mib());
+        println!("{:.1}", peak_rss_mib(std::process::id()));
         return;
     }
     let data = generate(rows);

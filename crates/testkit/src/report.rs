@@ -98,21 +98,21 @@ pub fn percentiles(values: &mut [f64]) -> [f64; 3] {
 
 /// The highest resident set size of process `pid` so far, in MiB (`VmHWM`).
 pub fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    status_mib(pid, "VmHWM:")
 }
 
 /// The process's anonymous memory now (`RssAnon`), in MiB: its RSS without the pages mapped
 /// from files (the binary's code), which the kernel can drop and other processes share.
 pub fn anon_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "RssAnon:")
+}
+
+/// One kB figure of `/proc/<pid>/status`, in MiB (0 when the process or the field is gone).
+fn status_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
