@@ -9,6 +9,7 @@ pub mod change;
 pub mod delta;
 pub mod error;
 pub mod health;
+pub mod heap;
 pub mod read;
 pub mod replicator;
 pub mod source;

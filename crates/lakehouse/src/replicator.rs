@@ -21,6 +21,7 @@ use crate::change::{lsn_text, Cell, Change, Lsn, Op, Transaction};
 use crate::delta::{DeltaLocation, PositionTable, TablePair};
 use crate::error::{LakehouseError, Result};
 use crate::health::{self, Health, Metrics, TableLabels};
+use crate::heap::{self, Release};
 use crate::source::{Backfill, ChangeSource, Opened, WalSource, WalSourceConfig};
 use crate::upkeep::{self, UpkeepConfig};
 
@@ -384,6 +385,7 @@ async fn stream(
     let mut batch_changes = 0usize;
     let mut batch_started = Instant::now();
     let mut last_upkeep = Instant::now();
+    let mut release = Release::every(heap::RELEASE_EVERY);
     let mut last_status = Instant::now() - Duration::from_secs(3600);
     let mut last_received = Instant::now();
     let mut heartbeat_refused = false;
@@ -424,7 +426,14 @@ async fn stream(
                         heartbeat_refused = true;
                     }
                 }
-                upkeep_if_due(lake, &config.upkeep, metrics, &mut last_upkeep).await?;
+                upkeep_if_due(
+                    lake,
+                    &config.upkeep,
+                    metrics,
+                    &mut last_upkeep,
+                    &mut release,
+                )
+                .await?;
                 continue;
             }
             None => {}
@@ -432,8 +441,17 @@ async fn stream(
         let transactions = std::mem::take(&mut batch);
         batch_changes = 0;
         apply(&transactions, source, lake, metrics).await?;
+        // Between upkeeps too: each batch's leftovers would otherwise pile up.
+        release.if_due();
         // Under a steady load the stream is never idle: upkeep also runs between batches.
-        upkeep_if_due(lake, &config.upkeep, metrics, &mut last_upkeep).await?;
+        upkeep_if_due(
+            lake,
+            &config.upkeep,
+            metrics,
+            &mut last_upkeep,
+            &mut release,
+        )
+        .await?;
     }
 }
 
@@ -443,11 +461,14 @@ async fn upkeep_if_due(
     upkeep: &UpkeepConfig,
     metrics: &Metrics,
     last_upkeep: &mut Instant,
+    release: &mut Release,
 ) -> Result<()> {
     if last_upkeep.elapsed() >= upkeep.interval {
         upkeep::run(lake.pairs, upkeep, metrics).await?;
         lake.position.maintain(upkeep.retention).await?;
         *last_upkeep = Instant::now();
+        // OPTIMIZE frees the most: give it back before the next batch.
+        release.now();
     }
     Ok(())
 }
