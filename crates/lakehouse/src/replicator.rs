@@ -384,8 +384,7 @@ async fn stream(
     let mut batch: Vec<Transaction> = Vec::new();
     let mut batch_changes = 0usize;
     let mut batch_started = Instant::now();
-    let mut last_upkeep = Instant::now();
-    let mut release = Release::every(heap::RELEASE_EVERY);
+    let mut housekeeping = Housekeeping::new();
     let mut last_status = Instant::now() - Duration::from_secs(3600);
     let mut last_received = Instant::now();
     let mut heartbeat_refused = false;
@@ -426,14 +425,9 @@ async fn stream(
                         heartbeat_refused = true;
                     }
                 }
-                upkeep_if_due(
-                    lake,
-                    &config.upkeep,
-                    metrics,
-                    &mut last_upkeep,
-                    &mut release,
-                )
-                .await?;
+                housekeeping
+                    .upkeep_if_due(lake, &config.upkeep, metrics)
+                    .await?;
                 continue;
             }
             None => {}
@@ -442,35 +436,44 @@ async fn stream(
         batch_changes = 0;
         apply(&transactions, source, lake, metrics).await?;
         // Between upkeeps too: each batch's leftovers would otherwise pile up.
-        release.if_due();
+        housekeeping.release.if_due();
         // Under a steady load the stream is never idle: upkeep also runs between batches.
-        upkeep_if_due(
-            lake,
-            &config.upkeep,
-            metrics,
-            &mut last_upkeep,
-            &mut release,
-        )
-        .await?;
+        housekeeping
+            .upkeep_if_due(lake, &config.upkeep, metrics)
+            .await?;
     }
 }
 
-/// Compacts and vacuums every table once `upkeep.interval` has passed since the last time.
-async fn upkeep_if_due(
-    lake: &mut Lake<'_>,
-    upkeep: &UpkeepConfig,
-    metrics: &Metrics,
-    last_upkeep: &mut Instant,
-    release: &mut Release,
-) -> Result<()> {
-    if last_upkeep.elapsed() >= upkeep.interval {
-        upkeep::run(lake.pairs, upkeep, metrics).await?;
-        lake.position.maintain(upkeep.retention).await?;
-        *last_upkeep = Instant::now();
-        // OPTIMIZE frees the most: give it back before the next batch.
-        release.now();
+/// When upkeep and the return of freed heap last ran.
+struct Housekeeping {
+    last_upkeep: Instant,
+    release: Release,
+}
+
+impl Housekeeping {
+    fn new() -> Housekeeping {
+        Housekeeping {
+            last_upkeep: Instant::now(),
+            release: Release::every(heap::RELEASE_EVERY),
+        }
     }
-    Ok(())
+
+    /// Compacts and vacuums every table once `upkeep.interval` has passed since the last time.
+    async fn upkeep_if_due(
+        &mut self,
+        lake: &mut Lake<'_>,
+        upkeep: &UpkeepConfig,
+        metrics: &Metrics,
+    ) -> Result<()> {
+        if self.last_upkeep.elapsed() >= upkeep.interval {
+            upkeep::run(lake.pairs, upkeep, metrics).await?;
+            lake.position.maintain(upkeep.retention).await?;
+            self.last_upkeep = Instant::now();
+            // OPTIMIZE frees the most: give it back before the next batch.
+            self.release.now();
+        }
+        Ok(())
+    }
 }
 
 /// A transactional logical-decoding message: an empty transaction in the slot's stream.
